@@ -1,0 +1,48 @@
+import { Command } from "@effect/cli"
+import { Console, Effect, Either, Schema } from "effect"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { configDir, decodeValue, listConfigNames, readJson, type ConfigKind } from "../config/index.ts"
+import { ModelConfig } from "../engine/index.ts"
+import { ExperimentSpec } from "../experiment/index.ts"
+import { Accelerator, Dataflow } from "../hardware/index.ts"
+
+const firstSentence = (s: string): string => {
+  const m = /^(.*?[.!?])(\s|$)/.exec(s)
+  return (m?.[1] ?? s).trim()
+}
+
+/** One line per config: its name and first sentence, or the error that keeps it from loading. */
+const describeJson = <A extends { description: string }, I>(kind: ConfigKind, schema: Schema.Schema<A, I>) =>
+  Effect.forEach(listConfigNames(kind), (name) => {
+    const file = path.join(configDir(kind), `${name}.json`)
+    return readJson(file).pipe(
+      Effect.map((v) => Either.match(decodeValue(schema)(file, v), {
+        onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
+        onRight: (c) => `  ${name.padEnd(28)} ${firstSentence(c.description)}`,
+      })),
+      Effect.catchAll((e) => Effect.succeed(`  ${name.padEnd(28)} INVALID: ${e.message}`)),
+    )
+  })
+
+const describeExperiments = Effect.forEach(listConfigNames("experiments"), (name) =>
+  Effect.tryPromise(() => import(pathToFileURL(path.join(configDir("experiments"), `${name}.ts`)).href) as Promise<{ default: unknown }>).pipe(
+    Effect.map((m) => Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
+      onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
+      onRight: (s) => `  ${name.padEnd(28)} ${firstSentence(s.description)}`,
+    })),
+    Effect.catchAll(() => Effect.succeed(`  ${name.padEnd(28)} INVALID: does not load`)),
+  ),
+)
+
+export const listCommand = Command.make("list", {}, () =>
+  Effect.gen(function* () {
+    const sections: Array<[string, ReadonlyArray<string>]> = [
+      ["models", yield* describeJson("models", ModelConfig)],
+      ["accelerators", yield* describeJson("accelerators", Accelerator)],
+      ["dataflows", yield* describeJson("dataflows", Dataflow)],
+      ["experiments", yield* describeExperiments],
+    ]
+    for (const [heading, lines] of sections) yield* Console.log(`${heading}:\n${lines.join("\n") || "  (none)"}`)
+  }),
+).pipe(Command.withDescription("List the models, accelerators, dataflows and experiments, one line each."))

@@ -1,0 +1,18 @@
+import { Command } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Effect } from "effect"
+import { runCli } from "./errors.ts"
+import { layerCommand } from "./layer.ts"
+import { listCommand } from "./list.ts"
+import { mapCommand } from "./map.ts"
+import { runCommand } from "./run.ts"
+import { trainCommand } from "./train.ts"
+
+const spade = Command.make("spade").pipe(
+  Command.withDescription("Spade: train sparse networks, trace them, simulate sparse accelerators, report."),
+  Command.withSubcommands([runCommand, trainCommand, layerCommand, mapCommand, listCommand]),
+)
+
+const cli = Command.run(spade, { name: "spade", version: "0.1.0" })
+
+runCli(cli(process.argv).pipe(Effect.provide(NodeContext.layer)))

@@ -1,0 +1,105 @@
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ConfigError, FileError, NotFoundError } from "./errors.ts"
+
+/** Render a field path the way a user would write it: `layers[2].out`. */
+export const formatPath = (p: ReadonlyArray<PropertyKey>): string =>
+  p
+    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join("")
+
+/**
+ * Turn a ParseError into the single most useful ConfigError: the first failing path, with every
+ * alternative expected at that path merged (a union of literals reads "expected one of ...").
+ */
+export const toConfigError = (file: string, error: ParseResult.ParseError): ConfigError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (first === undefined) return new ConfigError({ file, path: "", expected: "a valid value" })
+  const samePath = issues.filter((i) => formatPath(i.path) === formatPath(first.path))
+  const literals = samePath
+    .map((i) => /^Expected (.+), actual (.+)$/s.exec(i.message))
+    .filter((m): m is RegExpExecArray => m !== null)
+  const expected =
+    literals.length > 1 && literals.length === samePath.length
+      ? `expected one of ${literals.map((m) => m[1]).join(", ")}, got ${literals[0]![2]}`
+      : first._tag === "Missing"
+        ? "is missing (required field)"
+        : first._tag === "Unexpected"
+          ? `unknown field (${first.message.replace(/^is unexpected, /, "")})`
+          : lowerFirst(first.message)
+  return new ConfigError({ file, path: formatPath(first.path), expected })
+}
+
+const lowerFirst = (s: string): string => (s.length === 0 ? s : s[0]!.toLowerCase() + s.slice(1))
+
+/** Decode an already-parsed value. Unknown fields are errors: a typo must not be silently ignored. */
+export const decodeValue =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (file: string, value: unknown): Either.Either<A, ConfigError> =>
+    Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(value).pipe(
+      Either.mapLeft((e) => toConfigError(file, e)),
+    )
+
+export const readJson = (file: string): Effect.Effect<unknown, FileError> =>
+  Effect.try({
+    try: () => fs.readFileSync(file, "utf8"),
+    catch: (e) => new FileError({ file, reason: `cannot read (${errnoMessage(e)})` }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      Effect.try({
+        try: (): unknown => JSON.parse(text),
+        catch: (e) => new FileError({ file, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)})` }),
+      }),
+    ),
+  )
+
+export const decodeJsonFile =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  (file: string): Effect.Effect<A, ConfigError | FileError> =>
+    readJson(file).pipe(Effect.flatMap((v) => Either.match(decodeValue(schema)(file, v), {
+      onLeft: (e) => Effect.fail(e),
+      onRight: (a) => Effect.succeed(a),
+    })))
+
+const errnoMessage = (e: unknown): string =>
+  typeof e === "object" && e !== null && "code" in e ? String(e.code) : e instanceof Error ? e.message : String(e)
+
+/** The repository root: config folders are found relative to it, wherever the command runs from. */
+export const projectRoot: string = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..")
+
+export type ConfigKind = "models" | "accelerators" | "dataflows" | "experiments"
+
+export const configDir = (kind: ConfigKind): string => path.join(projectRoot, kind)
+
+/** Names (file stems) of the configs of one kind, sorted. */
+export const listConfigNames = (kind: ConfigKind): ReadonlyArray<string> => {
+  const ext = kind === "experiments" ? ".ts" : ".json"
+  try {
+    return fs
+      .readdirSync(configDir(kind))
+      .filter((f) => f.endsWith(ext))
+      .map((f) => f.slice(0, -ext.length))
+      .sort()
+  } catch {
+    return []
+  }
+}
+
+/**
+ * A config named on the command line: either a path to a file, or the stem of a file in its folder.
+ */
+export const resolveConfigFile = (kind: ConfigKind, nameOrFile: string): Effect.Effect<string, NotFoundError> => {
+  const ext = kind === "experiments" ? ".ts" : ".json"
+  if (nameOrFile.includes("/") || nameOrFile.endsWith(ext)) return Effect.succeed(path.resolve(nameOrFile))
+  const file = path.join(configDir(kind), nameOrFile + ext)
+  return fs.existsSync(file)
+    ? Effect.succeed(file)
+    : Effect.fail(new NotFoundError({ kind: kind.replace(/s$/, ""), name: nameOrFile, available: listConfigNames(kind) }))
+}
+
+export const loadConfig =
+  <A, I>(kind: ConfigKind, schema: Schema.Schema<A, I>) =>
+  (nameOrFile: string): Effect.Effect<A, ConfigError | FileError | NotFoundError> =>
+    resolveConfigFile(kind, nameOrFile).pipe(Effect.flatMap(decodeJsonFile(schema)))

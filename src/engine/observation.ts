@@ -1,0 +1,78 @@
+/**
+ * What the engine reports for one (sampled step, layer, pass). The engine may not import the trace
+ * stage, so these mirror src/trace/observation.ts field for field; TypeScript's structural typing
+ * checks the two agree where the lead wires engine to trace. Change both together or neither.
+ *
+ * Every pass is a GEMM out[M×N] = a[M×K] · b[K×N] (SCALE-Sim naming). For a Linear layer with batch
+ * B, Cin inputs, Cout outputs and weight W stored Cout×Cin:
+ *   forward          Y  = X · Ŵᵀ    a=X (B×Cin)    b=Ŵᵀ (Cin×Cout)  out=Y (B×Cout, bias included)
+ *   backward-data    dX = dY · Ŵ    a=dY (B×Cout)  b=Ŵ (Cout×Cin)   out=dX (B×Cin)
+ *   backward-weight  dW = dYᵀ · X   a=dYᵀ (Cout×B) b=X (B×Cin)      out=dW (Cout×Cin)
+ * where Ŵ is the weight as used (masked when a sparsifier is on).
+ *
+ * N:M groups run along Cin (the reduction dim of the forward GEMM), i.e. along a row of W. So:
+ *   forward b = Ŵᵀ (Cin×Cout): groups run down a column            → nm.axis = "col"
+ *   backward-data b = Ŵ (Cout×Cin): groups run along a row, which
+ *     here is the GEMM's N dim, not its reduction dim K = Cout     → nm.axis = "row"
+ * (SAT's BDWP would prune Ŵᵀ again along Cout for backward-data; this sparsifier does not.)
+ */
+export type Pass = "forward" | "backward-data" | "backward-weight"
+
+export type LayerOp = "linear" | "conv2d"
+
+export interface GemmDims {
+  readonly m: number
+  readonly n: number
+  readonly k: number
+}
+
+export interface ConvDims {
+  readonly batch: number
+  readonly ifmapHeight: number
+  readonly ifmapWidth: number
+  readonly filterHeight: number
+  readonly filterWidth: number
+  readonly channels: number
+  readonly numFilters: number
+  readonly stride: number
+  readonly padding: number
+}
+
+export interface NmStructure {
+  readonly n: number
+  readonly m: number
+  readonly axis: "row" | "col"
+}
+
+export interface OperandObservation {
+  readonly tensor: string
+  readonly rows: number
+  readonly cols: number
+  /** Row-major, length rows*cols. Valid only during the onObservation call: buffers are reused. */
+  readonly values: Float32Array
+  readonly nm: NmStructure | null
+}
+
+export interface SparsifierObservation {
+  readonly method: string
+  readonly targetSparsity: number
+  readonly dropped: number
+  readonly grown: number
+  readonly hamming: number
+}
+
+export interface LayerPassObservation {
+  readonly step: number
+  readonly epoch: number
+  readonly layer: string
+  readonly layerIndex: number
+  readonly op: LayerOp
+  readonly pass: Pass
+  readonly gemm: GemmDims
+  readonly conv: ConvDims | null
+  readonly a: OperandObservation
+  readonly b: OperandObservation
+  readonly out: OperandObservation
+  readonly temporalDeltaDensity: number | null
+  readonly sparsifier: SparsifierObservation
+}

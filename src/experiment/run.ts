@@ -1,0 +1,206 @@
+import { Effect, Either } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import { decodeValue, FileError, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
+import { ENGINE_VERSION, loadMnistDigits, ModelConfig, parseSparsity, train, type TrainResult } from "../engine/index.ts"
+import { Accelerator } from "../hardware/index.ts"
+import { barChart, lineChart, renderReport, writeReport } from "../report/index.ts"
+import { simulateSystolic, workloadFromTraceRecord } from "../sim/index.ts"
+import { encodeTrace, observe, readTrace, unpackMask, TRACE_SCHEMA_VERSION, type TraceMeta, type TraceRecord } from "../trace/index.ts"
+import { cacheEntry } from "./cache.ts"
+import { progress, say } from "./progress.ts"
+import { ExperimentSpec, type ChartSpec, type TableName } from "./spec.ts"
+
+type Row = Record<string, string | number | null>
+
+export interface ExperimentOutput {
+  readonly reportFile: string
+  readonly traceFiles: ReadonlyArray<string>
+  readonly tables: Readonly<Record<TableName, ReadonlyArray<Row>>>
+}
+
+/** Import an experiment module and decode its default export, so a typo in a spec names its field. */
+export const loadExperiment = (nameOrFile: string) =>
+  resolveConfigFile("experiments", nameOrFile).pipe(
+    Effect.flatMap((file) =>
+      Effect.tryPromise({
+        try: () => import(pathToFileURL(file).href) as Promise<{ default?: unknown }>,
+        catch: (e) => new FileError({ file, reason: `cannot load (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }),
+      }).pipe(Effect.flatMap((m) => Either.match(decodeValue(ExperimentSpec)(path.relative(process.cwd(), file) || file, m.default), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed,
+      }))),
+    ),
+  )
+
+interface TrainedMethod {
+  readonly method: string
+  readonly result: TrainResult
+  readonly records: ReadonlyArray<TraceRecord>
+  readonly traceFile: string
+}
+
+const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> => Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
+
+export interface RunOptions {
+  /** Where reports and traces go; defaults to `reports/` in the repository. */
+  readonly outDir?: string
+}
+
+export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
+  Effect.gen(function* () {
+    const model = yield* loadConfig("models", ModelConfig)(spec.model)
+    const accelerators = yield* Effect.forEach(spec.simulate, (s) => loadConfig("accelerators", Accelerator)(s.accelerator))
+    const methods = yield* Effect.forEach(spec.methods, (m) => fromEither(parseSparsity(m)))
+    const outDir = options.outDir ?? path.join(projectRoot, "reports")
+    const traceDir = path.join(outDir, spec.name, "traces")
+    fs.mkdirSync(traceDir, { recursive: true })
+
+    const trained: TrainedMethod[] = []
+    for (const [i, sparsity] of methods.entries()) {
+      const method = spec.methods[i]!
+      // Everything that determines the trained network and its trace, and nothing else.
+      const key = { engine: ENGINE_VERSION, trace: TRACE_SCHEMA_VERSION, model, dataset: spec.dataset, method, training: spec.training }
+      const entry = cacheEntry("train", key)
+      if (entry.has("result.json") && entry.has("trace.arrow")) {
+        say(`${method}: reusing the finished run in ${path.relative(process.cwd(), entry.dir)}`)
+      } else {
+        const data = loadMnistDigits({ testFraction: spec.dataset.testFraction, seed: spec.dataset.seed })
+        const records: TraceRecord[] = []
+        const bar = progress(`train ${method.padEnd(8)}`, spec.training.epochs)
+        const result = train({
+          model,
+          data,
+          sparsity,
+          ...spec.training,
+          onObservation: (o) => records.push(observe(o)),
+          onProgress: (p) => bar.update((p.step + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
+        })
+        bar.finish(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, ${result.samplesPerSecond.toFixed(0)} samples/s`)
+        const meta: TraceMeta = {
+          schemaVersion: TRACE_SCHEMA_VERSION,
+          model: model.name,
+          dataset: spec.dataset.name,
+          method,
+          methodParams: { spec: method },
+          seed: spec.training.seed,
+          engineVersion: ENGINE_VERSION,
+        }
+        entry.write("trace.arrow", encodeTrace(meta, records))
+        entry.write("result.json", JSON.stringify(result))
+      }
+      const result = JSON.parse(fs.readFileSync(entry.path("result.json"), "utf8")) as TrainResult
+      const traceFile = path.join(traceDir, `${method.replaceAll(":", "-")}.arrow`)
+      fs.copyFileSync(entry.path("trace.arrow"), traceFile)
+      // Simulate what the file says, not what memory holds: the trace is the contract.
+      const { records } = yield* readTrace(traceFile)
+      trained.push({ method, result, records, traceFile })
+    }
+
+    const training: Row[] = trained.flatMap(({ method, result }) =>
+      result.history.map((h) => ({ model: model.name, method, epoch: h.epoch, step: h.step, trainLoss: h.trainLoss, trainAccuracy: h.trainAccuracy, testAccuracy: h.testAccuracy })),
+    )
+
+    const lastStep = (records: ReadonlyArray<TraceRecord>): ReadonlyArray<TraceRecord> => {
+      const step = Math.max(...records.map((r) => r.step))
+      return records.filter((r) => r.step === step)
+    }
+
+    const operands: Row[] = trained.flatMap(({ method, records }) =>
+      lastStep(records).flatMap((r) =>
+        (["a", "b", "out"] as const).map((role) => ({
+          model: model.name, method, step: r.step, layer: r.layer, pass: r.pass, role, tensor: r[role].tensor,
+          operand: `${r.layer} ${r[role].tensor}`,
+          rows: r[role].rows, cols: r[role].cols, density: r[role].density,
+        })),
+      ),
+    )
+
+    const simulations = trained.flatMap((t) => lastStep(t.records).map((r) => ({ t, r })))
+    const total = simulations.length * spec.simulate.reduce((n, s) => n + s.dataflows.length, 0)
+    const bar = progress("simulate      ", total)
+    let done = 0
+    const results: Row[] = []
+    for (const { t, r } of simulations)
+      for (const [si, sim] of spec.simulate.entries())
+        for (const dataflow of sim.dataflows) {
+          const acc = accelerators[si]!
+          const res = simulateSystolic(acc, workloadFromTraceRecord(r), { dataflow, timing: sim.timing })
+          results.push({
+            experiment: spec.name, model: model.name, method: t.method, step: r.step, layer: r.layer, pass: r.pass,
+            accelerator: acc.name, dataflow, timing: sim.timing, m: r.gemm.m, n: r.gemm.n, k: r.gemm.k,
+            cycles: res.cycles, stallCycles: res.stallCycles, utilization: res.utilization,
+            macs: res.macs, denseMacs: res.denseMacs, effectualMacs: effectualMacs(r),
+            sramIfmapReads: res.sram.ifmapReads, sramFilterReads: res.sram.filterReads, sramOfmapWrites: res.sram.ofmapWrites,
+            dramIfmapReads: res.dram.ifmapReads, dramFilterReads: res.dram.filterReads, dramOfmapWrites: res.dram.ofmapWrites,
+            dramBytes: res.dramBytes, energyPj: res.energyPj,
+          })
+          bar.update(++done)
+        }
+    bar.finish()
+
+    const tables: Record<TableName, ReadonlyArray<Row>> = { training, results, operands }
+    const summary: Row[] = trained.map(({ method, result }) => ({
+      method, testAccuracy: result.testAccuracy, trainLoss: result.trainLoss, epochs: result.epochs,
+      seconds: result.seconds, samplesPerSecond: result.samplesPerSecond,
+      weightDensity: mean(result.layers.map((l) => l.weightDensity)),
+    }))
+    const html = yield* Effect.promise(() =>
+      renderReport({
+        title: `Spade: ${spec.name}`,
+        subtitle: spec.description,
+        meta: { model: model.name, dataset: spec.dataset.name, methods: spec.methods.join(", "), accelerators: accelerators.map((a) => a.name).join(", "), seed: spec.training.seed },
+        sections: [
+          { heading: "Training", table: { rows: summary } },
+          ...spec.charts.map((c) => ({ heading: c.title, charts: [{ spec: compileChart(c, tables[c.table]) }] })),
+          { heading: "Simulation results", text: "One row per (method, layer, pass, accelerator, dataflow) at the last traced step.", table: { rows: results } },
+        ],
+        data: tables,
+      }),
+    )
+    const reportFile = path.join(outDir, `${spec.name}.html`)
+    yield* writeReport(reportFile, html)
+    process.stdout.write(`${path.relative(process.cwd(), reportFile) || reportFile}\n`)
+    return { reportFile, traceFiles: trained.map((t) => t.traceFile), tables } satisfies ExperimentOutput
+  })
+
+const mean = (xs: ReadonlyArray<number>): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
+
+/** Compile a declared chart into a Vega-Lite spec over the rows it selects. */
+export const compileChart = (c: ChartSpec, rows: ReadonlyArray<Row>) => {
+  const where = Object.entries(c.where ?? {})
+  const selected = rows.filter((r) => where.every(([k, v]) => r[k] === v))
+  const common = { rows: selected, x: c.x, y: c.y, color: c.color, column: c.column, title: c.title, xTitle: c.xTitle, yTitle: c.yTitle }
+  return c.mark === "line" ? lineChart(common) : barChart(common)
+}
+
+/**
+ * MACs whose both operands are nonzero, from the traced masks: Σ_k nnz(a[:,k]) · nnz(b[k,:]).
+ * This is the work a perfect two-sided skipping machine would do.
+ */
+export const effectualMacs = (r: TraceRecord): number => {
+  const { m, n, k } = r.gemm
+  const a = unpackMask(r.a)
+  const b = unpackMask(r.b)
+  let total = 0
+  for (let kk = 0; kk < k; kk++) {
+    let colA = 0
+    for (let i = 0; i < m; i++) colA += a[i * k + kk]!
+    if (colA === 0) continue
+    let rowB = 0
+    for (let j = 0; j < n; j++) rowB += b[kk * n + j]!
+    total += colA * rowB
+  }
+  return total
+}
+
+
+/**
+ * Lets an experiment file run itself under tsx (`npx tsx experiments/x.ts`) while staying a plain
+ * data module when imported by `spade run` or `spade list`.
+ */
+export const runWhenMain = (moduleUrl: string, spec: ExperimentSpec): void => {
+  if (process.argv[1] === undefined || pathToFileURL(path.resolve(process.argv[1])).href !== moduleUrl) return
+  runToExit(runExperiment(spec))
+}

@@ -1,0 +1,16 @@
+/**
+ * Report stage: tidy result rows -> Vega-Lite charts -> one self-contained HTML file.
+ * Nothing here fetches anything; a report opens offline and carries its own data.
+ */
+export { ReportError } from "./errors.ts"
+export type { Aggregate, Cell, Row, Rows, SummarizeOptions } from "./rows.ts"
+export { summarize, where } from "./rows.ts"
+export { fieldTitle } from "./fields.ts"
+export type { BarChartOptions, LineChartOptions, ScaleType, ScatterChartOptions } from "./charts.ts"
+export { barChart, lineChart, scatterChart, spadeTheme } from "./charts.ts"
+export { renderSvg } from "./svg.ts"
+export type { CellFormat } from "./format.ts"
+export { formatCell, formatNumber } from "./format.ts"
+export type { Report, ReportChart, ReportColumn, ReportData, ReportSection, ReportTable } from "./html.ts"
+export { escapeHtml, readReportData, renderReport, REPORT_DATA_ID } from "./html.ts"
+export { saveReport, writeReport } from "./write.ts"

@@ -1,0 +1,75 @@
+import { from, op } from "arquero"
+
+/** A cell of a tidy result row. Rows are flat: nested values belong in their own table. */
+export type Cell = string | number | boolean | null | undefined
+export type Row = Readonly<Record<string, Cell>>
+export type Rows = ReadonlyArray<Row>
+
+export type Aggregate = "mean" | "sum" | "min" | "max" | "median" | "count"
+
+const reducer = (how: Aggregate, field: string) => {
+  switch (how) {
+    case "mean": return op.mean(field)
+    case "sum": return op.sum(field)
+    case "min": return op.min(field)
+    case "max": return op.max(field)
+    case "median": return op.median(field)
+    case "count": return op.count()
+  }
+}
+
+export interface SummarizeOptions {
+  /** Fields that identify a group; rows agreeing on all of them collapse into one. */
+  readonly by: ReadonlyArray<string>
+  /** Output field -> how to reduce the input field of the same name. */
+  readonly measures: Readonly<Record<string, Aggregate>>
+}
+
+/**
+ * Collapse rows per group with arquero, e.g. mean cycles over seeds or total energy over layers.
+ * Pipeable: `pipe(rows, summarize({ by: ["method"], measures: { cycles: "sum" } }))`.
+ * Groups keep the order in which they first appear, which is the order charts draw them in.
+ */
+export const summarize =
+  (options: SummarizeOptions) =>
+  (rows: Rows): Array<Record<string, Cell>> => {
+    if (rows.length === 0) return []
+    const reducers = Object.fromEntries(
+      Object.entries(options.measures).map(([field, how]) => [field, reducer(how, field)]),
+    )
+    return from(rows.map((r) => ({ ...r })))
+      .groupby([...options.by])
+      .rollup(reducers)
+      .objects()
+      .map(toRow)
+  }
+
+const toRow = (o: object): Record<string, Cell> => {
+  const row: Record<string, Cell> = {}
+  for (const [k, v] of Object.entries(o)) {
+    row[k] = typeof v === "string" || typeof v === "number" || typeof v === "boolean" || v === null ? v : v === undefined ? null : String(v)
+  }
+  return row
+}
+
+/** Keep rows matching every given field value; pipeable like `summarize`. */
+export const where =
+  (match: Readonly<Record<string, Cell>>) =>
+  (rows: Rows): Rows => {
+    const entries = Object.entries(match)
+    return rows.filter((r) => entries.every(([k, v]) => r[k] === v))
+  }
+
+/** Distinct values of a field in first-seen order. */
+export const distinct = (rows: Rows, field: string): ReadonlyArray<Cell> => [...new Set(rows.map((r) => r[field]))]
+
+export const isNumericField = (rows: Rows, field: string): boolean => {
+  let seen = false
+  for (const r of rows) {
+    const v = r[field]
+    if (v === null || v === undefined) continue
+    if (typeof v !== "number") return false
+    seen = true
+  }
+  return seen
+}

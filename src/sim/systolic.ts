@@ -1,0 +1,172 @@
+import { sramFor, type Accelerator, type SystolicDataflow, type TensorName } from "../hardware/index.ts"
+import type { GemmDims, Pass } from "../trace/observation.ts"
+import { energyOf, zeroCounts } from "./energy.ts"
+import { scaleSimCounts } from "./scalesim.ts"
+import type { LayerWorkload } from "./workload.ts"
+
+export type SystolicTiming = "scalesim" | "default"
+
+export interface SystolicOptions {
+  readonly dataflow: SystolicDataflow
+  readonly timing: SystolicTiming
+  /** Override the accelerator's PE array (for sweeps). */
+  readonly rows?: number | undefined
+  readonly cols?: number | undefined
+}
+
+/** One tidy result row per (layer, pass, accelerator, dataflow, timing). Counts are in words. */
+export interface LayerResult {
+  readonly layer: string
+  readonly pass: Pass | null
+  readonly accelerator: string
+  readonly dataflow: SystolicDataflow
+  readonly timing: SystolicTiming
+  readonly arrayRows: number
+  readonly arrayCols: number
+  readonly cycles: number
+  readonly computeCycles: number
+  readonly stallCycles: number
+  /** MACs / (cycles · rows · cols). */
+  readonly utilization: number
+  readonly macs: number
+  readonly denseMacs: number
+  readonly sram: { readonly ifmapReads: number; readonly filterReads: number; readonly ofmapWrites: number }
+  /** `ofmapReads` are partial sums brought back when an accumulating block does not fit on chip. */
+  readonly dram: { readonly ifmapReads: number; readonly filterReads: number; readonly ofmapWrites: number; readonly ofmapReads: number }
+  readonly dramBytes: number
+  readonly energyPj: number
+  readonly energyByComponentPj: { readonly mac: number; readonly sram: number; readonly dram: number }
+}
+
+export interface DramTraffic {
+  readonly ifmapReads: number
+  readonly filterReads: number
+  readonly ofmapWrites: number
+  readonly ofmapReads: number
+}
+
+/**
+ * DRAM words for one layer, from how each dataflow's fold order reuses data (col folds outer, row
+ * folds inner, as SCALE-Sim iterates) and whether the reused data fits its SRAM:
+ *   os: the filter column block stays across the inner loop; the whole ifmap is re-streamed per col
+ *       fold unless it all fits; outputs finish inside a fold and are written once.
+ *   ws: each weight block is used once; the ifmap is re-streamed per col fold unless it fits; the
+ *       M×C output block accumulates over the K folds, spilling partial sums if it does not fit.
+ *   is: each ifmap block is used once; the filter is re-streamed per col fold unless it fits; the
+ *       C×N output block accumulates over the K folds, spilling if it does not fit.
+ * Capacities are in words; 0 means the tensor has no SRAM and every array access goes to DRAM.
+ */
+export const dramTraffic = (g: GemmDims, dataflow: SystolicDataflow, rows: number, cols: number, capacityWords: Readonly<Record<TensorName, number>>): DramTraffic => {
+  const { m, n, k } = g
+  const fits = (t: TensorName, words: number): boolean => words <= capacityWords[t]
+  const kFolds = Math.ceil(k / rows)
+  const accumulate = (blockWords: number): { ofmapWrites: number; ofmapReads: number } =>
+    fits("ofmap", blockWords) ? { ofmapWrites: m * n, ofmapReads: 0 } : { ofmapWrites: kFolds * m * n, ofmapReads: (kFolds - 1) * m * n }
+  switch (dataflow) {
+    case "os": {
+      const colFolds = Math.ceil(n / cols)
+      return {
+        ifmapReads: fits("ifmap", m * k) ? m * k : colFolds * m * k,
+        filterReads: fits("filter", k * Math.min(cols, n)) ? k * n : Math.ceil(m / rows) * k * n,
+        ofmapWrites: m * n,
+        ofmapReads: 0,
+      }
+    }
+    case "ws": {
+      const colFolds = Math.ceil(n / cols)
+      return { ifmapReads: fits("ifmap", m * k) ? m * k : colFolds * m * k, filterReads: k * n, ...accumulate(m * Math.min(cols, n)) }
+    }
+    case "is": {
+      const colFolds = Math.ceil(m / cols)
+      return { ifmapReads: m * k, filterReads: fits("filter", k * n) ? k * n : colFolds * k * n, ...accumulate(Math.min(cols, m) * n) }
+    }
+  }
+}
+
+const capacityWords = (acc: Accelerator, wordBytes: number): Record<TensorName, number> => {
+  const of = (t: TensorName): number => {
+    const level = sramFor(acc, t)
+    // A level shared by several tensors is split evenly between them: the simulator does not model
+    // a dynamic allocation.
+    return level === undefined || level.sizeBytes === null ? 0 : Math.floor(level.sizeBytes / level.holds.length / wordBytes)
+  }
+  return { ifmap: of("ifmap"), filter: of("filter"), ofmap: of("ofmap") }
+}
+
+const checkDim = (name: string, v: number): number => {
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`simulateSystolic: ${name} must be a positive integer, got ${v}`)
+  return v
+}
+
+/**
+ * A dense systolic array running one GEMM.
+ *
+ * `scalesim` reproduces SCALE-Sim v2's "Total Cycles" (the index of the last demand row, one less
+ * than `computeCycles`, the demand-matrix row count) and its SRAM read/write counts exactly (see scalesim.ts); words are one byte and there are no memory stalls,
+ * because SCALE-Sim's own stall model is a trace replay this does not imitate. DRAM traffic is
+ * this simulator's reuse model, not SCALE-Sim's.
+ *
+ * `default` overlaps folds with double buffering: the first fold pays the full fill and drain, each
+ * later fold costs its stream length T, or the R cycles to shift the next stationary block in (or the
+ * finished outputs out) when that is longer. DRAM traffic beyond what the DRAM bandwidth can move in
+ * those cycles becomes stall cycles.
+ */
+export const simulateSystolic = (acc: Accelerator, layer: LayerWorkload, opts: SystolicOptions): LayerResult => {
+  const rows = checkDim("rows", opts.rows ?? acc.peArray.rows)
+  const cols = checkDim("cols", opts.cols ?? acc.peArray.cols)
+  const g = layer.gemm
+  checkDim("M", g.m)
+  checkDim("N", g.n)
+  checkDim("K", g.k)
+  const s = scaleSimCounts(g, opts.dataflow, rows, cols)
+  const macs = g.m * g.n * g.k
+  const wordBytes = opts.timing === "scalesim" ? 1 : acc.datatype.wordBytes
+  const dram = dramTraffic(g, opts.dataflow, rows, cols, capacityWords(acc, wordBytes))
+  const dramWords = dram.ifmapReads + dram.filterReads + dram.ofmapWrites + dram.ofmapReads
+
+  let computeCycles: number
+  let stallCycles: number
+  let sram: LayerResult["sram"]
+  if (opts.timing === "scalesim") {
+    computeCycles = s.computeCycles
+    stallCycles = 0
+    sram = { ifmapReads: s.ifmapSramReads, filterReads: s.filterSramReads, ofmapWrites: s.ofmapSramWrites }
+  } else {
+    computeCycles = s.cyclesPerFold + (s.folds - 1) * Math.max(s.temporal, rows)
+    const dramCycles = Math.ceil(dramWords / acc.memory[0].bandwidthWordsPerCycle)
+    stallCycles = Math.max(0, dramCycles - computeCycles)
+    sram = { ifmapReads: s.ifmapSramReads, filterReads: s.filterSramReads, ofmapWrites: s.ofmapSramWritesDemand }
+  }
+  // SCALE-Sim users compare against COMPUTE_REPORT.csv, which prints the last demand row's index.
+  const cycles = opts.timing === "scalesim" ? s.reportedTotalCycles : computeCycles + stallCycles
+
+  const energy = energyOf(acc, {
+    macs,
+    gatedMacs: 0,
+    sramReads: { ifmap: sram.ifmapReads, filter: sram.filterReads, ofmap: 0 },
+    sramWrites: { ...zeroCounts, ofmap: sram.ofmapWrites },
+    dramReads: { ifmap: dram.ifmapReads, filter: dram.filterReads, ofmap: dram.ofmapReads },
+    dramWrites: { ...zeroCounts, ofmap: dram.ofmapWrites },
+  })
+
+  return {
+    layer: layer.name,
+    pass: layer.pass,
+    accelerator: acc.name,
+    dataflow: opts.dataflow,
+    timing: opts.timing,
+    arrayRows: rows,
+    arrayCols: cols,
+    cycles,
+    computeCycles,
+    stallCycles,
+    utilization: macs / ((computeCycles + stallCycles) * rows * cols),
+    macs,
+    denseMacs: macs,
+    sram,
+    dram,
+    dramBytes: dramWords * wordBytes,
+    energyPj: energy.totalPj,
+    energyByComponentPj: energy.byComponentPj,
+  }
+}

@@ -1,0 +1,5 @@
+export { type Tensor, sizeOf, zeros, tensor, dims2, density } from "./tensor.ts"
+export { gemm, gemmAtB, gemmABt, gemmNaive, transpose } from "./gemm.ts"
+export { matmul, type MatmulOptions } from "./matmul.ts"
+export { axpy, scaleInPlace, applyMask, addRowVector, sumRows, argmaxRows, gatherRows } from "./elementwise.ts"
+export { type Rng, createRng, deriveSeed } from "./random.ts"

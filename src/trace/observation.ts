@@ -1,0 +1,85 @@
+/**
+ * What the engine hands the tracer for one (sampled step, layer, pass).
+ *
+ * The engine may not import this stage (engine → trace), so it builds objects of exactly this
+ * shape on its own; TypeScript's structural typing checks the two agree where they are wired.
+ *
+ * Every pass is a GEMM out[M×N] = a[M×K] · b[K×N], named as SCALE-Sim names them:
+ * `a` is the ifmap operand (rows M, reduction K), `b` the filter operand (K×N), `out` the ofmap.
+ * For a Linear layer with batch B, Cin inputs and Cout outputs:
+ *   forward          Y  = X · Wᵀ     M=B,    K=Cin,  N=Cout   a=X (B×Cin),   b=Wᵀ (Cin×Cout)
+ *   backward-data    dX = dY · W     M=B,    K=Cout, N=Cin    a=dY (B×Cout), b=W (Cout×Cin)
+ *   backward-weight  dW = dYᵀ · X    M=Cout, K=B,    N=Cin    a=dYᵀ,         b=X
+ */
+export type Pass = "forward" | "backward-data" | "backward-weight"
+export const passes: ReadonlyArray<Pass> = ["forward", "backward-data", "backward-weight"]
+
+export type LayerOp = "linear" | "conv2d"
+
+export interface GemmDims {
+  readonly m: number
+  readonly n: number
+  readonly k: number
+}
+
+/** The convolution a GEMM was lowered from (im2col), in SCALE-Sim's names. */
+export interface ConvDims {
+  readonly batch: number
+  readonly ifmapHeight: number
+  readonly ifmapWidth: number
+  readonly filterHeight: number
+  readonly filterWidth: number
+  readonly channels: number
+  readonly numFilters: number
+  readonly stride: number
+  readonly padding: number
+}
+
+/** N:M structure: in every group of `m` consecutive elements along `axis`, at most `n` are nonzero. */
+export interface NmStructure {
+  readonly n: number
+  readonly m: number
+  /** "row": groups run along a row (consecutive columns); "col": down a column. */
+  readonly axis: "row" | "col"
+}
+
+export type OperandRole = "a" | "b" | "out"
+
+/** One operand as observed: row-major values (zeros are what sparsity made them). */
+export interface OperandObservation {
+  /** What the tensor is: "activation", "weight", "grad-output", "grad-input", "grad-weight", "output". */
+  readonly tensor: string
+  readonly rows: number
+  readonly cols: number
+  /** Row-major, length rows*cols. Only read during the call; the tracer copies what it keeps. */
+  readonly values: Float32Array
+  /** Present when a sparsifier enforced N:M on this operand. */
+  readonly nm: NmStructure | null
+}
+
+export interface SparsifierObservation {
+  readonly method: string
+  /** Schedule value at this step: the fraction of weights meant to be zero. */
+  readonly targetSparsity: number
+  /** Mask changes since the previous traced step (0 when the mask is fixed). */
+  readonly dropped: number
+  readonly grown: number
+  readonly hamming: number
+}
+
+export interface LayerPassObservation {
+  readonly step: number
+  readonly epoch: number
+  readonly layer: string
+  readonly layerIndex: number
+  readonly op: LayerOp
+  readonly pass: Pass
+  readonly gemm: GemmDims
+  readonly conv: ConvDims | null
+  readonly a: OperandObservation
+  readonly b: OperandObservation
+  readonly out: OperandObservation
+  /** Fraction of inputs whose frame-to-frame delta crossed the threshold; null for non-sequence input. */
+  readonly temporalDeltaDensity: number | null
+  readonly sparsifier: SparsifierObservation
+}

@@ -1,0 +1,103 @@
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { chromium } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { defineExperiment, runExperiment, type ExperimentOutput } from "../../src/experiment/index.ts"
+import { readTrace } from "../../src/trace/index.ts"
+
+const spec = defineExperiment({
+  name: "e2e-mini",
+  description: "A one-epoch run of the default pipeline, small enough for the test suite.",
+  dataset: { name: "mnist-digits", testFraction: 0.2, seed: 3 },
+  model: "mlp-784-128-10",
+  methods: ["dense", "nm:2:4"],
+  training: { epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 0.0001, seed: 3, traceEverySteps: 40 },
+  simulate: [{ accelerator: "systolic-32x32", dataflows: ["os", "ws"], timing: "default" }],
+  charts: [
+    { title: "Test accuracy", mark: "line", table: "training", x: "epoch", y: "testAccuracy", color: "method" },
+    { title: "Cycles", mark: "bar", table: "results", where: { dataflow: "ws" }, x: "layer", y: "cycles", color: "method", column: "pass" },
+    { title: "Density", mark: "bar", table: "operands", x: "layer", y: "density", color: "method", column: "pass" },
+  ],
+})
+
+const chromiumPath = "/usr/bin/chromium"
+let outDir: string
+let first: ExperimentOutput
+let firstSeconds: number
+
+beforeAll(async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spade-e2e-"))
+  process.env.SPADE_CACHE_DIR = path.join(tmp, "cache")
+  outDir = path.join(tmp, "reports")
+  const t0 = performance.now()
+  first = await Effect.runPromise(runExperiment(spec, { outDir }))
+  firstSeconds = (performance.now() - t0) / 1000
+}, 180_000)
+
+afterAll(() => {
+  delete process.env.SPADE_CACHE_DIR
+})
+
+describe("an experiment end to end", () => {
+  it("trains for real: 2:4 halves the hidden layer's weights and both models learn", () => {
+    const training = first.tables.training
+    const last = (method: string) => training.filter((r) => r.method === method).at(-1)!
+    expect(Number(last("dense").testAccuracy)).toBeGreaterThan(0.85)
+    expect(Number(last("nm:2:4").testAccuracy)).toBeGreaterThan(0.8)
+    const weightDensity = (method: string, layer: string) =>
+      first.tables.operands.find((r) => r.method === method && r.layer === layer && r.pass === "forward" && r.role === "b")!.density
+    expect(weightDensity("nm:2:4", "fc1")).toBeLessThanOrEqual(0.5)
+    expect(weightDensity("dense", "fc1")).toBeGreaterThan(0.9)
+  })
+
+  it("simulates every layer and pass of every method, from the trace files", async () => {
+    const rows = first.tables.results
+    for (const method of spec.methods)
+      for (const pass of ["forward", "backward-data", "backward-weight"])
+        for (const dataflow of ["os", "ws"])
+          expect(rows.filter((r) => r.method === method && r.pass === pass && r.dataflow === dataflow).length).toBeGreaterThan(0)
+    expect(first.traceFiles).toHaveLength(2)
+    for (const file of first.traceFiles) {
+      const { meta, records } = await Effect.runPromise(readTrace(file))
+      expect(meta.model).toBe("mlp-784-128-10")
+      expect(records.length).toBeGreaterThan(0)
+    }
+    // A dense array issues every MAC; the 2:4 masks halve the effectual ones in the weight passes.
+    const fwd = (method: string) => rows.find((r) => r.method === method && r.layer === "fc1" && r.pass === "forward" && r.dataflow === "ws")!
+    expect(fwd("nm:2:4").macs).toBe(fwd("dense").macs)
+    expect(Number(fwd("nm:2:4").effectualMacs)).toBeLessThan(Number(fwd("dense").effectualMacs))
+  })
+
+  it("a second run resumes from the cache and gives identical rows", async () => {
+    const t0 = performance.now()
+    const again = await Effect.runPromise(runExperiment(spec, { outDir }))
+    const seconds = (performance.now() - t0) / 1000
+    expect(again.tables).toEqual(first.tables)
+    expect(seconds).toBeLessThan(firstSeconds / 2)
+  }, 120_000)
+
+  it.skipIf(!fs.existsSync(chromiumPath))("the report opens in a real browser with its charts, offline", async () => {
+    const browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    })
+    try {
+      const page = await browser.newPage()
+      const requests: string[] = []
+      const errors: string[] = []
+      page.on("request", (r) => requests.push(r.url()))
+      page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()) })
+      const url = `file://${first.reportFile}`
+      await page.goto(url)
+      expect(requests).toEqual([url])
+      expect(errors).toEqual([])
+      const charts = await page.locator("svg").evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).filter((r) => r.width > 50 && r.height > 50).length)
+      expect(charts).toBeGreaterThanOrEqual(3)
+      expect(await page.locator("table tbody tr").count()).toBeGreaterThanOrEqual(first.tables.results.length)
+    } finally {
+      await browser.close()
+    }
+  })
+})
