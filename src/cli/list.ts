@@ -8,7 +8,8 @@ import { ExperimentSpec } from "../experiment/index.ts"
 import { Accelerator, Dataflow } from "../hardware/index.ts"
 
 const firstSentence = (s: string): string => {
-  const m = /^(.*?[.!?])(\s|$)/.exec(s)
+  // A sentence ends at a stop followed by a capital, so "et al." and "e.g." stay inside it.
+  const m = /^(.*?[.!?])(\s+(?=[A-Z])|$)/.exec(s)
   return (m?.[1] ?? s).trim()
 }
 

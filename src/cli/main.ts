@@ -13,6 +13,12 @@ const spade = Command.make("spade").pipe(
   Command.withSubcommands([runCommand, trainCommand, layerCommand, mapCommand, listCommand]),
 )
 
+// `spade list | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
+
 const cli = Command.run(spade, { name: "spade", version: "0.1.0" })
 
 runCli(cli(process.argv).pipe(Effect.provide(NodeContext.layer)))

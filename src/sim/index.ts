@@ -11,7 +11,7 @@ export {
 } from "./workload.ts"
 export { parseTopologyCsv, readTopologyCsv, type TopologyFormat } from "./topology.ts"
 export { scaleSimCounts, spatioTemporal, type ScaleSimCounts } from "./scalesim.ts"
-export { energyOf, zeroCounts, type ActionCounts, type EnergyBreakdown, type TensorCounts } from "./energy.ts"
+export { energyOf, zeroCounts, type ActionCounts, type EnergyBreakdown, type TensorCounts } from "../cost/index.ts"
 export {
   dramTraffic,
   simulateSystolic,

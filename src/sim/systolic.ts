@@ -1,6 +1,6 @@
 import { sramFor, type Accelerator, type SystolicDataflow, type TensorName } from "../hardware/index.ts"
 import type { GemmDims, Pass } from "../trace/observation.ts"
-import { energyOf, zeroCounts } from "./energy.ts"
+import { energyOf, zeroCounts } from "../cost/index.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import type { LayerWorkload } from "./workload.ts"
 
