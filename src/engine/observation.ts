@@ -14,7 +14,12 @@
  *   forward b = Ŵᵀ (Cin×Cout): groups run down a column            → nm.axis = "col"
  *   backward-data b = Ŵ (Cout×Cin): groups run along a row, which
  *     here is the GEMM's N dim, not its reduction dim K = Cout     → nm.axis = "row"
- * (SAT's BDWP would prune Ŵᵀ again along Cout for backward-data; this sparsifier does not.)
+ * BDWP prunes Ŵᵀ again, separately, along Cout for backward-data: that b operand is Ŵ_bwd (Cout×K)
+ * whose groups run down a column (its reduction dim K = Cout)                 → nm.axis = "col".
+ *
+ * Conv2d layers are lowered with im2col (NHWC): M = B·OH·OW, K = R·S·C, N = Cout, `a` is the
+ * im2col matrix, and `conv` carries the convolution's dims. A layer fed by a Delta layer shows
+ * what was sent as its forward `a` (tensor "activation-delta") and fills `temporal`.
  */
 export type Pass = "forward" | "backward-data" | "backward-weight"
 
@@ -75,4 +80,15 @@ export interface LayerPassObservation {
   readonly out: OperandObservation
   readonly temporalDeltaDensity: number | null
   readonly sparsifier: SparsifierObservation
+  /** Sequence input only (optional: traces from before it existed have none). */
+  readonly temporal?: TemporalObservation | null
+}
+
+/** Per-frame traffic for sequence input, summed over the batch's samples. */
+export interface TemporalObservation {
+  readonly frames: number
+  /** Per frame: values sent to this layer (nonzero deltas behind a Delta layer, else nonzero activations). */
+  readonly events: Int32Array
+  /** Per frame: nonzero activations, what sending the activations themselves would cost. */
+  readonly activationNnz: Int32Array
 }

@@ -1,4 +1,4 @@
-import { addRowVector, gemm, gemmAtB, sumRows } from "../tensor/index.ts"
+import { addRowVector, gemm, sumRows, weightGradient } from "../tensor/index.ts"
 import { result, type Var } from "./autograd.ts"
 
 /**
@@ -14,6 +14,11 @@ export interface LinearWeights {
   readonly bias: Var | null
   readonly effective: Float32Array
   readonly effectiveT: Float32Array
+  /**
+   * The weight backward-data multiplies by, when it differs from Ŵ (BDWP prunes Wᵀ along Cout
+   * separately for the backward pass); null means Ŵ.
+   */
+  readonly effectiveBackward: Float32Array | null
   readonly inFeatures: number
   readonly outFeatures: number
 }
@@ -30,8 +35,8 @@ export const linear = (x: Var, w: LinearWeights): Var => {
   const parents = w.bias === null ? [x, w.weight] : [x, w.weight, w.bias]
   return result([batch, cout], y, parents, (self) => {
     const dy = self.grad!
-    if (x.requiresGrad) gemm(batch, cin, cout, dy, w.effective, x.ensureGrad(), true)
-    if (w.weight.requiresGrad) gemmAtB(cout, cin, batch, dy, x.data, w.weight.ensureGrad(), true)
+    if (x.requiresGrad) gemm(batch, cin, cout, dy, w.effectiveBackward ?? w.effective, x.ensureGrad(), true)
+    if (w.weight.requiresGrad) weightGradient(cout, cin, batch, dy, x.data, w.weight.ensureGrad(), true)
     if (w.bias !== null && w.bias.requiresGrad) sumRows(batch, cout, dy, w.bias.ensureGrad(), true)
   }, "linear")
 }

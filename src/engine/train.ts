@@ -1,13 +1,13 @@
 import { argmaxRows, createRng, deriveSeed, gatherRows, transpose } from "../tensor/index.ts"
 import { backward, leaf, noGrad } from "./autograd.ts"
-import type { Linear, Sequential } from "./layers.ts"
-import { buildModel } from "./layers.ts"
-import type { Dataset, Split } from "./mnist.ts"
+import { buildModel, Conv2d, type Sequential, type WeightedLayer } from "./layers.ts"
+import { framesOf, isSequences, type DataSplit, type Samples } from "./datasets.ts"
 import { outputFeatures, type ModelConfig } from "./model-config.ts"
-import type { LayerPassObservation, NmStructure, SparsifierObservation } from "./observation.ts"
+import type { ConvDims, LayerPassObservation, NmStructure, SparsifierObservation, TemporalObservation } from "./observation.ts"
 import { softmaxCrossEntropy } from "./ops.ts"
-import { Sgd } from "./optim.ts"
-import { maskChange, nmMask, sparsityMethod, targetSparsity, type SparsitySpec } from "./sparsity.ts"
+import { Adam, learningRateAt, Sgd, type LrSchedule, type Optimizer } from "./optim.ts"
+import { createSparsifier, type Sparsifier } from "./sparsifiers/index.ts"
+import { maskChange, type SparsitySpec } from "./sparsity.ts"
 
 export interface TrainProgress {
   readonly epoch: number
@@ -19,9 +19,10 @@ export interface TrainProgress {
 
 export interface TrainOptions {
   readonly model: ModelConfig
-  readonly data: Split
+  readonly data: DataSplit
   readonly sparsity: SparsitySpec
   readonly epochs: number
+  /** Samples per step (sequences, for sequence data: each brings all its frames). */
   readonly batchSize: number
   readonly learningRate: number
   readonly momentum: number
@@ -29,9 +30,14 @@ export interface TrainOptions {
   readonly seed: number
   /** Trace every step whose global index (from 0) is a multiple of this; 0 = never. */
   readonly traceEverySteps: number
-  /** Gets three observations per Linear layer per traced step. Buffers are reused: copy what you keep. */
+  /** Default "sgd" (with `momentum`); "adam" ignores `momentum`. */
+  readonly optimizer?: "sgd" | "adam"
+  /** Default constant. */
+  readonly lrSchedule?: LrSchedule
+  /** Gets three observations per weighted layer per traced step. Buffers are reused: copy what you keep. */
   readonly onObservation?: (o: LayerPassObservation) => void
   readonly onProgress?: (p: TrainProgress) => void
+  readonly onEpoch?: (row: HistoryRow) => void
 }
 
 export interface HistoryRow {
@@ -39,21 +45,35 @@ export interface HistoryRow {
   readonly epoch: number
   /** Global steps done so far. */
   readonly step: number
-  /** Mean training loss over the epoch. */
+  /** Mean training loss over the epoch (cross-entropy plus any delta L1 penalty). */
   readonly trainLoss: number
   /** Accuracy on the epoch's batches, measured as they were trained (weights moving). */
   readonly trainAccuracy: number
   readonly testAccuracy: number
+  readonly learningRate: number
+  /** The sparsifier's schedule value at the end of the epoch. */
+  readonly targetSparsity: number
 }
 
 export interface LayerSummary {
   readonly layer: string
+  readonly op: "linear" | "conv2d"
   readonly outFeatures: number
+  /** K: Cin for linear, R·S·C for conv2d. */
   readonly inFeatures: number
   /** Nonzero fraction of the weight as used (after masking) at the end of training. */
   readonly weightDensity: number
-  /** N:M structure of the weight as stored (Cout×Cin, groups along Cin: axis "row"). */
+  /** N:M structure of the weight as stored (Cout×K, groups along K: axis "row"). */
   readonly nm: NmStructure | null
+  /** BDWP: N:M structure of the backward-data weight (groups along Cout: axis "col"). */
+  readonly backwardNm: NmStructure | null
+}
+
+export interface TemporalSummary {
+  /** Per sample and frame, summed over delta layers, on the test set: deltas sent … */
+  readonly eventsPerFrame: number
+  /** … and nonzero (quantized) activations, what sending the activations themselves would cost. */
+  readonly activationsPerFrame: number
 }
 
 export interface TrainResult {
@@ -67,27 +87,85 @@ export interface TrainResult {
   /** Training throughput: samples through forward+backward+update per second of training time. */
   readonly samplesPerSecond: number
   readonly layers: ReadonlyArray<LayerSummary>
+  /** Mean nonzero fraction of the hidden activations feeding weighted layers, on the test set. */
+  readonly hiddenActivationDensity: number
+  /** Delta layers' traffic on the test set; null for models without delta layers. */
+  readonly temporal: TemporalSummary | null
 }
 
 const positiveInt = (name: string, v: number, allowZero = false): void => {
   if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new RangeError(`train: ${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got ${v}`)
 }
 
-/** Fraction of `data` classified correctly; batched, no graph. */
-export const evaluate = (network: Sequential, data: Dataset, batchSize = 1000): number => {
-  if (data.count === 0) return 0
+/** Rows and per-row labels of samples order[start..end) (frames expand to rows). */
+const fillBatch = (data: Samples, order: ArrayLike<number>, start: number, end: number, x: Float32Array, labels: Uint8Array): number => {
+  if (isSequences(data)) {
+    const rowsPer = data.frames
+    for (let s = start; s < end; s++) {
+      const index = order[s]!
+      const row = (s - start) * rowsPer
+      data.render(index, x, row * data.features)
+      labels.fill(data.labels[index]!, row, row + rowsPer)
+    }
+    return (end - start) * rowsPer
+  }
+  gatherRows(data.images, data.features, order, start, end, x)
+  for (let s = start; s < end; s++) labels[s - start] = data.labels[order[s]!]!
+  return end - start
+}
+
+export interface EvaluationStats {
+  readonly accuracy: number
+  readonly hiddenActivationDensity: number
+  readonly temporal: TemporalSummary | null
+}
+
+/** Accuracy (per frame for sequences) plus activation statistics; batched, no graph. */
+export const evaluateDetailed = (network: Sequential, data: Samples, batchSize = 1000): EvaluationStats => {
+  if (data.count === 0) return { accuracy: 0, hiddenActivationDensity: 0, temporal: null }
+  const frames = framesOf(data)
+  const samplesPerBatch = Math.max(1, Math.floor(batchSize / frames))
+  const x = new Float32Array(samplesPerBatch * frames * data.features)
+  const labels = new Uint8Array(samplesPerBatch * frames)
+  const order = Uint32Array.from({ length: data.count }, (_, i) => i)
+  const weighted = network.weighted()
+  const deltas = network.deltas()
   let correct = 0
+  let hiddenNnz = 0
+  let hiddenTotal = 0
+  let events = 0
+  let activations = 0
+  network.setFrames(frames)
   noGrad(() => {
-    for (let start = 0; start < data.count; start += batchSize) {
-      const end = Math.min(data.count, start + batchSize)
-      const x = leaf([end - start, data.features], data.images.subarray(start * data.features, end * data.features))
-      const logits = network.forward(x)
-      const predicted = argmaxRows(end - start, logits.shape[1]!, logits.data)
-      for (let i = 0; i < end - start; i++) if (predicted[i] === data.labels[start + i]) correct++
+    for (let start = 0; start < data.count; start += samplesPerBatch) {
+      const end = Math.min(data.count, start + samplesPerBatch)
+      const rows = fillBatch(data, order, start, end, x, labels)
+      const logits = network.forward(leaf([rows, data.features], x.subarray(0, rows * data.features)))
+      const predicted = argmaxRows(rows, logits.shape[1]!, logits.data)
+      for (let i = 0; i < rows; i++) if (predicted[i] === labels[i]) correct++
+      for (const layer of weighted.slice(1)) {
+        if (layer.kind !== "linear") continue
+        const input = layer.lastInput!.data
+        for (let i = 0; i < input.length; i++) if (input[i] !== 0) hiddenNnz++
+        hiddenTotal += input.length
+      }
+      for (const d of deltas) {
+        if (d.last === null) continue
+        for (const v of d.last.eventsPerFrame) events += v
+        for (const v of d.last.activationNnzPerFrame) activations += v
+      }
     }
   })
-  return correct / data.count
+  const sampleFrames = data.count * frames
+  return {
+    accuracy: correct / sampleFrames,
+    hiddenActivationDensity: hiddenTotal === 0 ? 1 : hiddenNnz / hiddenTotal,
+    temporal: deltas.length === 0 ? null : { eventsPerFrame: events / sampleFrames, activationsPerFrame: activations / sampleFrames },
+  }
 }
+
+/** Fraction of `data` classified correctly (per frame for sequences); batched, no graph. */
+export const evaluate = (network: Sequential, data: Samples, batchSize = 1000): number => evaluateDetailed(network, data, batchSize).accuracy
 
 /** Train and also hand back the network (weights), e.g. for tests or to keep training. */
 export const trainNetwork = (options: TrainOptions): { readonly result: TrainResult; readonly network: Sequential } => {
@@ -102,26 +180,38 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
 
   const started = performance.now()
   let trainingMs = 0
-  const network = buildModel(model, seed)
-  const linears = network.linears()
-  const optimizer = new Sgd(network.parameters(), options)
-  const method = sparsityMethod(sparsity)
-  const target = targetSparsity(sparsity)
-  // Masks as of the previous traced step, to report what changed in between.
-  const tracedMasks: Array<Uint8Array | null> = linears.map(() => null)
-
-  const updateMasks = (step: number): void => {
-    if (sparsity.kind !== "nm" || step % sparsity.maskUpdateEverySteps !== 0) return
-    for (const layer of linears)
-      layer.setMask(nmMask(layer.outFeatures, layer.inFeatures, layer.weight.data, sparsity.n, sparsity.m))
-  }
-
+  const network = buildModel(model, seed, {
+    topKFraction: sparsity.topk ?? null,
+    delta: sparsity.delta === undefined ? null : sparsity.delta.enabled ? { threshold: sparsity.delta.threshold, ...(sparsity.delta.l1 === undefined ? {} : { l1: sparsity.delta.l1 }) } : { enabled: false },
+  })
+  const weighted = network.weighted()
+  const params = network.parameters()
+  const optimizer: Optimizer = options.optimizer === "adam"
+    ? new Adam(params, { learningRate: options.learningRate, weightDecay: options.weightDecay })
+    : new Sgd(params, options)
+  const schedule = options.lrSchedule ?? { kind: "constant" }
+  const frames = framesOf(train)
   const stepsPerEpoch = Math.ceil(train.count / batchSize)
-  const xBuffer = new Float32Array(batchSize * train.features)
-  const labelBuffer = new Uint8Array(batchSize)
+  const totalSteps = stepsPerEpoch * epochs
+  const sparsifier = createSparsifier(sparsity, {
+    layers: weighted.filter((l) => l.sparse),
+    totalSteps,
+    seed,
+    resetState: (layer, keep) => {
+      const p = params.find((q) => q.value === layer.weight)
+      if (p !== undefined) optimizer.resetState(p, keep)
+    },
+  })
+  // Masks as of the previous traced step, to report what changed in between.
+  const tracedMasks: Array<Uint8Array | null> = weighted.map(() => null)
+
+  const rowsPerBatch = batchSize * frames
+  const xBuffer = new Float32Array(rowsPerBatch * train.features)
+  const labelBuffer = new Uint8Array(rowsPerBatch)
   const history: HistoryRow[] = []
   let step = 0
   let lastEpochLoss = Number.NaN
+  network.setFrames(frames)
 
   for (let epoch = 0; epoch < epochs; epoch++) {
     const epochStart = performance.now()
@@ -131,113 +221,161 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
     for (let s = 0; s < stepsPerEpoch; s++, step++) {
       const start = s * batchSize
       const end = Math.min(train.count, start + batchSize)
-      const b = end - start
-      gatherRows(train.images, train.features, order, start, end, xBuffer)
-      for (let i = 0; i < b; i++) labelBuffer[i] = train.labels[order[start + i]!]!
-      const labels = labelBuffer.subarray(0, b)
+      const rows = fillBatch(train, order, start, end, xBuffer, labelBuffer)
+      const labels = labelBuffer.subarray(0, rows)
       const traced = traceEverySteps > 0 && step % traceEverySteps === 0 && options.onObservation !== undefined
 
-      updateMasks(step)
+      sparsifier.beforeForward(step)
       // The first layer's dX is useless for learning; compute it only when a trace wants to see it.
-      const x = leaf([b, train.features], xBuffer.subarray(0, b * train.features), traced)
+      const x = leaf([rows, train.features], xBuffer.subarray(0, rows * train.features), traced)
       optimizer.zeroGrad()
       const logits = network.forward(x)
       const loss = softmaxCrossEntropy(logits, labels)
       backward(loss)
       if (traced) {
-        linears.forEach((layer, i) => {
+        const target = sparsifier.targetSparsity(step)
+        weighted.forEach((layer, i) => {
           const change = tracedMasks[i] !== null && layer.mask !== null ? maskChange(tracedMasks[i]!, layer.mask) : { dropped: 0, grown: 0, hamming: 0 }
           tracedMasks[i] = layer.mask === null ? null : layer.mask.slice()
-          emitLinear(options.onObservation!, layer, i, step, epoch, sparsity, { method, targetSparsity: target, ...change })
+          emitLayer(options.onObservation!, layer, i, step, epoch, frames, layer.sparse ? sparsifier : null, {
+            method: sparsifier.method, targetSparsity: layer.sparse ? target : 0, ...change,
+          })
         })
       }
+      sparsifier.afterBackward(step)
+      optimizer.learningRate = learningRateAt(schedule, options.learningRate, step, totalSteps, stepsPerEpoch)
       optimizer.step()
+      sparsifier.afterUpdate(step)
 
-      const lossValue = loss.data[0]!
-      lossSum += lossValue * b
-      const predicted = argmaxRows(b, logits.shape[1]!, logits.data)
-      for (let i = 0; i < b; i++) if (predicted[i] === labels[i]) correct++
+      const lossValue = loss.data[0]! + network.penalty()
+      lossSum += lossValue * rows
+      const predicted = argmaxRows(rows, logits.shape[1]!, logits.data)
+      for (let i = 0; i < rows; i++) if (predicted[i] === labels[i]) correct++
       options.onProgress?.({ epoch, step, stepsPerEpoch, trainLoss: lossValue })
     }
     trainingMs += performance.now() - epochStart
-    lastEpochLoss = lossSum / train.count
-    history.push({
+    lastEpochLoss = lossSum / (train.count * frames)
+    const row: HistoryRow = {
       epoch: epoch + 1,
       step,
       trainLoss: lastEpochLoss,
-      trainAccuracy: correct / train.count,
+      trainAccuracy: correct / (train.count * frames),
       testAccuracy: evaluate(network, data.test),
-    })
+      learningRate: learningRateAt(schedule, options.learningRate, step - 1, totalSteps, stepsPerEpoch),
+      targetSparsity: sparsifier.targetSparsity(step - 1),
+    }
+    history.push(row)
+    options.onEpoch?.(row)
   }
 
-  const testAccuracy = history.length > 0 ? history[history.length - 1]!.testAccuracy : evaluate(network, data.test)
+  const final = evaluateDetailed(network, data.test)
   const seconds = (performance.now() - started) / 1000
   const result: TrainResult = {
     history,
-    testAccuracy,
+    testAccuracy: final.accuracy,
     trainLoss: lastEpochLoss,
     epochs,
     steps: step,
     seconds,
     samplesPerSecond: trainingMs > 0 ? (epochs * train.count) / (trainingMs / 1000) : 0,
-    layers: linears.map((layer) => ({
-      layer: layer.name,
-      outFeatures: layer.outFeatures,
-      inFeatures: layer.inFeatures,
-      weightDensity: weightDensity(layer),
-      nm: sparsity.kind === "nm" ? { n: sparsity.n, m: sparsity.m, axis: "row" } : null,
-    })),
+    layers: weighted.map((layer) => {
+      const forwardNm = layer.sparse ? sparsifier.nm("forward") : null
+      const backwardNm = layer.sparse && sparsity.kind === "bdwp" ? sparsifier.nm("backward-data") : null
+      return {
+        layer: layer.name,
+        op: layer.kind,
+        outFeatures: layer.outFeatures,
+        inFeatures: layer.inFeatures,
+        weightDensity: weightDensity(layer),
+        nm: forwardNm === null ? null : { n: forwardNm.n, m: forwardNm.m, axis: "row" },
+        backwardNm: backwardNm === null ? null : { n: backwardNm.n, m: backwardNm.m, axis: "col" },
+      }
+    }),
+    hiddenActivationDensity: final.hiddenActivationDensity,
+    temporal: final.temporal,
   }
   return { result, network }
 }
 
 export const train = (options: TrainOptions): TrainResult => trainNetwork(options).result
 
-const weightDensity = (layer: Linear): number => {
-  const w = layer.weight.data
-  const mask = layer.mask
+const weightDensity = (layer: WeightedLayer): number => {
+  const w = layer.effective
   let nz = 0
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0 && (mask === null || mask[i] !== 0)) nz++
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) nz++
   return nz / w.length
 }
 
-/** The three GEMMs of one Linear layer on a traced step, named as src/engine/observation.ts documents. */
-const emitLinear = (
-  emit: (o: LayerPassObservation) => void, layer: Linear, layerIndex: number, step: number, epoch: number,
-  sparsity: SparsitySpec, sparsifier: SparsifierObservation,
+/** nnz per frame of a rows×features buffer whose rows are grouped as sample·frames + frame. */
+const perFrame = (values: Float32Array, rows: number, frames: number): Int32Array => {
+  const features = values.length / rows
+  const out = new Int32Array(frames)
+  for (let r = 0; r < rows; r++) {
+    let nz = 0
+    const off = r * features
+    for (let i = 0; i < features; i++) if (values[off + i] !== 0) nz++
+    out[r % frames] += nz
+  }
+  return out
+}
+
+/**
+ * The three GEMMs of one weighted layer on a traced step, named as src/engine/observation.ts
+ * documents. For a layer fed by a Delta layer the forward `a` operand is what was sent (the deltas),
+ * and `temporal` carries per-frame events.
+ */
+const emitLayer = (
+  emit: (o: LayerPassObservation) => void, layer: WeightedLayer, layerIndex: number, step: number, epoch: number, frames: number,
+  sparsifier: Sparsifier | null, sparsifierObservation: SparsifierObservation,
 ): void => {
   const x = layer.lastInput!
   const y = layer.lastOutput!
-  const batch = x.shape[0]!
-  const cin = layer.inFeatures
+  const m = x.shape[0]!
+  const k = layer.inFeatures
   const cout = layer.outFeatures
   const dy = y.grad!
-  const dx = x.grad!
+  const dx = x.grad ?? new Float32Array(m * k)
   const dw = layer.weight.grad!
-  const nm = (axis: "row" | "col"): NmStructure | null => (sparsity.kind === "nm" ? { n: sparsity.n, m: sparsity.m, axis } : null)
-  const common = { step, epoch, layer: layer.name, layerIndex, op: "linear" as const, conv: null, temporalDeltaDensity: null, sparsifier }
+  const delta = layer.lastDelta
+  let conv: ConvDims | null = null
+  if (layer instanceof Conv2d && layer.lastGeometry !== null) {
+    const g = layer.lastGeometry
+    conv = { batch: g.batch, ifmapHeight: g.height, ifmapWidth: g.width, filterHeight: g.filterHeight, filterWidth: g.filterWidth, channels: g.channels, numFilters: cout, stride: g.stride, padding: g.padding }
+  }
+  let temporal: TemporalObservation | null = null
+  let temporalDeltaDensity: number | null = null
+  if (delta !== null) {
+    let sent = 0
+    for (const v of delta.eventsPerFrame) sent += v
+    temporalDeltaDensity = sent / (m * k)
+    temporal = { frames, events: delta.eventsPerFrame, activationNnz: delta.activationNnzPerFrame }
+  } else if (frames > 1 && layer.kind === "linear") {
+    const counts = perFrame(x.data, m, frames)
+    temporal = { frames, events: counts, activationNnz: counts }
+  }
+  const common = { step, epoch, layer: layer.name, layerIndex, op: layer.kind, conv, temporalDeltaDensity, temporal, sparsifier: sparsifierObservation }
   emit({
     ...common,
     pass: "forward",
-    gemm: { m: batch, n: cout, k: cin },
-    a: { tensor: "activation", rows: batch, cols: cin, values: x.data, nm: null },
-    b: { tensor: "weight", rows: cin, cols: cout, values: layer.effectiveT, nm: nm("col") },
-    out: { tensor: "output", rows: batch, cols: cout, values: y.data, nm: null },
+    gemm: { m, n: cout, k },
+    a: { tensor: delta !== null && delta.deltas !== x.data ? "activation-delta" : "activation", rows: m, cols: k, values: delta !== null ? delta.deltas : x.data, nm: null },
+    b: { tensor: "weight", rows: k, cols: cout, values: layer.effectiveT, nm: sparsifier?.nm("forward") ?? null },
+    out: { tensor: "output", rows: m, cols: cout, values: y.data, nm: null },
   })
   emit({
     ...common,
     pass: "backward-data",
-    gemm: { m: batch, n: cin, k: cout },
-    a: { tensor: "grad-output", rows: batch, cols: cout, values: dy, nm: null },
-    b: { tensor: "weight", rows: cout, cols: cin, values: layer.effective, nm: nm("row") },
-    out: { tensor: "grad-input", rows: batch, cols: cin, values: dx, nm: null },
+    gemm: { m, n: k, k: cout },
+    a: { tensor: "grad-output", rows: m, cols: cout, values: dy, nm: null },
+    b: { tensor: "weight", rows: cout, cols: k, values: layer.effectiveBackward ?? layer.effective, nm: sparsifier?.nm("backward-data") ?? null },
+    out: { tensor: "grad-input", rows: m, cols: k, values: dx, nm: null },
   })
   emit({
     ...common,
     pass: "backward-weight",
-    gemm: { m: cout, n: cin, k: batch },
-    a: { tensor: "grad-output", rows: cout, cols: batch, values: transpose(batch, cout, dy), nm: null },
-    b: { tensor: "activation", rows: batch, cols: cin, values: x.data, nm: null },
-    out: { tensor: "grad-weight", rows: cout, cols: cin, values: dw, nm: null },
+    gemm: { m: cout, n: k, k: m },
+    a: { tensor: "grad-output", rows: cout, cols: m, values: transpose(m, cout, dy), nm: null },
+    b: { tensor: "activation", rows: m, cols: k, values: x.data, nm: null },
+    out: { tensor: "grad-weight", rows: cout, cols: k, values: dw, nm: null },
   })
 }

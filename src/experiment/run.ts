@@ -2,7 +2,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { decodeValue, FileError, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
+import { decodeValue, FileError, type UserError, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
 import { ENGINE_VERSION, loadMnistDigits, ModelConfig, parseSparsity, train, type TrainResult } from "../engine/index.ts"
 import { Accelerator } from "../hardware/index.ts"
 import { barChart, lineChart, renderReport, writeReport } from "../report/index.ts"
@@ -10,6 +10,7 @@ import { simulateSystolic, workloadFromTraceRecord } from "../sim/index.ts"
 import { encodeTrace, observe, readTrace, unpackMask, TRACE_SCHEMA_VERSION, type TraceMeta, type TraceRecord } from "../trace/index.ts"
 import { cacheEntry } from "./cache.ts"
 import { progress, say } from "./progress.ts"
+import { isScriptExperiment, type ScriptExperiment } from "./script.ts"
 import { ExperimentSpec, type ChartSpec, type TableName } from "./spec.ts"
 
 type Row = Record<string, string | number | null>
@@ -20,14 +21,17 @@ export interface ExperimentOutput {
   readonly tables: Readonly<Record<TableName, ReadonlyArray<Row>>>
 }
 
-/** Import an experiment module and decode its default export, so a typo in a spec names its field. */
-export const loadExperiment = (nameOrFile: string) =>
+/**
+ * Import an experiment module and decode its default export, so a typo in a spec names its field.
+ * A script experiment (defineScript) is returned as is.
+ */
+export const loadExperiment = (nameOrFile: string): Effect.Effect<ExperimentSpec | ScriptExperiment, UserError> =>
   resolveConfigFile("experiments", nameOrFile).pipe(
     Effect.flatMap((file) =>
       Effect.tryPromise({
         try: () => import(pathToFileURL(file).href) as Promise<{ default?: unknown }>,
         catch: (e) => new FileError({ file, reason: `cannot load (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }),
-      }).pipe(Effect.flatMap((m) => Either.match(decodeValue(ExperimentSpec)(path.relative(process.cwd(), file) || file, m.default), {
+      }).pipe(Effect.flatMap((m): Effect.Effect<ExperimentSpec | ScriptExperiment, UserError> => isScriptExperiment(m.default) ? Effect.succeed(m.default) : Either.match(decodeValue(ExperimentSpec)(path.relative(process.cwd(), file) || file, m.default), {
         onLeft: Effect.fail,
         onRight: Effect.succeed,
       }))),

@@ -62,19 +62,156 @@ export const EnergyTable = Schema.Struct({
 })
 export type EnergyTable = typeof EnergyTable.Type
 
-export const Accelerator = Schema.Struct({
+/** Sparse storage formats whose metadata the simulators charge as memory traffic. */
+export const Encoding = Schema.Literal("none", "bitmap", "csr", "csc", "rle")
+export type Encoding = typeof Encoding.Type
+
+/** Fields every family shares. */
+const common = {
   name: Schema.String.pipe(Schema.minLength(1)),
   description: Schema.String,
-  family: Schema.Literal("dense-systolic"),
   clockGhz: Positive,
   datatype: Datatype,
   peArray: PeArray,
-  /** The dataflow used when none is given on the command line. */
-  defaultDataflow: SystolicDataflow,
   /** Outermost (DRAM) first. */
   memory: Schema.NonEmptyArray(MemoryLevel),
   energy: EnergyTable,
-}).pipe(
+}
+
+/** TPU-like dense systolic array (the first slice's family). */
+export const DenseSystolicAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("dense-systolic"),
+  /** The dataflow used when none is given on the command line. */
+  defaultDataflow: SystolicDataflow,
+})
+export type DenseSystolicAccelerator = typeof DenseSystolicAccelerator.Type
+
+/**
+ * Eyeriss-like row-stationary array. `gating: "zero-ifmap"` is Eyeriss v1's data gating: a zero
+ * input activation gates the MAC and the filter scratchpad read (energy), never the schedule (cycles).
+ */
+export const RowStationaryAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("row-stationary"),
+  rowStationary: Schema.Struct({
+    gating: Schema.Literal("none", "zero-ifmap"),
+    /** How ifmaps travel to and from DRAM (Eyeriss v1 run-length codes them). */
+    ifmapEncoding: Encoding,
+    /** Bits of one run-length field when `ifmapEncoding` is "rle" (Eyeriss v1: 5). */
+    runLengthBits: PositiveInt,
+    /** Per-PE scratchpad (register file) energies, charged per MAC operand access. */
+    rfReadEnergyPjPerWord: NonNegative,
+    rfWriteEnergyPjPerWord: NonNegative,
+    rfEnergySource: Source,
+  }),
+})
+export type RowStationaryAccelerator = typeof RowStationaryAccelerator.Type
+
+/**
+ * SAT-like N:M training array: a systolic array whose sparse PEs hold N weights of every group of M
+ * along the reduction dim plus ceil(log2 M)-bit indices, selecting activations with M:1 muxes.
+ * `peArray.nmSupport` gives N and M.
+ */
+export const NmTrainingAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("nm-training"),
+  defaultDataflow: SystolicDataflow,
+  nmTraining: Schema.Struct({
+    /**
+     * Activation words the ifmap port delivers per cycle. A sparse row consumes M/N words per cycle
+     * (its group's M candidates for N slots), so a port sized for the dense array throttles it.
+     */
+    activationPortWordsPerCycle: Positive,
+    maskGeneration: Schema.Struct({
+      /** Weights the top-N-of-M selection unit scans per cycle. */
+      weightsPerCycle: Positive,
+      /** Whether mask generation runs beside the dense weight-gradient pass (hidden up to its length). */
+      overlapped: Schema.Boolean,
+      /** Energy of one comparison in the selection network. */
+      compare: EnergyCost,
+    }),
+  }),
+})
+export type NmTrainingAccelerator = typeof NmTrainingAccelerator.Type
+
+/**
+ * Cnvlutin-like one-sided activation skipping: `peArray.rows` neuron lanes split the reduction dim,
+ * `peArray.cols` filters run in parallel; each lane walks only the nonzeros of its brick, and all
+ * lanes resynchronize after every brick window.
+ */
+export const OneSidedAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("one-sided-skipping"),
+  oneSided: Schema.Struct({
+    /** Activations per lane per sync window (Cnvlutin: a 16-activation brick). */
+    brickSize: PositiveInt,
+    /** Storage format of the (sparse) ifmap in SRAM and DRAM. */
+    ifmapEncoding: Encoding,
+  }),
+})
+export type OneSidedAccelerator = typeof OneSidedAccelerator.Type
+
+/**
+ * SparTen-like two-sided skipping: `peArray.rows × peArray.cols` compute units, each holding whole
+ * filters as bitmask + nonzeros; an input chunk is broadcast, each unit ANDs bitmasks and does one
+ * MAC per matched pair; units resynchronize after every chunk.
+ */
+export const TwoSidedAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("two-sided-skipping"),
+  twoSided: Schema.Struct({
+    /** Reduction-dim elements per bitmask chunk (SparTen: 128). */
+    chunkSize: PositiveInt,
+    /** "greedy": SparTen's static greedy balancing (densest filter to the least-loaded unit); "none": round-robin. */
+    balancing: Schema.Literal("none", "greedy"),
+  }),
+})
+export type TwoSidedAccelerator = typeof TwoSidedAccelerator.Type
+
+/**
+ * Loihi-like neuromorphic mesh. Energies are Loihi's all-in per-operation figures (they include
+ * the synapse and state memory accesses), so the memory levels of such a file are not charged for
+ * synaptic or neuron state traffic.
+ */
+export const NeuromorphicAccelerator = Schema.Struct({
+  ...common,
+  family: Schema.Literal("neuromorphic"),
+  neuromorphic: Schema.Struct({
+    meshCols: PositiveInt,
+    meshRows: PositiveInt,
+    neuronsPerCore: PositiveInt,
+    synopsPerCyclePerCore: Positive,
+    /** Neuron-state words (read + write) a core moves per cycle: the bound once events are rare. */
+    stateWordsPerCyclePerCore: Positive,
+    synop: EnergyCost,
+    neuronUpdateActive: EnergyCost,
+    neuronUpdateIdle: EnergyCost,
+    spikeWithinTile: EnergyCost,
+    hopEastWest: EnergyCost,
+    hopNorthSouth: EnergyCost,
+  }),
+})
+export type NeuromorphicAccelerator = typeof NeuromorphicAccelerator.Type
+
+export const AcceleratorFamily = Schema.Literal(
+  "dense-systolic",
+  "row-stationary",
+  "nm-training",
+  "one-sided-skipping",
+  "two-sided-skipping",
+  "neuromorphic",
+)
+export type AcceleratorFamily = typeof AcceleratorFamily.Type
+
+export const Accelerator = Schema.Union(
+  DenseSystolicAccelerator,
+  RowStationaryAccelerator,
+  NmTrainingAccelerator,
+  OneSidedAccelerator,
+  TwoSidedAccelerator,
+  NeuromorphicAccelerator,
+).pipe(
   Schema.filter((a) => {
     const dram = a.memory[0]
     if (dram.sizeBytes !== null) return { path: ["memory", 0, "sizeBytes"], message: "expected null: the outermost level is DRAM and unbounded" }
@@ -82,10 +219,16 @@ export const Accelerator = Schema.Struct({
       if (!dram.holds.includes(t)) return { path: ["memory", 0, "holds"], message: `expected the outermost level to hold ${t}` }
     if (a.peArray.nmSupport !== null && a.peArray.nmSupport.n > a.peArray.nmSupport.m)
       return { path: ["peArray", "nmSupport", "n"], message: "expected n <= m" }
+    if (a.family === "nm-training" && a.peArray.nmSupport === null)
+      return { path: ["peArray", "nmSupport"], message: "expected {n, m}: an nm-training array needs the N:M it supports" }
     return true
   }),
 )
 export type Accelerator = typeof Accelerator.Type
+
+/** The systolic dataflow of families that have one, else null. */
+export const systolicDataflowOf = (acc: Accelerator): SystolicDataflow | null =>
+  acc.family === "dense-systolic" || acc.family === "nm-training" ? acc.defaultDataflow : null
 
 /** The on-chip level that stores a tensor: the innermost level that holds it, below DRAM. */
 export const sramFor = (acc: Accelerator, tensor: TensorName): MemoryLevel | undefined =>

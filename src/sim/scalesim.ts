@@ -1,5 +1,5 @@
 import type { SystolicDataflow } from "../hardware/index.ts"
-import type { GemmDims } from "../trace/observation.ts"
+import type { GemmDims } from "../trace/index.ts"
 
 /**
  * Closed forms for what SCALE-Sim v2 counts for one layer, derived from its demand-matrix builders

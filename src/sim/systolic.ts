@@ -1,5 +1,5 @@
 import { sramFor, type Accelerator, type SystolicDataflow, type TensorName } from "../hardware/index.ts"
-import type { GemmDims, Pass } from "../trace/observation.ts"
+import type { GemmDims, Pass } from "../trace/index.ts"
 import { energyOf, zeroCounts } from "../cost/index.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import type { LayerWorkload } from "./workload.ts"

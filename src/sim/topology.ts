@@ -1,7 +1,7 @@
 import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import { FileError } from "../config/index.ts"
-import type { ConvDims } from "../trace/observation.ts"
+import type { ConvDims } from "../trace/index.ts"
 import { TopologyCsvError } from "./errors.ts"
 import { workloadFromConv, workloadFromGemm, type LayerWorkload } from "./workload.ts"
 

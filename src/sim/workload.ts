@@ -1,5 +1,5 @@
 import { Either } from "effect"
-import type { ConvDims, GemmDims, Pass } from "../trace/observation.ts"
+import type { ConvDims, GemmDims, Pass } from "../trace/index.ts"
 import { WorkloadArgError } from "./errors.ts"
 
 /** One GEMM to simulate: out[M×N] = ifmap[M×K] · filter[K×N], with the conv it was lowered from. */

@@ -126,3 +126,36 @@ export const gemmNaive = (
       c[i * n + j] = s
     }
 }
+
+/** Nonzero count of the first `n` entries. */
+export const countNonzero = (a: Float32Array, n: number = a.length): number => {
+  let nz = 0
+  for (let i = 0; i < n; i++) if (a[i] !== 0) nz++
+  return nz
+}
+
+/**
+ * dW[cout×cin] (+)= dY[batch×cout]ᵀ · X[batch×cin], skipping zeros of whichever operand has more.
+ * `gemmAtB` skips zeros of its first operand only; when X is the sparser one (moving digits on a
+ * black canvas, top-k activations) it is faster to form dWᵀ = Xᵀ·dY and add its transpose.
+ * Counting both operands costs O(batch·(cin+cout)), nothing next to the O(batch·cin·cout) product.
+ */
+export const weightGradient = (
+  cout: number, cin: number, batch: number, dy: Float32Array, x: Float32Array, dw: Float32Array, accumulate = false,
+  scratch?: Float32Array,
+): void => {
+  const dyZeros = batch * cout - countNonzero(dy, batch * cout)
+  const xZeros = batch * cin - countNonzero(x, batch * cin)
+  // Skipping a zero of dY saves cin MACs, a zero of X saves cout: compare the work each route skips.
+  if (xZeros * cout <= dyZeros * cin) {
+    gemmAtB(cout, cin, batch, dy, x, dw, accumulate)
+    return
+  }
+  const t = scratch !== undefined && scratch.length >= cin * cout ? scratch : new Float32Array(cin * cout)
+  gemmAtB(cin, cout, batch, x, dy, t, false)
+  if (!accumulate) dw.fill(0, 0, cout * cin)
+  for (let i = 0; i < cin; i++) {
+    const row = i * cout
+    for (let j = 0; j < cout; j++) dw[j * cin + i] += t[row + j]!
+  }
+}

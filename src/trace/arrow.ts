@@ -43,6 +43,8 @@ interface ColumnSpec {
   readonly kind: Kind
   /** The nested object that is null as a whole when this column is null ("conv", "a.nm"). */
   readonly group: string | null
+  /** Added after version 1 shipped: files without the column still decode (the field is absent). */
+  readonly optional?: boolean
 }
 
 const col = (path: string, kind: Kind, group: string | null = null): ColumnSpec => ({
@@ -91,6 +93,9 @@ export const traceColumns: ReadonlyArray<ColumnSpec> = [
   col("sparsifier.dropped", "int32"),
   col("sparsifier.grown", "int32"),
   col("sparsifier.hamming", "int32"),
+  { ...col("temporal.frames", "int32", "temporal"), optional: true },
+  { ...col("temporal.events", "list<int32>", "temporal"), optional: true },
+  { ...col("temporal.activationNnz", "list<int32>", "temporal"), optional: true },
 ]
 
 /**
@@ -315,6 +320,7 @@ const decodeTable = (table: Table, meta: TraceMeta, byteLength: number): Readonl
   const columns: Array<{ readonly spec: ColumnSpec; readonly column: Column<unknown> }> = []
   for (const spec of traceColumns) {
     const index = table.names.indexOf(spec.name)
+    if (index < 0 && spec.optional === true) continue
     if (index < 0) return new Fail(`missing column "${spec.name}" (not a complete Spade trace v${meta.schemaVersion})`)
     const type = fields[index]!.type
     if (!accepts(spec.kind, type))

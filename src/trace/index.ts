@@ -11,6 +11,7 @@ export {
   NmStructure as NmStructureSchema,
   OperandTrace,
   SparsifierTrace,
+  TemporalTrace,
   TILE,
   TRACE_SCHEMA_VERSION,
   TraceMeta,

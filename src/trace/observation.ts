@@ -82,4 +82,15 @@ export interface LayerPassObservation {
   /** Fraction of inputs whose frame-to-frame delta crossed the threshold; null for non-sequence input. */
   readonly temporalDeltaDensity: number | null
   readonly sparsifier: SparsifierObservation
+  /** Sequence input only (optional: traces from before it existed have none). */
+  readonly temporal?: TemporalObservation | null
+}
+
+/** Per-frame traffic for sequence input, summed over the batch's samples. */
+export interface TemporalObservation {
+  readonly frames: number
+  /** Per frame: values sent to this layer (nonzero deltas behind a Delta layer, else nonzero activations). */
+  readonly events: Int32Array
+  /** Per frame: nonzero activations, what sending the activations themselves would cost. */
+  readonly activationNnz: Int32Array
 }

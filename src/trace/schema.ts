@@ -65,6 +65,19 @@ export const SparsifierTrace = Schema.Struct({
 })
 export type SparsifierTrace = typeof SparsifierTrace.Type
 
+/**
+ * Per-frame traffic into a layer for sequence input, summed over the batch (additive in schema
+ * version 1: traces written before it have no temporal columns and decode with it absent).
+ * `events[t]`: values sent in frame t (nonzero deltas behind a Delta layer, else nonzero
+ * activations); `activationNnz[t]`: nonzero activations, the cost of sending them all.
+ */
+export const TemporalTrace = Schema.Struct({
+  frames: Positive,
+  events: Schema.instanceOf(Int32Array),
+  activationNnz: Schema.instanceOf(Int32Array),
+}).pipe(Schema.filter((t) => (t.events.length === t.frames && t.activationNnz.length === t.frames) || `expected ${t.frames} entries per frame list, got ${t.events.length} events and ${t.activationNnz.length} activation counts`))
+export type TemporalTrace = typeof TemporalTrace.Type
+
 /** One (sampled step, layer, pass). */
 export const TraceRecord = Schema.Struct({
   step: Count,
@@ -80,6 +93,7 @@ export const TraceRecord = Schema.Struct({
   out: OperandTrace,
   temporalDeltaDensity: Schema.NullOr(Fraction),
   sparsifier: SparsifierTrace,
+  temporal: Schema.optional(Schema.NullOr(TemporalTrace)),
 })
 export type TraceRecord = typeof TraceRecord.Type
 

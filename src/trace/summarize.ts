@@ -124,6 +124,7 @@ export const observe = (o: LayerPassObservation): TraceRecord => {
     b: summarizeOperand(o.b),
     out: summarizeOperand(o.out),
     temporalDeltaDensity: o.temporalDeltaDensity,
+    temporal: o.temporal == null ? null : { frames: o.temporal.frames, events: o.temporal.events.slice(), activationNnz: o.temporal.activationNnz.slice() },
     sparsifier: {
       method: o.sparsifier.method,
       targetSparsity: o.sparsifier.targetSparsity,

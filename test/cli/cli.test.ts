@@ -28,11 +28,14 @@ describe("spade CLI", () => {
     expect(r.stdout).toContain("systolic-32x32")
     expect(r.stdout).toContain("mlp-784-128-10")
     expect(r.stdout).toContain("default")
+    // Script experiments describe themselves too, and listing them must not run them.
+    expect(r.stdout).toMatch(/paper-table\s+Fidelity/)
+    expect(r.stdout).toMatch(/engine-accuracy\s+Engine accuracy/)
     expect(r.stdout).not.toContain("INVALID")
   })
 
   it("--help works on every subcommand", () => {
-    for (const c of ["run", "train", "layer", "map", "list"]) {
+    for (const c of ["run", "train", "layer", "map", "simulate", "list"]) {
       const r = spade(c, "--help")
       expect(r.code, `${c}: ${r.stderr}`).toBe(0)
       expect(r.stdout).toContain("USAGE")
@@ -104,12 +107,37 @@ describe("spade CLI", () => {
     expectOneLineError(spade("train", "--model", "mlp-784-128-10", "--sparsity", "nm:5:4"), "--sparsity")
   })
 
-  it("map reports the best dataflow and the DRAM lower bound", () => {
-    const r = spade("map", "--accelerator", "systolic-32x32", "--gemm", "100,200,300", "--json")
+  it("map reports the best mapping, the DRAM lower bound and the Pareto front", () => {
+    const r = spade("map", "--accelerator", "systolic-32x32", "--gemm", "100,200,300", "--objective", "dram", "--budget", "3000", "--json")
     expect(r.code, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout) as { best: { dramWords: number; cycles: number }; lowerBound: { dramWords: number }; evaluated: number }
-    expect(out.evaluated).toBe(3)
+    const out = JSON.parse(r.stdout) as {
+      best: { dataflow: string; dramWords: number; cycles: number; energyPj: number; mapping: { dram: { loops: unknown[] }; spatial: unknown } }
+      lowerBound: { dramWords: number; kind: string }
+      dramOverLowerBound: number
+      evaluated: number
+      seconds: number
+      paretoFront: Array<{ cycles: number; energyPj: number }>
+    }
+    expect(out.lowerBound.kind).toBe("smith")
     expect(out.lowerBound.dramWords).toBeGreaterThanOrEqual(100 * 300 + 300 * 200 + 100 * 200)
     expect(out.best.dramWords).toBeGreaterThanOrEqual(out.lowerBound.dramWords)
+    expect(out.dramOverLowerBound).toBeCloseTo(out.best.dramWords / out.lowerBound.dramWords, 9)
+    expect(out.evaluated).toBeGreaterThan(100)
+    expect(out.paretoFront.length).toBeGreaterThan(0)
+    expect(out.best.mapping.dram.loops).toBeInstanceOf(Array)
+  })
+
+  it("map prints a loop nest without --json and is deterministic for a seed", () => {
+    const args = ["map", "--accelerator", "eyeriss-like", "--conv", "16,16,3,3,8,8", "--dataflow", "row-stationary", "--budget", "2000", "--seed", "5"]
+    const a = spade(...args)
+    expect(a.code, a.stderr).toBe(0)
+    expect(a.stdout).toMatch(/for [a-z]_(dram|glb|rf) in \[0, \d+\):/)
+    expect(a.stdout).toContain("MAC")
+    const strip = (s: string) => s.replace(/[\d.]+ s,/, "")
+    expect(strip(spade(...args).stdout)).toBe(strip(a.stdout))
+  })
+
+  it("map rejects a bad budget in one line", () => {
+    expectOneLineError(spade("map", "--accelerator", "systolic-32x32", "--gemm", "4,4,4", "--budget", "0"), "--budget")
   })
 })

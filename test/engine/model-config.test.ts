@@ -25,6 +25,22 @@ describe("model configs", () => {
     }
   })
 
+  it("the shipped CNN and sequence models load, build and produce 10 logits", async () => {
+    const expected: Record<string, Array<[string, number, number]>> = {
+      lenet5: [["conv1", 25, 6], ["conv2", 150, 16], ["fc1", 400, 120], ["fc2", 120, 84], ["fc3", 84, 10]],
+      "convnet-28": [["conv1", 9, 16], ["conv2", 144, 32], ["fc1", 1568, 64], ["fc2", 64, 10]],
+      "frame-mlp-64": [["fc1", 4096, 256], ["fc2", 256, 128], ["fc3", 128, 10]],
+    }
+    for (const [name, layers] of Object.entries(expected)) {
+      const model = await Effect.runPromise(loadModel(name))
+      expect(outputFeatures(model)).toBe(10)
+      const net = buildModel(model, 1)
+      expect(net.weighted().map((l) => [l.name, l.inFeatures, l.outFeatures])).toEqual(layers)
+    }
+    const lenet = buildModel(await Effect.runPromise(loadModel("lenet5")), 1)
+    expect(lenet.weighted().map((l) => l.sparse)).toEqual([false, true, true, true, true])
+  })
+
   it("decodes a valid config and builds bias-free layers", () => {
     const model = Either.getOrThrow(decode("tiny.json", valid))
     const [, fc2] = buildModel(model, 1).linears()
@@ -38,6 +54,13 @@ describe("model configs", () => {
     ["unknown field", { ...valid, colour: "red" }, "colour"],
     ["duplicate layer name", { ...valid, layers: [{ type: "linear", name: "a", outFeatures: 2 }, { type: "linear", name: "a", outFeatures: 2 }] }, "layers[1].name"],
     ["no linear layer", { ...valid, layers: [{ type: "relu" }] }, "layers"],
+    ["conv without an input shape", { ...valid, layers: [{ type: "conv2d", name: "c", outChannels: 2, kernelSize: 3 }] }, "input.shape"],
+    ["conv after a linear layer", { ...valid, input: { features: 4, shape: [2, 2, 1] }, layers: [{ type: "flatten" }, { type: "linear", name: "f", outFeatures: 4 }, { type: "conv2d", name: "c", outChannels: 2, kernelSize: 1 }] }, "layers[2].type"],
+    ["shape not matching features", { ...valid, input: { features: 4, shape: [3, 3, 1] } }, "input.shape"],
+    ["kernel larger than the input", { ...valid, input: { features: 4, shape: [2, 2, 1] }, layers: [{ type: "conv2d", name: "c", outChannels: 2, kernelSize: 3 }, { type: "flatten" }, { type: "linear", name: "f", outFeatures: 2 }] }, "layers[0].kernelSize"],
+    ["linear on an image without flatten", { ...valid, input: { features: 4, shape: [2, 2, 1] } }, "layers[0].type"],
+    ["unflattened logits", { ...valid, input: { features: 4, shape: [2, 2, 1] }, layers: [{ type: "conv2d", name: "c", outChannels: 2, kernelSize: 1 }] }, "layers"],
+    ["topk fraction above 1", { ...valid, layers: [{ type: "linear", name: "a", outFeatures: 2 }, { type: "topk", fraction: 1.5 }, { type: "linear", name: "b", outFeatures: 2 }] }, "layers[1].fraction"],
     ["missing input", { name: "x", description: "", layers: valid.layers }, "input"],
   ])("rejects %s", (_, value, path) => {
     const result = decode("bad.json", value)

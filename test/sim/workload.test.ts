@@ -14,6 +14,7 @@ import {
   workloadFromTraceRecord,
 } from "../../src/sim/index.ts"
 import { loadAcc } from "./helpers.ts"
+import { systolicDataflowOf } from "../../src/hardware/index.ts"
 
 const left = <A, E>(e: Either.Either<A, E>): E => {
   if (Either.isRight(e)) throw new Error("expected a failure")
@@ -132,10 +133,10 @@ describe("SCALE-Sim topology CSV", () => {
 describe("accelerators/", () => {
   it("decode with the Accelerator schema and carry SCALE-Sim-like defaults", () => {
     const a = loadAcc("systolic-32x32")
-    expect([a.peArray.rows, a.peArray.cols, a.datatype.wordBytes, a.defaultDataflow]).toEqual([32, 32, 1, "os"])
+    expect([a.peArray.rows, a.peArray.cols, a.datatype.wordBytes, systolicDataflowOf(a)]).toEqual([32, 32, 1, "os"])
     expect(a.memory.slice(1).map((l) => l.sizeBytes)).toEqual([65536, 65536, 65536])
     expect(a.energy.mac.energyPj).toBeCloseTo(0.3, 12)
     const t = loadAcc("systolic-128x128")
-    expect([t.peArray.rows, t.peArray.cols, t.defaultDataflow]).toEqual([128, 128, "ws"])
+    expect([t.peArray.rows, t.peArray.cols, systolicDataflowOf(t)]).toEqual([128, 128, "ws"])
   })
 })

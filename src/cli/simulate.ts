@@ -1,0 +1,63 @@
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { ConfigError, FileError } from "../config/index.ts"
+import { simLayerFromTrace, simulate, writeRows, type SimRow } from "../sim/index.ts"
+import { readTrace, type TraceRecord } from "../trace/index.ts"
+import { jsonOption, loadAccelerator } from "./workload-options.ts"
+
+const options = {
+  trace: Options.file("trace").pipe(Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment.")),
+  accelerator: Options.text("accelerator").pipe(
+    Options.repeated,
+    Options.withDescription("An accelerator name from accelerators/ or a JSON file; repeat for several."),
+  ),
+  out: Options.text("out").pipe(Options.optional, Options.withDescription("Write the result rows: .csv for CSV, .arrow for Arrow IPC.")),
+  step: Options.text("step").pipe(
+    Options.withDefault("last"),
+    Options.withDescription("Which traced step to replay: last, all, or a step number."),
+  ),
+  json: jsonOption,
+}
+
+const pickSteps = (records: ReadonlyArray<TraceRecord>, step: string): Effect.Effect<ReadonlyArray<TraceRecord>, ConfigError> => {
+  if (records.length === 0) return Effect.succeed([])
+  if (step === "all") return Effect.succeed(records)
+  const steps = [...new Set(records.map((r) => r.step))].sort((x, y) => x - y)
+  const wanted = step === "last" ? steps[steps.length - 1]! : /^\d+$/.test(step) ? Number(step) : NaN
+  if (!steps.includes(wanted))
+    return Effect.fail(new ConfigError({ file: "command line", path: "--step", expected: `expected last, all, or one of the traced steps (${steps.slice(0, 8).join(", ")}${steps.length > 8 ? ", …" : ""}), got "${step}"` }))
+  return Effect.succeed(records.filter((r) => r.step === wanted))
+}
+
+export const simulateCommand = Command.make("simulate", options, (o) =>
+  Effect.gen(function* () {
+    if (o.accelerator.length === 0)
+      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--accelerator", expected: "expected at least one --accelerator" }))
+    if (Option.isSome(o.out) && !/\.(csv|arrow)$/i.test(o.out.value))
+      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--out", expected: `expected a file ending in .csv or .arrow, got "${o.out.value}"` }))
+    const accs = yield* Effect.forEach(o.accelerator, loadAccelerator)
+    const trace = yield* readTrace(o.trace)
+    const records = yield* pickSteps(trace.records, o.step)
+    const rows: Array<SimRow & { step: number; model: string; method: string }> = []
+    for (const r of records)
+      for (const acc of accs)
+        rows.push({ ...simulate(acc, simLayerFromTrace(r), { conv: r.conv }).row, step: r.step, model: trace.meta.model, method: trace.meta.method })
+    if (Option.isSome(o.out)) {
+      const file = o.out.value
+      yield* Effect.try({
+        try: () => {
+          fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+          fs.writeFileSync(file, writeRows(file, rows))
+        },
+        catch: (e) => new FileError({ file, reason: `cannot write (${e instanceof Error && "code" in e ? String(e.code) : String(e)})` }),
+      })
+    }
+    if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))
+    else if (Option.isNone(o.out))
+      for (const r of rows)
+        yield* Console.log(`${r.layer.padEnd(10)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`)
+    else yield* Console.log(`${rows.length} rows -> ${o.out.value}`)
+  }),
+).pipe(Command.withDescription("Replay a trace's layers and passes on one or more accelerators (any family) and write tidy result rows (CSV or Arrow)."))

@@ -1,0 +1,433 @@
+import {
+  accessesFromVisits,
+  BELOW,
+  cyclesOf,
+  energyPjOf,
+  loopNestVisits,
+  mappingProblem,
+  POS_COLS,
+  POS_DRAM,
+  POS_GLB,
+  POS_RF,
+  POS_ROWS,
+  relevance,
+  sparseScales,
+  tileWords,
+  type CostArch,
+  type Mapping,
+  type Problem,
+  type SparseScales,
+  type SparsityStats,
+} from "../cost/index.ts"
+import { constraintProblem, innermostTemporalDim, orderSatisfies, type MapConstraints } from "./constraints.ts"
+import { pick, randInt, type Rand } from "./rng.ts"
+
+export type Objective = "cycles" | "energy" | "edp" | "dram"
+export const objectives: ReadonlyArray<Objective> = ["cycles", "energy", "edp", "dram"]
+
+/** Everything a search needs about one (problem, architecture, dataflow). Plain data: it crosses to worker threads. */
+export interface Space {
+  readonly problem: Problem
+  readonly arch: CostArch
+  readonly constraints: MapConstraints
+  readonly sparsity: SparsityStats
+  readonly objective: Objective
+}
+
+export interface Evaluation {
+  readonly cycles: number
+  readonly energyPj: number
+  readonly dramWords: number
+  /** The value minimized: cycles, pJ, pJ·cycles or DRAM words. */
+  readonly objective: number
+}
+
+/** Mutable mapping used inside searches. */
+interface Draft {
+  factors: number[][]
+  orders: number[][]
+  keep: boolean[][]
+}
+
+const levelPos = [POS_DRAM, POS_GLB, POS_RF] as const
+/** Inner positions of a dim's chain, innermost first; DRAM takes what is left. */
+const innerPositions = [POS_RF, POS_COLS, POS_ROWS, POS_GLB] as const
+
+const memo = new Map<number, ReadonlyArray<number>>()
+/**
+ * Factor candidates for a loop that has `remaining` non-empty iterations to split. Every integer on
+ * small dims (so the exhaustive search there is truly exhaustive); on large dims, small integers,
+ * divisors, powers of two and the ceil(remaining/k) splits that make imperfect tiles worth having.
+ */
+export const factorCandidates = (remaining: number): ReadonlyArray<number> => {
+  let c = memo.get(remaining)
+  if (c !== undefined) return c
+  const s = new Set<number>()
+  if (remaining <= 64) for (let i = 1; i <= remaining; i++) s.add(i)
+  else {
+    for (let i = 1; i <= 16; i++) s.add(i)
+    for (let k = 1; k <= 24; k++) s.add(Math.ceil(remaining / k))
+    for (let p = 1; p <= remaining; p *= 2) s.add(p)
+    for (let i = 1; i * i <= remaining; i++) if (remaining % i === 0) s.add(i).add(remaining / i)
+  }
+  c = [...s].sort((a, b) => a - b)
+  memo.set(remaining, c)
+  return c
+}
+
+export const compile = (s: Space): Compiled => new Compiled(s)
+
+/** A space with its derived tables, plus the operations the searches use. */
+export class Compiled {
+  readonly nd: number
+  readonly rel: ReadonlyArray<ReadonlyArray<boolean>>
+  readonly hasRf: boolean
+  readonly scales: SparseScales
+  /** allowed[pos][dim]: whether the factor at that position may exceed 1. */
+  readonly allowed: ReadonlyArray<ReadonlyArray<boolean>>
+  constructor(readonly space: Space) {
+    const p = space.problem
+    const c = space.constraints
+    this.nd = p.sizes.length
+    this.rel = relevance(p)
+    this.hasRf = space.arch.rf !== null
+    this.scales = sparseScales(space.arch, space.sparsity)
+    this.allowed = [0, 1, 2, 3, 4].map((pos) =>
+      p.sizes.map((_, d) => (pos === POS_ROWS ? c.rowsAllowed[d]! : pos === POS_COLS ? c.colsAllowed[d]! : pos === POS_RF ? this.hasRf : true)),
+    )
+  }
+
+  private fixedAt(pos: number, d: number): number | null {
+    const l = pos === POS_DRAM ? 0 : pos === POS_GLB ? 1 : pos === POS_RF ? 2 : -1
+    return l < 0 ? null : this.space.constraints.fixed[l]![d] ?? null
+  }
+
+  evaluate(m: Mapping): Evaluation {
+    const { problem: p, arch: a } = this.space
+    const v = loopNestVisits(p, m, this.hasRf)
+    const counts = accessesFromVisits(p, m, v, this.hasRf, this.scales)
+    const issued = v.macs * this.scales.issuedFraction
+    const computeCycles = Math.max(1, Math.ceil(v.temporalSteps * this.scales.slowdown))
+    const { cycles } = cyclesOf(a, counts, computeCycles)
+    const energyPj = energyPjOf(a, counts, issued, v.macs * this.scales.gatedFraction)
+    let dramWords = 0
+    for (const c of counts.dram) dramWords += c.reads + c.writes
+    const objective = this.space.objective === "cycles" ? cycles : this.space.objective === "energy" ? energyPj : this.space.objective === "edp" ? energyPj * cycles : dramWords
+    return { cycles, energyPj, dramWords, objective }
+  }
+
+  /** Why a mapping is illegal here (structure, capacity, array, dataflow), or null. */
+  problem(m: Mapping): string | null {
+    return mappingProblem(this.space.problem, this.space.arch, m) ?? constraintProblem(this.space.problem, this.space.constraints, m)
+  }
+
+  /** Clamp each factor to the iterations left for it, derive the DRAM factors, satisfy order constraints. */
+  private normalize(m: Draft): void {
+    const sizes = this.space.problem.sizes
+    for (let d = 0; d < this.nd; d++) {
+      let inner = 1
+      for (const pos of innerPositions) {
+        const left = Math.ceil(sizes[d]! / inner)
+        if (m.factors[pos]![d]! > left) m.factors[pos]![d] = left
+        inner *= m.factors[pos]![d]!
+      }
+      m.factors[POS_DRAM]![d] = Math.ceil(sizes[d]! / inner)
+    }
+    for (let l = 0; l < 3; l++) {
+      const groups = this.space.constraints.innermost[l]!
+      if (groups.length === 0 || orderSatisfies(m.orders[l]!, groups)) continue
+      const tail = groups.flat()
+      m.orders[l] = [...m.orders[l]!.filter((d) => !tail.includes(d)), ...tail]
+    }
+  }
+
+  private capacityOverflow(m: Draft): number {
+    const { problem: p, arch: a } = this.space
+    const used = a.buffers.map(() => 0)
+    for (let t = 0; t < 3; t++) if (m.keep[1]![t]) used[a.bufferOf[t]!] += tileWords(p, m.factors, t, BELOW.dram)
+    for (let b = 0; b < used.length; b++) if (used[b]! > a.buffers[b]!.capacityWords) return b
+    return -1
+  }
+
+  private rfOverflow(m: Draft): boolean {
+    const rf = this.space.arch.rf
+    if (rf === null) return false
+    for (let t = 0; t < 3; t++) if (tileWords(this.space.problem, m.factors, t, BELOW.pe) > rf.capacityWords[t]!) return true
+    return false
+  }
+
+  /** Shrink tiles until they fit: halve a random free GLB (or RF) factor, re-derive, repeat. */
+  private repairCapacity(m: Draft, r: Rand): void {
+    for (let guard = 0; guard < 200; guard++) {
+      const rfOver = this.rfOverflow(m)
+      const glbOver = rfOver ? -1 : this.capacityOverflow(m)
+      if (!rfOver && glbOver < 0) return
+      const positions = rfOver ? [POS_RF] : [POS_GLB, POS_RF, POS_COLS, POS_ROWS]
+      const movable: Array<[number, number]> = []
+      for (const pos of positions) for (let d = 0; d < this.nd; d++) if (m.factors[pos]![d]! > 1 && this.fixedAt(pos, d) === null) movable.push([pos, d])
+      if (movable.length === 0) {
+        // Nothing left to shrink: let the buffer bypass a tensor it may drop.
+        const open = [0, 1, 2].filter((t) => m.keep[1]![t] && this.space.constraints.glbKeep[t] === "open" && this.space.arch.bufferOf[t] === glbOver)
+        if (open.length === 0) return
+        m.keep[1]![pick(r, open)] = false
+        continue
+      }
+      const [pos, d] = pick(r, movable)
+      m.factors[pos]![d] = Math.ceil(m.factors[pos]![d]! / 2)
+      this.normalize(m)
+    }
+  }
+
+  /** Make the stationary tensor stationary by moving an irrelevant non-trivial loop innermost, if allowed. */
+  private repairStationary(m: Draft): void {
+    const t = this.space.constraints.stationary
+    if (t === null) return
+    const d0 = innermostTemporalDim(m)
+    if (d0 < 0 || !this.rel[t]![d0]) return
+    for (const l of [2, 1, 0]) {
+      const pos = levelPos[l]!
+      const nontrivial = m.orders[l]!.filter((d) => m.factors[pos]![d]! > 1)
+      if (nontrivial.length === 0) continue
+      const irrelevant = nontrivial.filter((d) => !this.rel[t]![d])
+      if (irrelevant.length === 0 || this.space.constraints.innermost[l]!.length > 0) return
+      const d = irrelevant[irrelevant.length - 1]!
+      m.orders[l] = [...m.orders[l]!.filter((x) => x !== d), d]
+      return
+    }
+  }
+
+  private keepDefault(t: number, r: Rand): boolean {
+    const c = this.space.constraints.glbKeep[t]
+    if (this.space.arch.bufferOf[t]! < 0 || c === "bypass") return false
+    return c === "keep" || r() < 0.85
+  }
+
+  private shuffled(r: Rand): number[] {
+    const a = Array.from({ length: this.nd }, (_, i) => i)
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = randInt(r, 0, i)
+      ;[a[i], a[j]] = [a[j]!, a[i]!]
+    }
+    return a
+  }
+
+  /** A random legal mapping, or null when the attempt could not be repaired. */
+  random(r: Rand): Mapping | null {
+    const { problem: p, arch: a } = this.space
+    const m: Draft = {
+      factors: [0, 1, 2, 3, 4].map(() => new Array<number>(this.nd).fill(1)),
+      orders: [this.shuffled(r), this.shuffled(r), this.shuffled(r)],
+      keep: [[true, true, true], [0, 1, 2].map((t) => this.keepDefault(t, r)), [true, true, true]],
+    }
+    let rowsLeft = a.rows
+    let colsLeft = a.cols
+    for (const d of this.shuffled(r)) {
+      let inner = 1
+      for (const pos of innerPositions) {
+        const left = Math.ceil(p.sizes[d]! / inner)
+        const fixed = this.fixedAt(pos, d)
+        let f = 1
+        if (fixed !== null) f = fixed
+        else if (this.allowed[pos]![d] && left > 1) {
+          const limit = pos === POS_ROWS ? Math.min(left, rowsLeft) : pos === POS_COLS ? Math.min(left, colsLeft) : left
+          const cands = factorCandidates(limit)
+          if (pos === POS_RF) f = r() < 0.5 ? 1 : pick(r, cands)
+          else if (pos === POS_ROWS || pos === POS_COLS) f = r() < 0.5 ? cands[cands.length - 1]! : pick(r, cands)
+          else f = pick(r, cands)
+        }
+        m.factors[pos]![d] = f
+        if (pos === POS_ROWS) rowsLeft = Math.floor(rowsLeft / f)
+        if (pos === POS_COLS) colsLeft = Math.floor(colsLeft / f)
+        inner *= f
+      }
+    }
+    this.normalize(m)
+    this.repairCapacity(m, r)
+    this.repairStationary(m)
+    return this.problem(m) === null ? m : null
+  }
+
+  /** A neighbour: one factor, split, order or bypass change. Null when the move lands outside the space. */
+  mutate(from: Mapping, r: Rand): Mapping | null {
+    const m: Draft = { factors: from.factors.map((f) => [...f]), orders: from.orders.map((o) => [...o]), keep: from.keep.map((k) => [...k]) }
+    const sizes = this.space.problem.sizes
+    const u = r()
+    if (u < 0.5) {
+      const d = randInt(r, 0, this.nd - 1)
+      const free = innerPositions.filter((pos) => this.allowed[pos]![d] && this.fixedAt(pos, d) === null)
+      if (free.length === 0) return null
+      const pos = pick(r, free)
+      let inner = 1
+      for (const q of innerPositions) {
+        if (q === pos) break
+        inner *= m.factors[q]![d]!
+      }
+      const cands = factorCandidates(Math.max(1, Math.ceil(sizes[d]! / inner)))
+      const cur = m.factors[pos]![d]!
+      const v = r()
+      let i = cands.findIndex((c) => c >= cur)
+      if (i < 0) i = cands.length - 1
+      m.factors[pos]![d] = v < 0.4 ? pick(r, cands) : v < 0.7 ? cands[Math.max(0, Math.min(cands.length - 1, i + (r() < 0.5 ? -1 : 1)))]! : r() < 0.5 ? cur * 2 : Math.ceil(cur / 2)
+    } else if (u < 0.7) {
+      // Move a factor of 2 or 3 of one dim between two positions (DRAM included, as the sink).
+      const d = randInt(r, 0, this.nd - 1)
+      const free = innerPositions.filter((pos) => this.allowed[pos]![d] && this.fixedAt(pos, d) === null)
+      if (free.length === 0) return null
+      const k = r() < 0.7 ? 2 : 3
+      const a = pick(r, [...free, POS_DRAM])
+      const b = pick(r, free)
+      if (a === b) return null
+      if (a !== POS_DRAM) m.factors[a]![d] = Math.ceil(m.factors[a]![d]! / k)
+      m.factors[b]![d] = m.factors[b]![d]! * k
+    } else if (u < 0.9) {
+      const l = this.hasRf ? randInt(r, 0, 2) : randInt(r, 0, 1)
+      const pos = levelPos[l]!
+      const order = m.orders[l]!
+      const nontrivial = order.filter((d) => m.factors[pos]![d]! > 1)
+      if (nontrivial.length < 2) return null
+      const x = pick(r, nontrivial)
+      if (r() < 0.5) m.orders[l] = [...order.filter((d) => d !== x), x]
+      else {
+        const y = pick(r, nontrivial.filter((d) => d !== x))
+        const ix = order.indexOf(x)
+        const iy = order.indexOf(y)
+        order[ix] = y
+        order[iy] = x
+      }
+    } else {
+      const open = [0, 1, 2].filter((t) => this.space.constraints.glbKeep[t] === "open" && this.space.arch.bufferOf[t]! >= 0)
+      if (open.length === 0) return null
+      const t = pick(r, open)
+      m.keep[1]![t] = !m.keep[1]![t]
+    }
+    this.normalize(m)
+    return this.problem(m) === null ? m : null
+  }
+
+  /**
+   * Upper bound on the mappings `enumerate` visits (before array and capacity pruning): the factor
+   * chains of every dim, times every order of every level, times every bypass choice. Counting stops
+   * once it passes `cap`.
+   */
+  sizeEstimate(cap = Number.MAX_SAFE_INTEGER): number {
+    const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1))
+    let n = 8 * fact(this.nd) ** (this.hasRf ? 3 : 2)
+    for (let d = 0; d < this.nd && n <= cap; d++) n *= this.chainCount(d, Math.ceil(cap / n) + 1)
+    return n
+  }
+
+  private chainCount(d: number, cap: number): number {
+    const size = this.space.problem.sizes[d]!
+    let count = 0
+    const rec = (k: number, inner: number): void => {
+      if (count > cap) return
+      if (k === innerPositions.length) {
+        count++
+        return
+      }
+      const pos = innerPositions[k]!
+      const left = Math.ceil(size / inner)
+      const limit = pos === POS_ROWS ? this.space.arch.rows : pos === POS_COLS ? this.space.arch.cols : left
+      const fixed = this.fixedAt(pos, d)
+      const options = fixed !== null ? [fixed] : this.allowed[pos]![d] ? factorCandidates(Math.min(left, limit)) : [1]
+      for (const f of options) rec(k + 1, inner * f)
+    }
+    rec(0, 1)
+    return count
+  }
+
+  /** Every factor chain of one dim: [GLB, ROWS, COLS, RF] factors, innermost chosen first. */
+  private chains(d: number): number[][] {
+    const size = this.space.problem.sizes[d]!
+    const out: number[][] = []
+    const rec = (k: number, inner: number, acc: number[]): void => {
+      if (k === innerPositions.length) {
+        const dram = Math.ceil(size / inner)
+        const fixed = this.fixedAt(POS_DRAM, d)
+        if (fixed === null || fixed === dram) out.push([...acc])
+        return
+      }
+      const pos = innerPositions[k]!
+      const left = Math.ceil(size / inner)
+      const fixed = this.fixedAt(pos, d)
+      const limit = pos === POS_ROWS ? this.space.arch.rows : pos === POS_COLS ? this.space.arch.cols : left
+      const options = fixed !== null ? (fixed <= left ? [fixed] : []) : this.allowed[pos]![d] ? factorCandidates(Math.min(left, limit)) : [1]
+      for (const f of options) {
+        acc[pos] = f
+        rec(k + 1, inner * f, acc)
+      }
+    }
+    rec(0, 1, [1, 1, 1, 1, 1])
+    return out
+  }
+
+  /** Orders of one level that differ in cost: permutations of its non-trivial loops under the constraints. */
+  private orders(l: number, factors: ReadonlyArray<ReadonlyArray<number>>): number[][] {
+    const pos = levelPos[l]!
+    const groups = this.space.constraints.innermost[l]!
+    const tail = groups.flat()
+    const nontrivial = (d: number): boolean => factors[pos]![d]! > 1
+    const head = Array.from({ length: this.nd }, (_, d) => d).filter((d) => !tail.includes(d))
+    const fixedHead = head.filter((d) => !nontrivial(d))
+    const permute = (xs: ReadonlyArray<number>): number[][] =>
+      xs.length <= 1 ? [[...xs]] : xs.flatMap((x, i) => permute([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]))
+    const groupPerms = groups.map((g) => {
+      const triv = g.filter((d) => !nontrivial(d))
+      return permute(g.filter(nontrivial)).map((p) => [...triv, ...p])
+    })
+    let tails: number[][] = [[]]
+    for (const gp of groupPerms) tails = tails.flatMap((t) => gp.map((p) => [...t, ...p]))
+    return permute(head.filter(nontrivial)).flatMap((h) => tails.map((t) => [...fixedHead, ...h, ...t]))
+  }
+
+  /**
+   * Every mapping of the space, in a fixed order, passing each legal one to `visit` (return false to
+   * stop). Only factor combinations whose index ≡ `chunk` (mod `chunks`) are expanded, so chunks
+   * partition the space deterministically.
+   */
+  enumerate(visit: (m: Mapping) => boolean, chunk = 0, chunks = 1): void {
+    const { arch: a } = this.space
+    const chains = Array.from({ length: this.nd }, (_, d) => this.chains(d))
+    const keeps: boolean[][] = []
+    for (let bits = 0; bits < 8; bits++) {
+      const k = [0, 1, 2].map((t) => (bits & (1 << t)) !== 0)
+      if (k.every((kept, t) => (kept ? a.bufferOf[t]! >= 0 && this.space.constraints.glbKeep[t] !== "bypass" : this.space.constraints.glbKeep[t] !== "keep"))) keeps.push(k)
+    }
+    const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(this.nd).fill(1))
+    let combo = -1
+    let stop = false
+    const rec = (d: number, rows: number, cols: number): void => {
+      if (stop) return
+      if (d === this.nd) {
+        combo++
+        if (combo % chunks !== chunk) return
+        const fs = factors.map((f) => [...f])
+        if (this.rfOverflow({ factors: fs, orders: [], keep: [] })) return
+        const orderSets = [0, 1, 2].map((l) => (l === 2 && !this.hasRf ? [Array.from({ length: this.nd }, (_, i) => i).filter((x) => !this.space.constraints.innermost[2]!.flat().includes(x)).concat(this.space.constraints.innermost[2]!.flat())] : this.orders(l, fs)))
+        for (const keep of keeps) {
+          const draft: Draft = { factors: fs, orders: [], keep: [[true, true, true], keep, [true, true, true]] }
+          if (this.capacityOverflow(draft) >= 0) continue
+          for (const o0 of orderSets[0]!)
+            for (const o1 of orderSets[1]!)
+              for (const o2 of orderSets[2]!) {
+                const m: Mapping = { factors: fs, orders: [o0, o1, o2], keep: draft.keep }
+                if (constraintProblem(this.space.problem, this.space.constraints, m) !== null) continue
+                if (!visit(m)) {
+                  stop = true
+                  return
+                }
+              }
+        }
+        return
+      }
+      for (const c of chains[d]!) {
+        if (rows * c[POS_ROWS]! > a.rows || cols * c[POS_COLS]! > a.cols) continue
+        for (let pos = 0; pos < 5; pos++) factors[pos]![d] = c[pos]!
+        factors[POS_DRAM]![d] = Math.ceil(this.space.problem.sizes[d]! / (c[POS_GLB]! * c[POS_ROWS]! * c[POS_COLS]! * c[POS_RF]!))
+        rec(d + 1, rows * c[POS_ROWS]!, cols * c[POS_COLS]!)
+        if (stop) return
+      }
+    }
+    rec(0, 1, 1)
+  }
+}

@@ -1,0 +1,216 @@
+import { unpackMask, type OperandTrace } from "../trace/index.ts"
+import { rng } from "./rng.ts"
+
+/**
+ * One GEMM operand as a simulator sees it: where its nonzeros are. Either the real mask from a
+ * trace, or a statistical stand-in (dense, uniform random at a density, or N:M) that is
+ * materialized into a seeded mask only when a timing model needs element positions.
+ */
+export type Operand =
+  | { readonly kind: "trace"; readonly trace: OperandTrace }
+  | { readonly kind: "dense"; readonly rows: number; readonly cols: number }
+  /** Exactly round(density · rows · cols) nonzeros at seeded uniform random positions. */
+  | { readonly kind: "uniform"; readonly rows: number; readonly cols: number; readonly density: number; readonly seed: number }
+  /**
+   * Exactly min(n, group length) nonzeros in every group of m consecutive elements along `axis`
+   * ("row": along a row; "col": down a column), at seeded random positions within the group.
+   */
+  | { readonly kind: "nm"; readonly rows: number; readonly cols: number; readonly n: number; readonly m: number; readonly axis: "row" | "col"; readonly seed: number }
+
+/** What a user asks for without a trace; `statisticalOperand` gives it a shape and a seed. */
+export type OperandSpec =
+  | { readonly kind: "dense" }
+  | { readonly kind: "uniform"; readonly density: number }
+  | { readonly kind: "nm"; readonly n: number; readonly m: number }
+
+export const operandRows = (op: Operand): number => (op.kind === "trace" ? op.trace.rows : op.rows)
+export const operandCols = (op: Operand): number => (op.kind === "trace" ? op.trace.cols : op.cols)
+
+/** Per GEMM role, the axis that runs along the reduction dim K: a is M×K (along a row), b is K×N (down a column). */
+export const reductionAxis = (role: "a" | "b"): "row" | "col" => (role === "a" ? "row" : "col")
+
+export const statisticalOperand = (spec: OperandSpec, rows: number, cols: number, seed: number, axis: "row" | "col"): Operand => {
+  switch (spec.kind) {
+    case "dense":
+      return { kind: "dense", rows, cols }
+    case "uniform":
+      return spec.density >= 1 ? { kind: "dense", rows, cols } : { kind: "uniform", rows, cols, density: Math.max(0, spec.density), seed }
+    case "nm":
+      return { kind: "nm", rows, cols, n: spec.n, m: spec.m, axis, seed }
+  }
+}
+
+const nmNnz = (n: number, m: number, outer: number, inner: number): number =>
+  outer * (Math.floor(inner / m) * n + Math.min(n, inner % m))
+
+export const operandNnz = (op: Operand): number => {
+  switch (op.kind) {
+    case "trace":
+      return op.trace.nnz
+    case "dense":
+      return op.rows * op.cols
+    case "uniform":
+      return Math.round(op.density * op.rows * op.cols)
+    case "nm":
+      return op.axis === "row" ? nmNnz(op.n, op.m, op.rows, op.cols) : nmNnz(op.n, op.m, op.cols, op.rows)
+  }
+}
+
+export const operandDensity = (op: Operand): number => {
+  const total = operandRows(op) * operandCols(op)
+  return total === 0 ? 0 : operandNnz(op) / total
+}
+
+/** The N:M structure an operand is known to have (declared by the trace or by construction). */
+export const nmOf = (op: Operand): { readonly n: number; readonly m: number; readonly axis: "row" | "col" } | null =>
+  op.kind === "nm" ? { n: op.n, m: op.m, axis: op.axis } : op.kind === "trace" ? op.trace.nm : null
+
+/** A short label for result rows: where the operand came from. */
+export const operandLabel = (op: Operand): string =>
+  op.kind === "trace" ? "trace" : op.kind === "dense" ? "dense" : op.kind === "uniform" ? `uniform:${op.density}` : `nm:${op.n}:${op.m}`
+
+const cache = new WeakMap<object, Uint8Array>()
+
+/** Row-major 0/1 per element. Statistical masks are deterministic in the seed and cached per operand object. */
+export const materializeMask = (op: Operand): Uint8Array => {
+  const hit = cache.get(op)
+  if (hit !== undefined) return hit
+  const mask = build(op)
+  cache.set(op, mask)
+  return mask
+}
+
+const build = (op: Operand): Uint8Array => {
+  switch (op.kind) {
+    case "trace":
+      return unpackMask(op.trace)
+    case "dense":
+      return new Uint8Array(op.rows * op.cols).fill(1)
+    case "uniform": {
+      const total = op.rows * op.cols
+      const want = Math.round(op.density * total)
+      const out = new Uint8Array(total)
+      const next = rng(op.seed)
+      // Partial Fisher-Yates over positions: exactly `want` distinct positions, each set equally likely.
+      const idx = new Uint32Array(total)
+      for (let i = 0; i < total; i++) idx[i] = i
+      for (let i = 0; i < want; i++) {
+        const j = i + Math.floor(next() * (total - i))
+        const t = idx[i]!
+        idx[i] = idx[j]!
+        idx[j] = t
+        out[idx[i]!] = 1
+      }
+      return out
+    }
+    case "nm": {
+      const { rows, cols, n, m, axis } = op
+      const out = new Uint8Array(rows * cols)
+      const next = rng(op.seed)
+      const [outer, inner] = axis === "row" ? [rows, cols] : [cols, rows]
+      const slots = new Uint32Array(m)
+      for (let o = 0; o < outer; o++)
+        for (let g = 0; g < inner; g += m) {
+          const len = Math.min(m, inner - g)
+          for (let i = 0; i < len; i++) slots[i] = i
+          const keep = Math.min(n, len)
+          for (let i = 0; i < keep; i++) {
+            const j = i + Math.floor(next() * (len - i))
+            const t = slots[i]!
+            slots[i] = slots[j]!
+            slots[j] = t
+            const e = g + slots[i]!
+            out[axis === "row" ? o * cols + e : e * cols + o] = 1
+          }
+        }
+      return out
+    }
+  }
+}
+
+/**
+ * Rows packed into 32-bit words, LSB first, each row starting on a word boundary: what the
+ * bitmask-intersecting simulators popcount over. `transpose` packs columns instead.
+ */
+export interface PackedRows {
+  readonly count: number
+  readonly length: number
+  readonly wordsPerRow: number
+  readonly words: Uint32Array
+}
+
+export const packRows = (mask: Uint8Array, rows: number, cols: number, transpose = false): PackedRows => {
+  const [count, length] = transpose ? [cols, rows] : [rows, cols]
+  const wordsPerRow = Math.ceil(length / 32)
+  const words = new Uint32Array(count * wordsPerRow)
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++)
+      if (mask[r * cols + c] === 1) {
+        const [i, j] = transpose ? [c, r] : [r, c]
+        words[i * wordsPerRow + (j >>> 5)]! |= 1 << (j & 31)
+      }
+  return { count, length, wordsPerRow, words }
+}
+
+export const popcount32 = (x: number): number => {
+  let v = x - ((x >>> 1) & 0x55555555)
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24)
+}
+
+/** Nonzeros of packed row `i` in elements [from, to). */
+export const popRange = (p: PackedRows, i: number, from: number, to: number): number => {
+  let total = 0
+  const base = i * p.wordsPerRow
+  for (let j = from; j < to; ) {
+    const w = j >>> 5
+    const lo = j & 31
+    const hi = Math.min(32, lo + (to - j))
+    const span = hi - lo
+    const bits = p.words[base + w]! >>> lo
+    total += popcount32(span === 32 ? bits : bits & ((1 << span) - 1))
+    j += span
+  }
+  return total
+}
+
+/** Per-column nonzero counts (length cols). */
+export const columnCounts = (op: Operand): Int32Array => {
+  const rows = operandRows(op)
+  const cols = operandCols(op)
+  const out = new Int32Array(cols)
+  if (op.kind === "dense") return out.fill(rows)
+  const mask = materializeMask(op)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c]! += mask[r * cols + c]!
+  return out
+}
+
+/** Per-row nonzero counts (length rows). */
+export const rowCounts = (op: Operand): Int32Array => {
+  const rows = operandRows(op)
+  const cols = operandCols(op)
+  if (op.kind === "trace") return Int32Array.from(op.trace.rowNnz)
+  const out = new Int32Array(rows)
+  if (op.kind === "dense") return out.fill(cols)
+  const mask = materializeMask(op)
+  for (let r = 0; r < rows; r++) {
+    let s = 0
+    for (let c = 0; c < cols; c++) s += mask[r * cols + c]!
+    out[r] = s
+  }
+  return out
+}
+
+/**
+ * MACs whose both operands are nonzero: Σ_k nnz(a[:,k]) · nnz(b[k,:]). Dense operands short-cut,
+ * so analytical families never materialize a mask just for this.
+ */
+export const effectualMacs = (a: Operand, b: Operand): number => {
+  if (a.kind === "dense") return operandRows(a) * operandNnz(b)
+  if (b.kind === "dense") return operandCols(b) * operandNnz(a)
+  const ca = columnCounts(a)
+  const rb = rowCounts(b)
+  let total = 0
+  for (let k = 0; k < ca.length; k++) total += ca[k]! * rb[k]!
+  return total
+}

@@ -1,0 +1,320 @@
+import type { OneSidedAccelerator, TwoSidedAccelerator } from "../hardware/index.ts"
+import { encodedSize } from "./encoding.ts"
+import { capacityWords, finishRow, type SimLayer, type SimResult, type Traffic } from "./machine.ts"
+import { materializeMask, operandDensity, operandLabel, operandNnz, packRows, popcount32, popRange, type PackedRows } from "./operand.ts"
+
+/**
+ * Activation-sparsity MAC skipping that changes cycles: one-sided (Cnvlutin-like) and two-sided
+ * (SparTen-like). Gating, which changes only energy, lives with the row-stationary array.
+ * Both are driven by the masks themselves: a window's cost is its slowest lane, so load imbalance
+ * in real data shows up as cycles. A window whose lanes are all empty still costs one cycle to
+ * fetch and synchronize.
+ */
+
+export interface SkippingOptions {
+  readonly rows?: number | undefined
+  readonly cols?: number | undefined
+  /** Use the cycle-stepped twin. */
+  readonly reference?: boolean | undefined
+}
+
+// ---------------------------------------------------------------- one-sided
+
+export interface OneSidedGeometry {
+  readonly lanes: number
+  readonly brick: number
+  readonly windows: number
+  readonly colFolds: number
+}
+
+export const oneSidedGeometry = (k: number, n: number, lanes: number, cols: number, brick: number): OneSidedGeometry => ({
+  lanes,
+  brick,
+  windows: Math.ceil(k / (lanes * brick)),
+  colFolds: Math.ceil(n / cols),
+})
+
+/** Fast path: popcounts over the packed ifmap; every column fold replays the same windows. */
+export const oneSidedCycles = (a: PackedRows, geo: OneSidedGeometry): number => {
+  const k = a.length
+  let perFold = 0
+  for (let m = 0; m < a.count; m++)
+    for (let w = 0; w < geo.windows; w++) {
+      let worst = 0
+      for (let l = 0; l < geo.lanes; l++) {
+        const lo = (w * geo.lanes + l) * geo.brick
+        if (lo >= k) break
+        const c = popRange(a, m, lo, Math.min(k, lo + geo.brick))
+        if (c > worst) worst = c
+      }
+      perFold += Math.max(1, worst)
+    }
+  return perFold * geo.colFolds
+}
+
+/** Slow twin: every lane pops one nonzero per cycle from its brick until all lanes are empty. */
+export const oneSidedCyclesStepped = (mask: Uint8Array, m: number, k: number, geo: OneSidedGeometry): { cycles: number; pops: number } => {
+  let cycles = 0
+  let pops = 0
+  for (let fold = 0; fold < geo.colFolds; fold++)
+    for (let row = 0; row < m; row++)
+      for (let w = 0; w < geo.windows; w++) {
+        const queues: number[] = []
+        for (let l = 0; l < geo.lanes; l++) {
+          let q = 0
+          for (let j = (w * geo.lanes + l) * geo.brick, end = Math.min(k, j + geo.brick); j < end; j++) q += mask[row * k + j]!
+          queues.push(q)
+        }
+        let steps = 0
+        while (queues.some((q) => q > 0)) {
+          for (let l = 0; l < queues.length; l++)
+            if (queues[l]! > 0) {
+              queues[l]!--
+              if (fold === 0) pops++
+            }
+          steps++
+        }
+        cycles += Math.max(1, steps)
+      }
+  return { cycles, pops }
+}
+
+/**
+ * Cnvlutin-like one-sided skipping (Albericio et al., ISCA 2016): `peArray.rows` neuron lanes each
+ * walk the nonzero activations of their brick of the reduction dim and multiply each by the
+ * `peArray.cols` filters in parallel; lanes resynchronize after every window of `lanes × brick`
+ * activations, so the window's densest brick sets its pace. Each nonzero activation fetches the
+ * weights it meets (one per MAC); the ifmap travels in `ifmapEncoding`.
+ */
+export const simulateOneSided = (acc: OneSidedAccelerator, layer: SimLayer, opts: SkippingOptions = {}): SimResult => {
+  const lanes = opts.rows ?? acc.peArray.rows
+  const cols = opts.cols ?? acc.peArray.cols
+  const { m, n, k } = layer.gemm
+  const geo = oneSidedGeometry(k, n, lanes, cols, acc.oneSided.brickSize)
+  const mask = materializeMask(layer.a)
+  const computeCycles = opts.reference === true ? oneSidedCyclesStepped(mask, m, k, geo).cycles : oneSidedCycles(packRows(mask, m, k), geo)
+  const macs = operandNnz(layer.a) * n
+  const enc = encodedSize(layer.a, acc.oneSided.ifmapEncoding, acc.datatype.wordBytes * 8)
+  const refetch = enc.dataWords + enc.metadataWords <= capacityWords(acc, "ifmap") ? 1 : geo.colFolds
+  const traffic: Traffic = {
+    dram: {
+      ifmap: { reads: enc.dataWords * refetch, writes: 0 },
+      "ifmap-metadata": { reads: enc.metadataWords * refetch, writes: 0 },
+      filter: { reads: k * n, writes: 0 },
+      ofmap: { reads: 0, writes: m * n },
+    },
+    onChip: {
+      ifmap: { reads: enc.dataWords * geo.colFolds, writes: 0 },
+      "ifmap-metadata": { reads: enc.metadataWords * geo.colFolds, writes: 0 },
+      filter: { reads: macs, writes: 0 },
+      ofmap: { reads: 0, writes: m * n },
+    },
+  }
+  const meta = acc.energy.metadata
+  return finishRow({
+    layer,
+    acc,
+    mechanism: "one-sided",
+    aOperand: operandLabel(layer.a),
+    bOperand: operandLabel(layer.b),
+    aDensity: operandDensity(layer.a),
+    bDensity: operandDensity(layer.b),
+    arrayRows: lanes,
+    arrayCols: cols,
+    peSlots: lanes * cols,
+    computeCycles,
+    macs,
+    gatedMacs: 0,
+    effectualMacs: effectualOf(layer),
+    traffic,
+    actions: meta === undefined ? [] : [{ name: "metadata", count: enc.metadataWords * geo.colFolds, energyPjEach: meta.energyPj, source: meta.source }],
+  })
+}
+
+const effectualOf = (layer: SimLayer): number => {
+  const { m, n, k } = layer.gemm
+  const a = packRows(materializeMask(layer.a), m, k)
+  const b = packRows(materializeMask(layer.b), k, n, true)
+  let total = 0
+  for (let i = 0; i < m; i++) for (let f = 0; f < n; f++) total += joinCount(a, i, b, f, 0, a.wordsPerRow)
+  return total
+}
+
+// ---------------------------------------------------------------- two-sided
+
+/** Matched pairs of packed row `i` of a and packed row `f` of b over words [w0, w1). */
+const joinCount = (a: PackedRows, i: number, b: PackedRows, f: number, w0: number, w1: number): number => {
+  let total = 0
+  const ab = i * a.wordsPerRow
+  const bb = f * b.wordsPerRow
+  for (let w = w0; w < w1; w++) total += popcount32(a.words[ab + w]! & b.words[bb + w]!)
+  return total
+}
+
+export interface TwoSidedGeometry {
+  readonly units: number
+  readonly chunk: number
+  /** Output positions in flight at once (units / filters when filters are fewer than units). */
+  readonly positionsPerWindow: number
+  /** Filter -> unit, for the case of more filters than units. */
+  readonly unitOf: Int32Array
+}
+
+/**
+ * Filters to units. With at least as many units as filters, each filter gets a unit and the spare
+ * units take further output positions. Otherwise "greedy" is SparTen's static balancing: densest
+ * filter first, each to the unit with the least nonzeros so far; "none" deals them round-robin.
+ */
+export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWords: number, balancing: "none" | "greedy"): TwoSidedGeometry => {
+  const n = filterNnz.length
+  const unitOf = new Int32Array(n)
+  if (n <= units) {
+    for (let f = 0; f < n; f++) unitOf[f] = f
+    return { units, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf }
+  }
+  if (balancing === "none") for (let f = 0; f < n; f++) unitOf[f] = f % units
+  else {
+    const order = Array.from({ length: n }, (_, f) => f).sort((x, y) => filterNnz[y]! - filterNnz[x]! || x - y)
+    const load = new Float64Array(units)
+    for (const f of order) {
+      let best = 0
+      for (let u = 1; u < units; u++) if (load[u]! < load[best]!) best = u
+      unitOf[f] = best
+      load[best]! += filterNnz[f]!
+    }
+  }
+  return { units, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf }
+}
+
+/**
+ * Fast path: per window (a group of output positions × one chunk of the reduction dim) every unit
+ * counts its matched pairs by AND + popcount; the window costs its busiest unit.
+ */
+export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
+  const chunkWords = geo.chunk / 32
+  const n = b.count
+  const load = new Float64Array(geo.units)
+  let cycles = 0
+  let macs = 0
+  for (let m0 = 0; m0 < a.count; m0 += geo.positionsPerWindow)
+    for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
+      const w1 = Math.min(a.wordsPerRow, w0 + chunkWords)
+      let worst = 0
+      if (geo.positionsPerWindow > 1 || n <= geo.units) {
+        for (let i = m0; i < Math.min(a.count, m0 + geo.positionsPerWindow); i++)
+          for (let f = 0; f < n; f++) {
+            const c = joinCount(a, i, b, f, w0, w1)
+            macs += c
+            if (c > worst) worst = c
+          }
+      } else {
+        load.fill(0)
+        for (let f = 0; f < n; f++) {
+          const c = joinCount(a, m0, b, f, w0, w1)
+          macs += c
+          load[geo.unitOf[f]!]! += c
+        }
+        for (let u = 0; u < geo.units; u++) if (load[u]! > worst) worst = load[u]!
+      }
+      cycles += Math.max(1, worst)
+    }
+  return { cycles, macs }
+}
+
+/** Slow twin: per window, every unit walks its filters' chunk element by element, one matched pair per cycle. */
+export const twoSidedCyclesStepped = (aMask: Uint8Array, bMask: Uint8Array, m: number, n: number, k: number, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
+  let cycles = 0
+  let macs = 0
+  for (let m0 = 0; m0 < m; m0 += geo.positionsPerWindow)
+    for (let c0 = 0; c0 < k; c0 += geo.chunk) {
+      const c1 = Math.min(k, c0 + geo.chunk)
+      // Pending matched pairs per (position, unit).
+      const queues = new Map<string, number>()
+      for (let i = m0; i < Math.min(m, m0 + geo.positionsPerWindow); i++)
+        for (let f = 0; f < n; f++) {
+          const key = geo.positionsPerWindow > 1 || n <= geo.units ? `${i}/${f}` : `${geo.unitOf[f]}`
+          let q = queues.get(key) ?? 0
+          for (let j = c0; j < c1; j++) q += aMask[i * k + j]! & bMask[j * n + f]!
+          queues.set(key, q)
+        }
+      let steps = 0
+      for (;;) {
+        let any = false
+        for (const [key, q] of queues)
+          if (q > 0) {
+            queues.set(key, q - 1)
+            macs++
+            any = true
+          }
+        if (!any) break
+        steps++
+      }
+      cycles += Math.max(1, steps)
+    }
+  return { cycles, macs }
+}
+
+/**
+ * SparTen-like two-sided skipping (Gondimalla et al., MICRO 2019): both operands are stored as
+ * bitmask + nonzeros per chunk; an input chunk is broadcast, each compute unit ANDs it with its
+ * filters' bitmasks and performs one MAC per matched pair; units resynchronize per chunk.
+ */
+export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts: SkippingOptions = {}): SimResult => {
+  const rows = opts.rows ?? acc.peArray.rows
+  const cols = opts.cols ?? acc.peArray.cols
+  const units = rows * cols
+  const { m, n, k } = layer.gemm
+  const aMask = materializeMask(layer.a)
+  const bMask = materializeMask(layer.b)
+  const b = packRows(bMask, k, n, true)
+  const filterNnz = new Int32Array(n)
+  for (let f = 0; f < n; f++) filterNnz[f] = popRange(b, f, 0, k)
+  const chunkWords = Math.max(1, Math.ceil(acc.twoSided.chunkSize / 32))
+  const geo = twoSidedGeometry(filterNnz, units, chunkWords, acc.twoSided.balancing)
+  const run = opts.reference === true ? twoSidedCyclesStepped(aMask, bMask, m, n, k, geo) : twoSidedCycles(packRows(aMask, m, k), b, geo)
+  const wordBits = acc.datatype.wordBytes * 8
+  const ea = encodedSize(layer.a, "bitmap", wordBits)
+  const eb = encodedSize(layer.b, "bitmap", wordBits)
+  // With a unit per filter, filters stay in the units and are read once; with more filters than
+  // units, each unit cycles through its filters for every output position.
+  const filterPasses = n <= units ? 1 : m
+  const fits = (words: number, t: "ifmap" | "filter"): boolean => words <= capacityWords(acc, t)
+  const bRefetch = fits(eb.dataWords + eb.metadataWords, "filter") ? 1 : filterPasses
+  const traffic: Traffic = {
+    dram: {
+      ifmap: { reads: ea.dataWords, writes: 0 },
+      "ifmap-metadata": { reads: ea.metadataWords, writes: 0 },
+      filter: { reads: eb.dataWords * bRefetch, writes: 0 },
+      "filter-metadata": { reads: eb.metadataWords * bRefetch, writes: 0 },
+      ofmap: { reads: 0, writes: m * n },
+    },
+    onChip: {
+      ifmap: { reads: ea.dataWords, writes: 0 },
+      "ifmap-metadata": { reads: ea.metadataWords, writes: 0 },
+      filter: { reads: eb.dataWords * filterPasses, writes: 0 },
+      "filter-metadata": { reads: eb.metadataWords * filterPasses, writes: 0 },
+      ofmap: { reads: 0, writes: m * n },
+    },
+  }
+  const meta = acc.energy.metadata
+  // One bitmask AND + prefix sum per (position, filter, chunk).
+  const joins = m * n * Math.ceil(k / geo.chunk)
+  return finishRow({
+    layer,
+    acc,
+    mechanism: "two-sided",
+    aOperand: operandLabel(layer.a),
+    bOperand: operandLabel(layer.b),
+    aDensity: operandDensity(layer.a),
+    bDensity: operandDensity(layer.b),
+    arrayRows: rows,
+    arrayCols: cols,
+    peSlots: units,
+    computeCycles: run.cycles,
+    macs: run.macs,
+    gatedMacs: 0,
+    effectualMacs: run.macs,
+    traffic,
+    actions: meta === undefined ? [] : [{ name: "metadata", count: joins, energyPjEach: meta.energyPj, source: meta.source }],
+  })
+}
