@@ -155,7 +155,7 @@ export type OneSidedAccelerator = typeof OneSidedAccelerator.Type
 /**
  * SparTen-like two-sided skipping: `peArray.rows × peArray.cols` compute units, each holding whole
  * filters as bitmask + nonzeros; an input chunk is broadcast, each unit ANDs bitmasks and does one
- * MAC per matched pair; units resynchronize after every chunk.
+ * MAC per matched pair; per-unit input FIFOs of `bufferChunks` chunks decide how far units drift apart.
  */
 export const TwoSidedAccelerator = Schema.Struct({
   ...common,
@@ -165,6 +165,12 @@ export const TwoSidedAccelerator = Schema.Struct({
     chunkSize: PositiveInt,
     /** "greedy": SparTen's static greedy balancing (densest filter to the least-loaded unit); "none": round-robin. */
     balancing: Schema.Literal("none", "greedy"),
+    /**
+     * Input chunks each compute unit's FIFO holds, counting the one it is working on. The broadcast
+     * waits only for units whose FIFO is full, so 1 means every unit resynchronizes after every
+     * chunk and deeper FIFOs let units drift apart by up to that many chunks.
+     */
+    bufferChunks: PositiveInt,
   }),
 })
 export type TwoSidedAccelerator = typeof TwoSidedAccelerator.Type

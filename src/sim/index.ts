@@ -2,6 +2,7 @@ export { TopologyCsvError, WorkloadArgError } from "./errors.ts"
 export {
   convOutputSize,
   gemmFromConv,
+  loweredIfmapWords,
   workloadFromConv,
   workloadFromConvArgs,
   workloadFromGemm,

@@ -1,10 +1,11 @@
 import type { Accelerator, NmTrainingAccelerator, SystolicDataflow } from "../hardware/index.ts"
-import type { GemmDims } from "../trace/index.ts"
+import type { ConvDims, GemmDims } from "../trace/index.ts"
 import { capacityWords, finishRow, type SimLayer, type SimResult, type Traffic } from "./machine.ts"
 import { effectualMacs, nmOf, operandDensity, operandLabel } from "./operand.ts"
 import { pipelineCycles, pipelineCyclesStepped, type FoldPlan } from "./pipeline.ts"
 import { scaleSimCounts, spatioTemporal } from "./scalesim.ts"
 import { dramTraffic } from "./systolic.ts"
+import { loweredIfmapWords } from "./workload.ts"
 
 /**
  * The fold plan of a systolic GEMM in the default (overlapped) timing: first fold pays its load and
@@ -54,6 +55,8 @@ export interface NmTrainingOptions {
   readonly reference?: boolean | undefined
   /** Charge N:M mask generation for training passes (BDWP regenerates both masks every step). Default true. */
   readonly maskGeneration?: boolean | undefined
+  /** The conv whose im2col lowering the ifmap operand is, if any: its raw ifmap is what DRAM holds. */
+  readonly conv?: ConvDims | null | undefined
 }
 
 /** How the SAT-like array runs a layer: sparse (compressed K) only when b is N:M along K with the array's M and at most its N. */
@@ -97,7 +100,10 @@ export const simulateNmTraining = (acc: NmTrainingAccelerator, layer: SimLayer, 
   const wordBits = acc.datatype.wordBytes * 8
   const idxBits = mode.sparse ? Math.ceil(Math.log2(mode.m)) : 0
   const cap = { ifmap: capacityWords(acc, "ifmap"), filter: capacityWords(acc, "filter"), ofmap: capacityWords(acc, "ofmap") }
-  const dramDense = dramTraffic(g, dataflow, rows, cols, cap)
+  // DRAM holds a conv's raw ifmap and the SRAM lowers it on chip, as the row-stationary model
+  // assumes; charging every im2col copy would make a sparse pass, whose compute shrinks by M/N
+  // while the copies do not, look DRAM-bound.
+  const dramDense = dramTraffic(g, dataflow, rows, cols, cap, loweredIfmapWords(g, opts.conv) ?? undefined)
   const dramEff = dramTraffic(gEff, dataflow, rows, cols, cap)
   const meta = (words: number): number => Math.ceil((words * idxBits) / wordBits)
   const traffic: Traffic = {

@@ -10,7 +10,7 @@ import { simulateRowStationary } from "./row-stationary.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import { simulateOneSided, simulateTwoSided } from "./skipping.ts"
 import { dramTraffic } from "./systolic.ts"
-import { gemmFromConv } from "./workload.ts"
+import { convOutputSize, gemmFromConv } from "./workload.ts"
 
 export interface SimulateOptions {
   /** Use each family's cycle-stepped twin instead of its fast model (small layers only). */
@@ -20,7 +20,11 @@ export interface SimulateOptions {
   readonly cols?: number | undefined
   /** Systolic families: the dataflow; defaults to the accelerator's. */
   readonly dataflow?: SystolicDataflow | undefined
-  /** The conv a forward GEMM came from, for the row-stationary mapping. */
+  /**
+   * The conv a GEMM's ifmap operand is the im2col lowering of (a forward conv, or the transposed conv
+   * trainingGemms gives backward-data): the row-stationary mapping keeps a forward conv's 2-D shape,
+   * and the N:M array reads the raw ifmap from DRAM instead of its im2col copies.
+   */
   readonly conv?: ConvDims | null | undefined
   /** nm-training: charge N:M mask generation (default true). */
   readonly maskGeneration?: boolean | undefined
@@ -99,35 +103,51 @@ export const statisticalLayer = (name: string, pass: Pass | null, gemm: GemmDims
   b: statisticalOperand(b, gemm.k, gemm.n, deriveSeed(seed, name, pass ?? "", "b"), reductionAxis("b")),
 })
 
-/** A layer's shape, from which its three training GEMMs follow. */
+/**
+ * A layer's shape, from which its training GEMMs follow. `inputGradient: false` marks a layer that
+ * reads the network's input: nothing consumes that gradient, so training skips its backward-data
+ * GEMM (the engine does too: it computes dX only for inputs that require a gradient).
+ */
 export type LayerShape =
-  | { readonly kind: "linear"; readonly name: string; readonly batch: number; readonly inFeatures: number; readonly outFeatures: number }
-  | { readonly kind: "conv"; readonly name: string; readonly conv: ConvDims }
+  | { readonly kind: "linear"; readonly name: string; readonly batch: number; readonly inFeatures: number; readonly outFeatures: number; readonly inputGradient?: boolean | undefined }
+  | { readonly kind: "conv"; readonly name: string; readonly conv: ConvDims; readonly inputGradient?: boolean | undefined }
 
 /**
- * The three GEMMs of one training step, as the trace names them (see trace/observation.ts):
+ * The GEMMs of one training step (see trace/observation.ts for the operand roles):
  *   forward          M = batch·positions, K = Cin·R·S,  N = Cout
  *   backward-data    M = batch·input positions, K = Cout·R·S, N = Cin (transposed conv)
  *   backward-weight  M = Cout, K = batch·positions, N = Cin·R·S
+ * For a conv, backward-data is the transposed convolution an accelerator runs as a stride-1 conv of
+ * dY (padded by R−1−p) with the flipped filters, so its `conv` is that conv; the engine instead
+ * traces the col2im form (M = batch·positions, K = Cout, N = Cin·R·S). Strided convs (dY dilated)
+ * and non-square filters get no conv for that pass.
  */
 export const trainingGemms = (shape: LayerShape): ReadonlyArray<{ pass: Pass; gemm: GemmDims; conv: ConvDims | null }> => {
+  const keep = (passes: ReadonlyArray<{ pass: Pass; gemm: GemmDims; conv: ConvDims | null }>) =>
+    shape.inputGradient === false ? passes.filter((p) => p.pass !== "backward-data") : passes
   if (shape.kind === "linear") {
     const { batch: b, inFeatures: i, outFeatures: o } = shape
-    return [
+    return keep([
       { pass: "forward", gemm: { m: b, n: o, k: i }, conv: null },
       { pass: "backward-data", gemm: { m: b, n: i, k: o }, conv: null },
       { pass: "backward-weight", gemm: { m: o, n: i, k: b }, conv: null },
-    ]
+    ])
   }
   const c = shape.conv
   const f = gemmFromConv(c)
   const rs = c.filterHeight * c.filterWidth
   const inPositions = c.batch * c.ifmapHeight * c.ifmapWidth
-  return [
+  const e = convOutputSize(c.ifmapHeight, c.filterHeight, c.stride, c.padding)
+  const fw = convOutputSize(c.ifmapWidth, c.filterWidth, c.stride, c.padding)
+  const transposed: ConvDims | null =
+    c.stride === 1 && c.filterHeight === c.filterWidth && c.padding <= c.filterHeight - 1
+      ? { batch: c.batch, ifmapHeight: e, ifmapWidth: fw, filterHeight: c.filterHeight, filterWidth: c.filterWidth, channels: c.numFilters, numFilters: c.channels, stride: 1, padding: c.filterHeight - 1 - c.padding }
+      : null
+  return keep([
     { pass: "forward", gemm: f, conv: c },
-    { pass: "backward-data", gemm: { m: inPositions, n: c.channels, k: c.numFilters * rs }, conv: null },
+    { pass: "backward-data", gemm: { m: inPositions, n: c.channels, k: c.numFilters * rs }, conv: transposed },
     { pass: "backward-weight", gemm: { m: c.numFilters, n: c.channels * rs, k: f.m }, conv: null },
-  ]
+  ])
 }
 
 /**

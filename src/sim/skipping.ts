@@ -6,9 +6,9 @@ import { materializeMask, operandDensity, operandLabel, operandNnz, packRows, po
 /**
  * Activation-sparsity MAC skipping that changes cycles: one-sided (Cnvlutin-like) and two-sided
  * (SparTen-like). Gating, which changes only energy, lives with the row-stationary array.
- * Both are driven by the masks themselves: a window's cost is its slowest lane, so load imbalance
- * in real data shows up as cycles. A window whose lanes are all empty still costs one cycle to
- * fetch and synchronize.
+ * Both are driven by the masks themselves: lanes or units that must wait for the slowest one
+ * (per window for Cnvlutin, once a FIFO fills for SparTen) turn load imbalance in real data into
+ * cycles. A window whose lanes are all empty still costs one cycle to fetch and synchronize.
  */
 
 export interface SkippingOptions {
@@ -158,6 +158,12 @@ export interface TwoSidedGeometry {
   readonly positionsPerWindow: number
   /** Filter -> unit, for the case of more filters than units. */
   readonly unitOf: Int32Array
+  /**
+   * Input chunks a unit's FIFO holds, counting the one it is working on. A chunk is broadcast only
+   * when every unit it goes to has room, so 1 is lockstep (each window costs its busiest unit) and
+   * deeper FIFOs let units drift apart by up to that many chunks.
+   */
+  readonly bufferChunks: number
 }
 
 /**
@@ -165,12 +171,13 @@ export interface TwoSidedGeometry {
  * units take further output positions. Otherwise "greedy" is SparTen's static balancing: densest
  * filter first, each to the unit with the least nonzeros so far; "none" deals them round-robin.
  */
-export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWords: number, balancing: "none" | "greedy"): TwoSidedGeometry => {
+export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWords: number, balancing: "none" | "greedy", bufferChunks = 1): TwoSidedGeometry => {
   const n = filterNnz.length
   const unitOf = new Int32Array(n)
+  const depth = Math.max(1, Math.floor(bufferChunks))
   if (n <= units) {
     for (let f = 0; f < n; f++) unitOf[f] = f
-    return { units, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf }
+    return { units, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf, bufferChunks: depth }
   }
   if (balancing === "none") for (let f = 0; f < n; f++) unitOf[f] = f % units
   else {
@@ -183,81 +190,154 @@ export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWord
       load[best]! += filterNnz[f]!
     }
   }
-  return { units, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf }
+  return { units, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf, bufferChunks: depth }
+}
+
+/** Unit slots a window can occupy: one per (position in flight, filter), or one per unit. */
+const twoSidedSlots = (n: number, geo: TwoSidedGeometry): number => (geo.positionsPerWindow > 1 || n <= geo.units ? geo.positionsPerWindow * n : geo.units)
+
+/**
+ * The broadcast schedule with per-unit FIFOs, in closed form per window: window w is broadcast at
+ * s_w = max(s_{w−1} + 1, the finish of the window each receiving unit got `bufferChunks` windows
+ * before), and a unit starts it at max(its previous finish, s_w) and spends max(1, pairs) cycles on it.
+ */
+class BroadcastSchedule {
+  private readonly finish: Float64Array
+  /** Per slot, the finish times of its last `depth` windows (a ring). */
+  private readonly ring: Float64Array
+  private readonly filled: Int32Array
+  private last = -1
+  end = 0
+
+  constructor(slots: number, private readonly depth: number) {
+    this.finish = new Float64Array(slots)
+    this.ring = new Float64Array(slots * depth)
+    this.filled = new Int32Array(slots)
+  }
+
+  /** `work[u]` > 0 for the slots that receive this window (their cost in cycles), 0 for the rest. */
+  window(work: Float64Array): void {
+    const d = this.depth
+    let s = this.last + 1
+    for (let u = 0; u < work.length; u++)
+      if (work[u]! > 0 && this.filled[u]! >= d) {
+        const t = this.ring[u * d + (this.filled[u]! % d)]!
+        if (t > s) s = t
+      }
+    this.last = s
+    for (let u = 0; u < work.length; u++) {
+      const c = work[u]!
+      if (c <= 0) continue
+      const e = Math.max(this.finish[u]!, s) + c
+      this.finish[u] = e
+      this.ring[u * d + (this.filled[u]! % d)] = e
+      this.filled[u]!++
+      if (e > this.end) this.end = e
+    }
+  }
 }
 
 /**
  * Fast path: per window (a group of output positions × one chunk of the reduction dim) every unit
- * counts its matched pairs by AND + popcount; the window costs its busiest unit.
+ * counts its matched pairs by AND + popcount; the broadcast schedule turns those into cycles.
  */
 export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
   const chunkWords = geo.chunk / 32
   const n = b.count
-  const load = new Float64Array(geo.units)
-  let cycles = 0
+  const perPair = geo.positionsPerWindow > 1 || n <= geo.units
+  const work = new Float64Array(twoSidedSlots(n, geo))
+  // Units with no filter receive no chunks and never hold up a broadcast.
+  const holds = new Uint8Array(work.length)
+  if (!perPair) for (let f = 0; f < n; f++) holds[geo.unitOf[f]!] = 1
+  // A FIFO deeper than the whole layer never fills, so the ring need not be deeper than that.
+  const windows = Math.ceil(a.count / geo.positionsPerWindow) * Math.ceil(a.wordsPerRow / chunkWords)
+  const schedule = new BroadcastSchedule(work.length, Math.max(1, Math.min(geo.bufferChunks, windows)))
   let macs = 0
   for (let m0 = 0; m0 < a.count; m0 += geo.positionsPerWindow)
     for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
       const w1 = Math.min(a.wordsPerRow, w0 + chunkWords)
-      let worst = 0
-      if (geo.positionsPerWindow > 1 || n <= geo.units) {
+      work.fill(0)
+      if (perPair) {
         for (let i = m0; i < Math.min(a.count, m0 + geo.positionsPerWindow); i++)
           for (let f = 0; f < n; f++) {
             const c = joinCount(a, i, b, f, w0, w1)
             macs += c
-            if (c > worst) worst = c
+            // A unit spends a cycle on a chunk's bitmask AND even when nothing matches.
+            work[(i - m0) * n + f] = Math.max(1, c)
           }
       } else {
-        load.fill(0)
         for (let f = 0; f < n; f++) {
           const c = joinCount(a, m0, b, f, w0, w1)
           macs += c
-          load[geo.unitOf[f]!]! += c
+          work[geo.unitOf[f]!]! += c
         }
-        for (let u = 0; u < geo.units; u++) if (load[u]! > worst) worst = load[u]!
+        for (let u = 0; u < work.length; u++) work[u] = holds[u] === 1 ? Math.max(1, work[u]!) : 0
       }
-      cycles += Math.max(1, worst)
+      schedule.window(work)
     }
-  return { cycles, macs }
+  return { cycles: schedule.end, macs }
 }
 
-/** Slow twin: per window, every unit walks its filters' chunk element by element, one matched pair per cycle. */
+/**
+ * Slow twin: steps every cycle. A window is broadcast when every unit it goes to has a free FIFO
+ * slot (at most one window per cycle); each unit works on the head of its FIFO, one matched pair
+ * (or, for a chunk with none, its bitmask AND) per cycle, and frees the slot when it is done.
+ */
 export const twoSidedCyclesStepped = (aMask: Uint8Array, bMask: Uint8Array, m: number, n: number, k: number, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
-  let cycles = 0
+  const perPair = geo.positionsPerWindow > 1 || n <= geo.units
+  // Pending matched pairs per (window, unit), in broadcast order.
+  const windows: Array<Map<number, number>> = []
   let macs = 0
   for (let m0 = 0; m0 < m; m0 += geo.positionsPerWindow)
     for (let c0 = 0; c0 < k; c0 += geo.chunk) {
       const c1 = Math.min(k, c0 + geo.chunk)
-      // Pending matched pairs per (position, unit).
-      const queues = new Map<string, number>()
+      const queues = new Map<number, number>()
       for (let i = m0; i < Math.min(m, m0 + geo.positionsPerWindow); i++)
         for (let f = 0; f < n; f++) {
-          const key = geo.positionsPerWindow > 1 || n <= geo.units ? `${i}/${f}` : `${geo.unitOf[f]}`
-          let q = queues.get(key) ?? 0
+          const unit = perPair ? (i - m0) * n + f : geo.unitOf[f]!
+          let q = queues.get(unit) ?? 0
           for (let j = c0; j < c1; j++) q += aMask[i * k + j]! & bMask[j * n + f]!
-          queues.set(key, q)
+          queues.set(unit, q)
         }
-      let steps = 0
-      for (;;) {
-        let any = false
-        for (const [key, q] of queues)
-          if (q > 0) {
-            queues.set(key, q - 1)
-            macs++
-            any = true
-          }
-        if (!any) break
-        steps++
-      }
-      cycles += Math.max(1, steps)
+      windows.push(queues)
     }
-  return { cycles, macs }
+  const fifos = new Map<number, Array<{ pairs: number; spent: number }>>()
+  let next = 0
+  let cycle = 0
+  let pending = 0
+  while (next < windows.length || pending > 0) {
+    const w = windows[next]
+    if (w !== undefined && [...w.keys()].every((u) => (fifos.get(u)?.length ?? 0) < geo.bufferChunks)) {
+      for (const [u, pairs] of w) {
+        const q = fifos.get(u) ?? []
+        q.push({ pairs, spent: 0 })
+        fifos.set(u, q)
+        pending++
+      }
+      next++
+    }
+    for (const q of fifos.values()) {
+      const head = q[0]
+      if (head === undefined) continue
+      if (head.spent < head.pairs) macs++
+      head.spent++
+      if (head.spent >= Math.max(1, head.pairs)) {
+        q.shift()
+        pending--
+      }
+    }
+    cycle++
+  }
+  return { cycles: cycle, macs }
 }
 
 /**
  * SparTen-like two-sided skipping (Gondimalla et al., MICRO 2019): both operands are stored as
  * bitmask + nonzeros per chunk; an input chunk is broadcast, each compute unit ANDs it with its
- * filters' bitmasks and performs one MAC per matched pair; units resynchronize per chunk.
+ * filters' bitmasks and performs one MAC per matched pair. The units' input FIFOs
+ * (`twoSided.bufferChunks`) decouple them: a unit with a dense chunk holds up the broadcast only
+ * once some unit's FIFO is full, so short-term imbalance averages out over the chunks in flight and
+ * what remains is the imbalance between units' totals.
  */
 export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts: SkippingOptions = {}): SimResult => {
   const rows = opts.rows ?? acc.peArray.rows
@@ -270,7 +350,7 @@ export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts
   const filterNnz = new Int32Array(n)
   for (let f = 0; f < n; f++) filterNnz[f] = popRange(b, f, 0, k)
   const chunkWords = Math.max(1, Math.ceil(acc.twoSided.chunkSize / 32))
-  const geo = twoSidedGeometry(filterNnz, units, chunkWords, acc.twoSided.balancing)
+  const geo = twoSidedGeometry(filterNnz, units, chunkWords, acc.twoSided.balancing, acc.twoSided.bufferChunks)
   const run = opts.reference === true ? twoSidedCyclesStepped(aMask, bMask, m, n, k, geo) : twoSidedCycles(packRows(aMask, m, k), b, geo)
   const wordBits = acc.datatype.wordBytes * 8
   const ea = encodedSize(layer.a, "bitmap", wordBits)

@@ -55,10 +55,22 @@ export interface DramTraffic {
  *   is: each ifmap block is used once; the filter is re-streamed per col fold unless it fits; the
  *       C×N output block accumulates over the K folds, spilling if it does not fit.
  * Capacities are in words; 0 means the tensor has no SRAM and every array access goes to DRAM.
+ * `ifmapDistinctWords`, for an ifmap operand that is a conv's im2col lowering, is the raw ifmap's
+ * size: when that fits its SRAM the array lowers it on chip, so DRAM delivers each word once rather
+ * than once per im2col copy.
  */
-export const dramTraffic = (g: GemmDims, dataflow: SystolicDataflow, rows: number, cols: number, capacityWords: Readonly<Record<TensorName, number>>): DramTraffic => {
+export const dramTraffic = (
+  g: GemmDims,
+  dataflow: SystolicDataflow,
+  rows: number,
+  cols: number,
+  capacityWords: Readonly<Record<TensorName, number>>,
+  ifmapDistinctWords?: number,
+): DramTraffic => {
   const { m, n, k } = g
   const fits = (t: TensorName, words: number): boolean => words <= capacityWords[t]
+  const distinct = Math.min(m * k, ifmapDistinctWords ?? m * k)
+  const ifmapOnce = (otherwise: number): number => (fits("ifmap", distinct) ? distinct : otherwise)
   const kFolds = Math.ceil(k / rows)
   const accumulate = (blockWords: number): { ofmapWrites: number; ofmapReads: number } =>
     fits("ofmap", blockWords) ? { ofmapWrites: m * n, ofmapReads: 0 } : { ofmapWrites: kFolds * m * n, ofmapReads: (kFolds - 1) * m * n }
@@ -66,7 +78,7 @@ export const dramTraffic = (g: GemmDims, dataflow: SystolicDataflow, rows: numbe
     case "os": {
       const colFolds = Math.ceil(n / cols)
       return {
-        ifmapReads: fits("ifmap", m * k) ? m * k : colFolds * m * k,
+        ifmapReads: ifmapOnce(colFolds * m * k),
         filterReads: fits("filter", k * Math.min(cols, n)) ? k * n : Math.ceil(m / rows) * k * n,
         ofmapWrites: m * n,
         ofmapReads: 0,
@@ -74,11 +86,11 @@ export const dramTraffic = (g: GemmDims, dataflow: SystolicDataflow, rows: numbe
     }
     case "ws": {
       const colFolds = Math.ceil(n / cols)
-      return { ifmapReads: fits("ifmap", m * k) ? m * k : colFolds * m * k, filterReads: k * n, ...accumulate(m * Math.min(cols, n)) }
+      return { ifmapReads: ifmapOnce(colFolds * m * k), filterReads: k * n, ...accumulate(m * Math.min(cols, n)) }
     }
     case "is": {
       const colFolds = Math.ceil(m / cols)
-      return { ifmapReads: m * k, filterReads: fits("filter", k * n) ? k * n : colFolds * k * n, ...accumulate(Math.min(cols, m) * n) }
+      return { ifmapReads: ifmapOnce(m * k), filterReads: fits("filter", k * n) ? k * n : colFolds * k * n, ...accumulate(Math.min(cols, m) * n) }
     }
   }
 }

@@ -29,6 +29,17 @@ export const gemmFromConv = (c: ConvDims): GemmDims => {
   }
 }
 
+/**
+ * Words of the raw ifmap behind a GEMM's ifmap operand, when that operand is `conv`'s im2col
+ * lowering (the GEMM is exactly gemmFromConv(conv)); null otherwise. Padding is not stored, and each
+ * word appears in up to R·S rows of the lowered operand.
+ */
+export const loweredIfmapWords = (g: GemmDims, conv: ConvDims | null | undefined): number | null => {
+  if (conv === null || conv === undefined) return null
+  const f = gemmFromConv(conv)
+  return f.m === g.m && f.n === g.n && f.k === g.k ? conv.batch * conv.ifmapHeight * conv.ifmapWidth * conv.channels : null
+}
+
 export const workloadFromGemm = (name: string, gemm: GemmDims, pass: Pass | null = null): LayerWorkload => ({
   name,
   gemm,

@@ -1,6 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import type { Accelerator, NmTrainingAccelerator, RowStationaryAccelerator } from "../../src/hardware/index.ts"
+import type { Accelerator, NmTrainingAccelerator, RowStationaryAccelerator, TwoSidedAccelerator } from "../../src/hardware/index.ts"
 import {
   effectualMacs,
   iterationSummary,
@@ -12,7 +12,10 @@ import {
   simulate,
   statisticalLayer,
   systolicFoldPlan,
+  gemmFromConv,
+  loweredIfmapWords,
   systolicFoldPlanInOrder,
+  trainingGemms,
   trainingStepLayers,
   type OperandSpec,
   type SimLayer,
@@ -25,7 +28,7 @@ const sat24 = loadAcc("sat-like-2x4") as NmTrainingAccelerator
 const eyeriss = loadAcc("eyeriss-like")
 const eyerissV1 = loadAcc("eyeriss-v1-like") as RowStationaryAccelerator
 const cnvlutin = loadAcc("cnvlutin-like")
-const sparten = loadAcc("sparten-like")
+const sparten = loadAcc("sparten-like") as TwoSidedAccelerator
 const loihi = loadAcc("loihi-like")
 const systolic = loadAcc("systolic-32x32")
 
@@ -128,6 +131,60 @@ const actionEnergy = (acc: Accelerator, r: ReturnType<typeof simulate>): number 
       return 0
   }
 }
+
+const withFifo = (depth: number, balancing: "none" | "greedy" = sparten.twoSided.balancing): TwoSidedAccelerator => ({ ...sparten, twoSided: { ...sparten.twoSided, bufferChunks: depth, balancing } })
+
+describe("SparTen-like units decoupled by input FIFOs", () => {
+  // Chunks of 128 over K up to 400 give several windows per position; 2×2 units with up to 12
+  // filters exercise both one filter per unit (spare units take more positions) and greedy placement.
+  const twoSidedDims = fc.record({ m: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 12 }), k: fc.integer({ min: 1, max: 400 }) })
+  const units = { rows: 2, cols: 2 }
+
+  it("the closed-form schedule and the cycle-stepped FIFOs agree exactly at every depth", () => {
+    fc.assert(
+      fc.property(twoSidedDims, density, density, seed, fc.integer({ min: 1, max: 5 }), fc.constantFrom("none" as const, "greedy" as const), (g, da, db, s, depth, balancing) => {
+        const layer = statisticalLayer("l", null, g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
+        const acc = withFifo(depth, balancing)
+        const fast = simulate(acc, layer, units).row
+        const slow = simulate(acc, layer, { ...units, reference: true }).row
+        expect(fast.computeCycles).toBe(slow.computeCycles)
+        expect(fast.macs).toBe(slow.macs)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it("deeper FIFOs never cost cycles, and no depth beats the busiest unit's own work", () => {
+    fc.assert(
+      fc.property(twoSidedDims, density, density, seed, (g, da, db, s) => {
+        const layer = statisticalLayer("l", null, g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
+        const cycles = [1, 2, 3, 8].map((d) => simulate(withFifo(d), layer, units).row.computeCycles)
+        for (let i = 1; i < cycles.length; i++) expect(cycles[i]!).toBeLessThanOrEqual(cycles[i - 1]!)
+        // Every unit spends at least max(1, pairs) cycles per window it takes part in.
+        const dense = simulate(withFifo(1), statisticalLayer("l", null, g, { kind: "dense" }, { kind: "dense" }, s), units).row
+        expect(cycles[cycles.length - 1]!).toBeLessThanOrEqual(dense.computeCycles)
+        expect(cycles[cycles.length - 1]!).toBeGreaterThanOrEqual(Math.ceil(simulate(withFifo(8), layer, units).row.macs / 4))
+      }),
+      { numRuns: 40 },
+    )
+  })
+
+  it("hand-computed: two units with opposite dense chunks take 8 cycles in lockstep and 5 with a 2-chunk FIFO", () => {
+    // One position, K = 256 (two chunks), two filters on two units. Filter 0 matches 4 then 1
+    // elements, filter 1 matches 1 then 4. Lockstep: max(4,1) + max(1,4) = 8. With room for two
+    // chunks, filter 1's unit starts chunk 2 at cycle 1 and both finish at cycle 5.
+    const k = 256
+    const bits = new Array<number>(k * 2).fill(0)
+    const set = (j: number, f: number) => { bits[j * 2 + f] = 1 }
+    for (const j of [0, 1, 2, 3, 128]) set(j, 0)
+    for (const j of [0, 128, 129, 130, 131]) set(j, 1)
+    const layer: SimLayer = { name: "h", pass: null, gemm: { m: 1, n: 2, k }, a: { kind: "dense", rows: 1, cols: k }, b: { kind: "trace", trace: traceOf(k, 2, bits) } }
+    const lockstep = simulate(withFifo(1), layer, { rows: 1, cols: 2 }).row
+    const fifo = simulate(withFifo(2), layer, { rows: 1, cols: 2 }).row
+    expect([lockstep.computeCycles, fifo.computeCycles, fifo.macs]).toEqual([8, 5, 10])
+    expect(simulate(withFifo(2), layer, { rows: 1, cols: 2, reference: true }).row.computeCycles).toBe(5)
+  })
+})
 
 const conv = fc.record({
   batch: fc.integer({ min: 1, max: 2 }),
@@ -308,6 +365,56 @@ describe("hand-computed examples", () => {
     const maskGen = 2 * Math.ceil((256 * 128) / 64)
     expect(over.reduce((s, r) => s + r.row.maskGenCycles, 0)).toBe(maskGen)
     expect(iterationSummary(serial, ser).cycles - iterationSummary(sat28, over).cycles).toBe(maskGen)
+  })
+})
+
+describe("training GEMMs and the N:M array's conv traffic", () => {
+  const stride1 = fc.record({
+    batch: fc.integer({ min: 1, max: 3 }),
+    ifmapHeight: fc.integer({ min: 3, max: 12 }),
+    ifmapWidth: fc.integer({ min: 3, max: 12 }),
+    filterHeight: fc.integer({ min: 1, max: 3 }),
+    channels: fc.integer({ min: 1, max: 8 }),
+    numFilters: fc.integer({ min: 1, max: 8 }),
+    padding: fc.integer({ min: 0, max: 2 }),
+  }).map((c): ConvDims => ({ ...c, filterWidth: c.filterHeight, stride: 1, padding: Math.min(c.padding, c.filterHeight - 1) }))
+
+  it("a conv's backward-data GEMM is the im2col lowering of its transposed conv, whose ifmap is dY", () => {
+    fc.assert(
+      fc.property(stride1, (c) => {
+        const bd = trainingGemms({ kind: "conv", name: "c", conv: c }).find((p) => p.pass === "backward-data")!
+        expect(bd.conv).not.toBeNull()
+        expect(gemmFromConv(bd.conv!)).toEqual(bd.gemm)
+        const f = gemmFromConv(c)
+        expect(loweredIfmapWords(bd.gemm, bd.conv)).toBe(f.m * c.numFilters)
+      }),
+      { numRuns: 60 },
+    )
+  })
+
+  it("the layer that reads the network input has no backward-data GEMM", () => {
+    const shape = { kind: "linear" as const, name: "fc1", batch: 8, inFeatures: 16, outFeatures: 8 }
+    expect(trainingGemms(shape).map((p) => p.pass)).toEqual(["forward", "backward-data", "backward-weight"])
+    expect(trainingGemms({ ...shape, inputGradient: false }).map((p) => p.pass)).toEqual(["forward", "backward-weight"])
+    const bdwp = trainingStepLayers({ ...shape, inputGradient: false }, { kind: "bdwp", n: 2, m: 8 }, 1).map(({ layer }) => simulate(sat28, layer))
+    // Only the forward mask is generated: the backward-data mask has no pass to serve.
+    expect(bdwp.reduce((t, r) => t + r.row.maskGenCycles, 0)).toBe(Math.ceil((16 * 8) / sat28.nmTraining.maskGeneration.weightsPerCycle))
+  })
+
+  it("a lowered conv's ifmap comes from DRAM once when the raw ifmap fits, whatever the N:M compression", () => {
+    // LeNet-5's conv2 at batch 64: the raw ifmap (64·14·14·6 words) fits the 256 KiB ifmap SRAM; its
+    // im2col copy (6400 × 150) does not.
+    const c: ConvDims = { batch: 64, ifmapHeight: 14, ifmapWidth: 14, filterHeight: 5, filterWidth: 5, channels: 6, numFilters: 16, stride: 1, padding: 0 }
+    const g = gemmFromConv(c)
+    const dramIfmap = (r: ReturnType<typeof simulate>) => r.accesses.filter((x) => x.level === "dram" && x.tensor === "ifmap").reduce((t, x) => t + x.reads, 0)
+    for (const b of [{ kind: "dense" }, { kind: "nm", n: 2, m: 8 }] as const) {
+      const layer = statisticalLayer("conv2", "forward", g, { kind: "dense" }, b, 1)
+      expect(dramIfmap(simulate(sat28, layer, { conv: c }))).toBe(64 * 14 * 14 * 6)
+      expect(dramIfmap(simulate(sat28, layer))).toBe(g.m * g.k)
+      // A conv that does not lower to this GEMM (a backward pass handed its forward conv) changes nothing.
+      const other = statisticalLayer("conv2", "backward-weight", { m: g.n, n: g.k, k: g.m }, { kind: "dense" }, { kind: "dense" }, 1)
+      expect(dramIfmap(simulate(sat28, other, { conv: c }))).toBe(dramIfmap(simulate(sat28, other)))
+    }
   })
 })
 
