@@ -12,12 +12,16 @@ import { ConfigError } from "../config/index.ts"
  *   dense            no pruning.
  *   nm:N:M[:K]       N:M by magnitude along the reduction dim (a row of the Cout×K weight): in every
  *                    group of M the N largest |w| survive. Recomputed from the dense weights every K
- *                    steps (default 16); gradients reach pruned weights straight-through.
+ *                    steps (default 1); gradients reach pruned weights straight-through. With K > 1
+ *                    pruned weights drift unseen between updates and swapping them in destabilizes
+ *                    training (LeNet-5 diverged at K = 16), hence the per-step default.
  *   nm:N:M:asp       ASP-style: train dense for the first third, prune to N:M once by magnitude,
  *                    then keep that mask fixed (pruned weights stay zero) to the end.
  *   nm:N:M:bdwp[:K]  BDWP (SAT, Fang et al.): N:M on W along K for forward, and a separate N:M mask on
- *                    Wᵀ along Cout for backward-data; the weight-gradient GEMM stays dense. Both
- *                    recomputed from the dense weights every K steps (default 16).
+ *                    Wᵀ along Cout for backward-data; the weight-gradient GEMM stays dense and updates
+ *                    the dense weights with SR-STE's decay λ·(1−mask)⊙W (λ = 2e-4), as SAT trains.
+ *                    Both masks recomputed from the dense weights every K steps (default 1: SAT
+ *                    generates masks online every iteration).
  *   srste:N:M[:λ]    SR-STE (Zhou et al. 2021): N:M recomputed every step, straight-through
  *                    gradients plus the sparse-refined decay λ·(1−mask)⊙W (default λ = 2e-4).
  *   pgf:N:M[:steps]  progressive gradient flow (Bambhaniya et al. 2024): N:M masks (every 16 steps)
@@ -58,7 +62,7 @@ export interface ActivationSparsitySpec {
 
 export type SparsitySpec = WeightSparsitySpec & ActivationSparsitySpec
 
-export const defaultMaskUpdateEverySteps = 16
+export const defaultMaskUpdateEverySteps = 1
 export const defaultSrsteDecay = 2e-4
 
 export const SPARSITY_HELP =

@@ -38,7 +38,7 @@ describe("model configs", () => {
       expect(net.weighted().map((l) => [l.name, l.inFeatures, l.outFeatures])).toEqual(layers)
     }
     const lenet = buildModel(await Effect.runPromise(loadModel("lenet5")), 1)
-    expect(lenet.weighted().map((l) => l.sparse)).toEqual([false, true, true, true, true])
+    expect(lenet.weighted().map((l) => l.sparse)).toEqual([false, true, true, true, false])
   })
 
   it("decodes a valid config and builds bias-free layers", () => {

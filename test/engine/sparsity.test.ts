@@ -41,9 +41,9 @@ describe("--sparsity parser", () => {
 
   it("parses dense and N:M, with an optional mask update interval", () => {
     expect(ok("dense")).toEqual({ kind: "dense" })
-    expect(ok("nm:2:4")).toEqual({ kind: "nm", n: 2, m: 4, maskUpdateEverySteps: 16 })
+    expect(ok("nm:2:4")).toEqual({ kind: "nm", n: 2, m: 4, maskUpdateEverySteps: 1 })
     expect(ok("nm:1:8:100")).toEqual({ kind: "nm", n: 1, m: 8, maskUpdateEverySteps: 100 })
-    for (const t of ["dense", "nm:2:4", "nm:2:8:1"]) expect(sparsityLabel(ok(t))).toBe(t)
+    for (const t of ["dense", "nm:2:4", "nm:2:8:16"]) expect(sparsityLabel(ok(t))).toBe(t)
   })
 
   it.each(["", "sparse", "nm", "nm:2", "nm:4:4", "nm:5:4", "nm:0:4", "nm:2:x", "nm:2.5:4", "nm:-1:4", "nm:2:4:0", "nm:2:4:5:6", "nm:2:128"])(

@@ -1,7 +1,7 @@
 import { createRng, deriveSeed } from "../../tensor/index.ts"
 import type { WeightedLayer } from "../layers.ts"
 import type { NmStructure } from "../observation.ts"
-import { nmMask, nmMaskColumns, sparsityMethod, type SparsitySpec, type WeightSparsitySpec } from "../sparsity.ts"
+import { defaultSrsteDecay, nmMask, nmMaskColumns, sparsityMethod, type SparsitySpec, type WeightSparsitySpec } from "../sparsity.ts"
 import { countOnes, erkDensities, magnitudeMask, randomMask, topKMask } from "./masks.ts"
 import { gmpSparsity, pgfBeta, pgfStepN, riglDropFraction } from "./schedules.ts"
 
@@ -62,6 +62,20 @@ const applyHardMask = (ctx: SparsifierContext, layer: WeightedLayer, mask: Uint8
   ctx.resetState(layer, mask)
 }
 
+/**
+ * Sparse-refined STE: the straight-through gradient plus λ·(1 − mask)⊙W pulls pruned weights toward
+ * zero so the mask stops flip-flopping.
+ */
+const srsteDecay = (layers: ReadonlyArray<WeightedLayer>, decay: number): void => {
+  for (const l of layers) {
+    const g = l.weight.grad
+    const mask = l.mask
+    if (g === null || mask === null) continue
+    const w = l.weight.data
+    for (let i = 0; i < g.length; i++) if (mask[i] === 0) g[i] += decay * w[i]!
+  }
+}
+
 export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sparsifier => {
   const method = sparsityMethod(spec)
   const weight = spec as WeightSparsitySpec
@@ -98,7 +112,7 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
             l.setBackwardMask(nmMaskColumns(l.outFeatures, l.inFeatures, l.weight.data, n, m))
           }
         },
-        afterBackward: noop,
+        afterBackward: () => srsteDecay(layers, defaultSrsteDecay),
         afterUpdate: noop,
         // Forward b = Ŵᵀ (K×Cout), groups along K: down a column. Backward-data b = Ŵ_bwd (Cout×K),
         // groups along Cout, its reduction dim: also down a column.
@@ -116,15 +130,7 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
         },
         // Sparse-refined STE: the straight-through gradient plus λ·(1 − mask)⊙W pulls pruned weights
         // toward zero so the mask stops flip-flopping.
-        afterBackward: () => {
-          for (const l of layers) {
-            const g = l.weight.grad
-            const mask = l.mask
-            if (g === null || mask === null) continue
-            const w = l.weight.data
-            for (let i = 0; i < g.length; i++) if (mask[i] === 0) g[i] += decay * w[i]!
-          }
-        },
+        afterBackward: () => srsteDecay(layers, decay),
         afterUpdate: noop,
         nm: (pass) => (layers.length === 0 ? null : { n, m, axis: pass === "forward" ? "col" : "row" }),
       }
