@@ -30,9 +30,10 @@ import { ConfigError } from "../config/index.ts"
  *   gmp:S            gradual magnitude pruning, Zhu & Gupta's cubic schedule
  *                    s_t = S·(1 − (1 − (t − t0)/(t1 − t0))³) from t0 = 10% to t1 = 70% of training,
  *                    masks updated every 1% of training, per layer, pruned weights stay zero.
- *   set:S            SET (Mocanu et al. 2018): ERK-random init; every ΔT = 100 steps (fewer on short
- *                    runs) until 75% of training, drop ζ = 0.3 of each layer's active weights with
- *                    the smallest |w| and regrow as many at random (new weights start at 0).
+ *   set:S            SET (Mocanu et al. 2018): ERK-random init; once per epoch (more often on runs
+ *                    too short for ten updates) until 75% of training, drop ζ = 0.3 of each layer's
+ *                    active weights with the smallest |w| and regrow as many at random (new weights
+ *                    start at 0).
  *   rigl:S           RigL (Evci et al. 2020): as SET, but grow where |dense gradient| is largest and
  *                    the update fraction decays as α/2·(1 + cos(πt/T_end)), α = 0.3, T_end = 75%.
  *   snip:S           SNIP (Lee et al. 2019): one-shot global pruning by |g ⊙ w| on the first batch.

@@ -196,6 +196,7 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
   const sparsifier = createSparsifier(sparsity, {
     layers: weighted.filter((l) => l.sparse),
     totalSteps,
+    stepsPerEpoch,
     seed,
     resetState: (layer, keep) => {
       const p = params.find((q) => q.value === layer.weight)

@@ -12,6 +12,7 @@ export interface SparsifierContext {
   /** The layers to prune (the model's weighted layers not marked `"sparse": false`). */
   readonly layers: ReadonlyArray<WeightedLayer>
   readonly totalSteps: number
+  readonly stepsPerEpoch: number
   readonly seed: number
   /** Clear optimizer state where `keep` is 0, so a regrown weight starts fresh. */
   readonly resetState: (layer: WeightedLayer, keep: Uint8Array) => void
@@ -215,7 +216,9 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
       const frozen = freezePruned(layers)
       const densities = erkDensities(layers.map((l) => ({ dims: l.ercDims })), 1 - target)
       const end = fraction(0.75)
-      const every = Math.max(1, Math.min(100, Math.floor(end / 10)))
+      // SET evolves the topology once per epoch (Mocanu et al. 2018); RigL every ΔT = 100 steps
+      // (Evci et al. 2020). Short runs update at least ten times.
+      const every = Math.max(1, Math.min(weight.kind === "set" ? ctx.stepsPerEpoch : 100, Math.floor(end / 10)))
       const alpha = 0.3
       const rng = createRng(deriveSeed(ctx.seed, "sparsifier", weight.kind))
       const update = (step: number): void => {
