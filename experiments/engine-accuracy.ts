@@ -42,8 +42,10 @@ interface RunSpec {
   }
 }
 
-// Budgets sized for plain-JS training on two shared cores: MLP ≈ 25 s/epoch, LeNet ≈ 80 s/epoch.
-const mlpTraining = { epochs: 12, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4, optimizer: "sgd", lrSchedule: { kind: "cosine" }, seed: 1 } as const
+// Budgets sized for plain-JS training on two shared cores: MLP ≈ 25-35 s/epoch, LeNet ≈ 80 s/epoch.
+// The MLP at 90-95% sparsity underfits (train accuracy ≈ 90%), so it gets light weight decay and
+// 20 epochs; with 5e-4 and 12 epochs SET 0.9 trailed dense by 1.6 points, with 1e-4 by 1.1.
+const mlpTraining = { epochs: 20, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, optimizer: "sgd", lrSchedule: { kind: "cosine" }, seed: 1 } as const
 const lenetTraining = { epochs: 5, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4, optimizer: "sgd", lrSchedule: { kind: "cosine" }, seed: 1 } as const
 const deltaTraining = { epochs: 5, batchSize: 16, learningRate: 0.001, momentum: 0.9, weightDecay: 0, optimizer: "adam", lrSchedule: { kind: "cosine" }, seed: 1 } as const
 
@@ -183,7 +185,7 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
 const script = defineScript({
   name: "engine-accuracy",
   description:
-    "Engine accuracy on Fashion-MNIST and moving digits: dense, SET, RigL, GMP, ERK-random, top-k, SR-STE, BDWP and Delta layers against issue 3's targets (about an hour on two cores; cached, resumable; args --jobs N, --only mlp|lenet|delta).",
+    "Engine accuracy on Fashion-MNIST and moving digits: dense, SET, RigL, GMP, ERK-random, top-k, SR-STE, BDWP and Delta layers against issue 3's targets (about 90 minutes on two cores; cached, resumable; args --jobs N, --only mlp|lenet|delta).",
   main: (args) => Effect.promise(() => main(args)),
 })
 export default script

@@ -2,6 +2,7 @@ import { Effect } from "effect"
 import type { Mapping } from "../cost/index.ts"
 import { compile, type Compiled, type Evaluation, type Space } from "./mapspace.ts"
 import { deriveSeed, rng, type Rand } from "./rng.ts"
+import { gemmTilingSeeds } from "./seeds.ts"
 
 export type Strategy = "exhaustive" | "random" | "anneal"
 export const strategies: ReadonlyArray<Strategy | "auto"> = ["auto", "exhaustive", "random", "anneal"]
@@ -105,21 +106,33 @@ const randomChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean 
   return tr.evaluated < job.budget
 }
 
+/** Tiling-aware seeds per search: chunk c takes seeds c, c + chunks, … so the best one is always tried. */
+const SEEDS_PER_CHUNK = 2
+
 /**
  * Simulated annealing on the log of the objective (so temperature means "relative worsening"),
- * started from the best of a small random sample; after `patience` evaluations without a new best it
- * restarts from the best (reheated), and stops early after three fruitless restarts.
+ * started from the best of a small random sample, with the chunk's share of the GEMM tiling seeds
+ * evaluated first; after `patience` evaluations without a new best it restarts from the best (reheated,
+ * and possibly a seed), and stops early after three fruitless restarts.
  */
 const annealChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean => {
   const seedSamples = Math.max(8, Math.floor(job.budget * 0.05))
   let cur: Candidate | null = null
-  for (let attempts = 0; tr.evaluated < Math.min(seedSamples, job.budget) && attempts < 30 * seedSamples; attempts++) {
+  // The seeds enter as candidates (and as restart points once best); the walk itself starts from the
+  // random sample, so objectives the seeds do not aim at keep the sample's diversity.
+  const seeds = gemmTilingSeeds(s, SEEDS_PER_CHUNK * job.chunks)
+  for (let i = job.chunk; i < seeds.length && tr.evaluated < job.budget; i += job.chunks) tr.consider(seeds[i]!)
+  const sampleEnd = Math.min(tr.evaluated + seedSamples, job.budget)
+  for (let attempts = 0; tr.evaluated < sampleEnd && attempts < 30 * seedSamples; attempts++) {
     const m = s.random(r)
     if (m === null) continue
     const e = tr.consider(m)
     if (cur === null || e.objective < cur.evaluation.objective) cur = { mapping: m, evaluation: e }
   }
-  if (cur === null) return true
+  if (cur === null) {
+    if (tr.best === null) return true
+    cur = tr.best
+  }
   const t0 = 0.3
   const t1 = 0.002
   const patience = Math.max(150, Math.floor(job.budget / 8))

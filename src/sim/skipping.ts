@@ -1,7 +1,9 @@
 import type { OneSidedAccelerator, TwoSidedAccelerator } from "../hardware/index.ts"
+import type { ConvDims } from "../trace/index.ts"
 import { encodedSize } from "./encoding.ts"
 import { capacityWords, finishRow, type SimLayer, type SimResult, type Traffic } from "./machine.ts"
 import { materializeMask, operandDensity, operandLabel, operandNnz, packRows, popcount32, popRange, type PackedRows } from "./operand.ts"
+import { loweredIfmapWords } from "./workload.ts"
 
 /**
  * Activation-sparsity MAC skipping that changes cycles: one-sided (Cnvlutin-like) and two-sided
@@ -14,6 +16,8 @@ import { materializeMask, operandDensity, operandLabel, operandNnz, packRows, po
 export interface SkippingOptions {
   readonly rows?: number | undefined
   readonly cols?: number | undefined
+  /** The conv the ifmap operand is the im2col lowering of (see SimulateOptions.conv). */
+  readonly conv?: ConvDims | null | undefined
   /** Use the cycle-stepped twin. */
   readonly reference?: boolean | undefined
 }
@@ -152,9 +156,15 @@ const joinCount = (a: PackedRows, i: number, b: PackedRows, f: number, w0: numbe
 }
 
 export interface TwoSidedGeometry {
+  /** Compute units per cluster: one broadcast input chunk reaches all of a cluster's units. */
   readonly units: number
+  /**
+   * Clusters, each with its own broadcast and its own output positions: cluster r takes the
+   * position groups r, r + clusters, r + 2·clusters, … and runs them independently of the others.
+   */
+  readonly clusters: number
   readonly chunk: number
-  /** Output positions in flight at once (units / filters when filters are fewer than units). */
+  /** Output positions in flight at once in a cluster (units / filters when filters are fewer than units). */
   readonly positionsPerWindow: number
   /** Filter -> unit, for the case of more filters than units. */
   readonly unitOf: Int32Array
@@ -167,17 +177,20 @@ export interface TwoSidedGeometry {
 }
 
 /**
- * Filters to units. With at least as many units as filters, each filter gets a unit and the spare
- * units take further output positions. Otherwise "greedy" is SparTen's static balancing: densest
- * filter first, each to the unit with the least nonzeros so far; "none" deals them round-robin.
+ * Filters to a cluster's units (every cluster places them the same way). With at least as many
+ * units as filters, each filter gets a unit and the spare units take further output positions.
+ * Otherwise each unit works through several filters for every input chunk, and "greedy" is
+ * SparTen's static balancing: densest filter first, each to the unit with the least nonzeros so
+ * far; "none" deals them round-robin.
  */
-export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWords: number, balancing: "none" | "greedy", bufferChunks = 1): TwoSidedGeometry => {
+export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWords: number, balancing: "none" | "greedy", bufferChunks = 1, clusters = 1): TwoSidedGeometry => {
   const n = filterNnz.length
   const unitOf = new Int32Array(n)
   const depth = Math.max(1, Math.floor(bufferChunks))
+  const nc = Math.max(1, Math.floor(clusters))
   if (n <= units) {
     for (let f = 0; f < n; f++) unitOf[f] = f
-    return { units, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf, bufferChunks: depth }
+    return { units, clusters: nc, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf, bufferChunks: depth }
   }
   if (balancing === "none") for (let f = 0; f < n; f++) unitOf[f] = f % units
   else {
@@ -190,7 +203,7 @@ export const twoSidedGeometry = (filterNnz: Int32Array, units: number, chunkWord
       load[best]! += filterNnz[f]!
     }
   }
-  return { units, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf, bufferChunks: depth }
+  return { units, clusters: nc, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf, bufferChunks: depth }
 }
 
 /** Unit slots a window can occupy: one per (position in flight, filter), or one per unit. */
@@ -239,7 +252,8 @@ class BroadcastSchedule {
 
 /**
  * Fast path: per window (a group of output positions × one chunk of the reduction dim) every unit
- * counts its matched pairs by AND + popcount; the broadcast schedule turns those into cycles.
+ * of the cluster counts its matched pairs by AND + popcount; each cluster's broadcast schedule turns
+ * those into cycles, and the layer ends when the last cluster does.
  */
 export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
   const chunkWords = geo.chunk / 32
@@ -249,12 +263,17 @@ export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeomet
   // Units with no filter receive no chunks and never hold up a broadcast.
   const holds = new Uint8Array(work.length)
   if (!perPair) for (let f = 0; f < n; f++) holds[geo.unitOf[f]!] = 1
-  // A FIFO deeper than the whole layer never fills, so the ring need not be deeper than that.
-  const windows = Math.ceil(a.count / geo.positionsPerWindow) * Math.ceil(a.wordsPerRow / chunkWords)
-  const schedule = new BroadcastSchedule(work.length, Math.max(1, Math.min(geo.bufferChunks, windows)))
+  const groups = Math.ceil(a.count / geo.positionsPerWindow)
+  const chunks = Math.ceil(a.wordsPerRow / chunkWords)
+  const step = geo.positionsPerWindow * geo.clusters
   let macs = 0
-  for (let m0 = 0; m0 < a.count; m0 += geo.positionsPerWindow)
-    for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
+  let cycles = 0
+  for (let r = 0; r < Math.min(geo.clusters, groups); r++) {
+    // A FIFO deeper than the cluster's whole share never fills, so the ring need not be deeper.
+    const windows = Math.ceil((groups - r) / geo.clusters) * chunks
+    const schedule = new BroadcastSchedule(work.length, Math.max(1, Math.min(geo.bufferChunks, windows)))
+    for (let m0 = r * geo.positionsPerWindow; m0 < a.count; m0 += step)
+      for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
       const w1 = Math.min(a.wordsPerRow, w0 + chunkWords)
       work.fill(0)
       if (perPair) {
@@ -275,7 +294,9 @@ export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeomet
       }
       schedule.window(work)
     }
-  return { cycles: schedule.end, macs }
+    if (schedule.end > cycles) cycles = schedule.end
+  }
+  return { cycles, macs }
 }
 
 /**
@@ -284,11 +305,23 @@ export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeomet
  * (or, for a chunk with none, its bitmask AND) per cycle, and frees the slot when it is done.
  */
 export const twoSidedCyclesStepped = (aMask: Uint8Array, bMask: Uint8Array, m: number, n: number, k: number, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
+  let cycles = 0
+  let macs = 0
+  // Clusters share nothing: each steps its own broadcast over its own positions.
+  for (let r = 0; r < geo.clusters; r++) {
+    const run = clusterStepped(aMask, bMask, m, n, k, geo, r)
+    macs += run.macs
+    if (run.cycles > cycles) cycles = run.cycles
+  }
+  return { cycles, macs }
+}
+
+const clusterStepped = (aMask: Uint8Array, bMask: Uint8Array, m: number, n: number, k: number, geo: TwoSidedGeometry, cluster: number): { cycles: number; macs: number } => {
   const perPair = geo.positionsPerWindow > 1 || n <= geo.units
   // Pending matched pairs per (window, unit), in broadcast order.
   const windows: Array<Map<number, number>> = []
   let macs = 0
-  for (let m0 = 0; m0 < m; m0 += geo.positionsPerWindow)
+  for (let m0 = cluster * geo.positionsPerWindow; m0 < m; m0 += geo.positionsPerWindow * geo.clusters)
     for (let c0 = 0; c0 < k; c0 += geo.chunk) {
       const c1 = Math.min(k, c0 + geo.chunk)
       const queues = new Map<number, number>()
@@ -333,13 +366,17 @@ export const twoSidedCyclesStepped = (aMask: Uint8Array, bMask: Uint8Array, m: n
 
 /**
  * SparTen-like two-sided skipping (Gondimalla et al., MICRO 2019): both operands are stored as
- * bitmask + nonzeros per chunk; an input chunk is broadcast, each compute unit ANDs it with its
- * filters' bitmasks and performs one MAC per matched pair. The units' input FIFOs
+ * bitmask + nonzeros per chunk; `peArray.rows` clusters of `peArray.cols` compute units. Within a
+ * cluster an input chunk is broadcast, each compute unit ANDs it with the bitmasks of the filters
+ * placed on it and performs one MAC per matched pair; clusters take different output positions and
+ * run independently. With more filters than a cluster has units, each unit works through several
+ * filters per chunk, placed by greedy balancing so the units' totals even out. The units' input FIFOs
  * (`twoSided.bufferChunks`) decouple them: a unit with a dense chunk holds up the broadcast only
  * once some unit's FIFO is full, so short-term imbalance averages out over the chunks in flight and
  * what remains is the imbalance between units' totals.
  */
 export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts: SkippingOptions = {}): SimResult => {
+  // peArray.rows clusters of peArray.cols compute units each.
   const rows = opts.rows ?? acc.peArray.rows
   const cols = opts.cols ?? acc.peArray.cols
   const units = rows * cols
@@ -350,20 +387,34 @@ export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts
   const filterNnz = new Int32Array(n)
   for (let f = 0; f < n; f++) filterNnz[f] = popRange(b, f, 0, k)
   const chunkWords = Math.max(1, Math.ceil(acc.twoSided.chunkSize / 32))
-  const geo = twoSidedGeometry(filterNnz, units, chunkWords, acc.twoSided.balancing, acc.twoSided.bufferChunks)
+  const geo = twoSidedGeometry(filterNnz, cols, chunkWords, acc.twoSided.balancing, acc.twoSided.bufferChunks, rows)
   const run = opts.reference === true ? twoSidedCyclesStepped(aMask, bMask, m, n, k, geo) : twoSidedCycles(packRows(aMask, m, k), b, geo)
   const wordBits = acc.datatype.wordBytes * 8
   const ea = encodedSize(layer.a, "bitmap", wordBits)
   const eb = encodedSize(layer.b, "bitmap", wordBits)
-  // With a unit per filter, filters stay in the units and are read once; with more filters than
-  // units, each unit cycles through its filters for every output position.
-  const filterPasses = n <= units ? 1 : m
+  // With a unit per filter, filters stay in each cluster's units and are read once per cluster.
+  // With more filters than a cluster has units, a unit cannot hold its filters whole: it holds one
+  // chunk of each (a few hundred words) while the cluster's positions stream past, so every filter
+  // chunk is still read once per cluster and fetched from DRAM once, and the outputs become partial
+  // sums that the ofmap SRAM reads and writes back once per further chunk. (The cycle model walks
+  // each cluster's positions with their chunks in order; the totals per unit are the same in either
+  // order, and the FIFOs smooth the per-chunk noise in both.)
+  const chunks = Math.ceil(k / geo.chunk)
+  const filterPasses = Math.min(rows, Math.ceil(m / geo.positionsPerWindow))
+  const chunkStationary = n > cols
+  const psumPasses = chunkStationary ? chunks - 1 : 0
   const fits = (words: number, t: "ifmap" | "filter"): boolean => words <= capacityWords(acc, t)
-  const bRefetch = fits(eb.dataWords + eb.metadataWords, "filter") ? 1 : filterPasses
+  const bRefetch = chunkStationary || fits(eb.dataWords + eb.metadataWords, "filter") ? 1 : filterPasses
+  // DRAM holds a conv's raw ifmap once, as nonzeros plus a bitmask, and the ifmap SRAM serves every
+  // window position's chunks from it (SparTen reads each input chunk from its on-chip buffer for
+  // every filter position it meets). Charging DRAM for every im2col copy would make the first VGG
+  // layers, whose compute shrinks with both densities while the R·S copies do not, look DRAM-bound.
+  const raw = loweredIfmapWords(layer.gemm, opts.conv)
+  const aDram = raw === null ? ea : { dataWords: Math.round((ea.dataWords * raw) / Math.max(1, m * k)), metadataWords: Math.ceil(raw / wordBits) }
   const traffic: Traffic = {
     dram: {
-      ifmap: { reads: ea.dataWords, writes: 0 },
-      "ifmap-metadata": { reads: ea.metadataWords, writes: 0 },
+      ifmap: { reads: aDram.dataWords, writes: 0 },
+      "ifmap-metadata": { reads: aDram.metadataWords, writes: 0 },
       filter: { reads: eb.dataWords * bRefetch, writes: 0 },
       "filter-metadata": { reads: eb.metadataWords * bRefetch, writes: 0 },
       ofmap: { reads: 0, writes: m * n },
@@ -373,12 +424,12 @@ export const simulateTwoSided = (acc: TwoSidedAccelerator, layer: SimLayer, opts
       "ifmap-metadata": { reads: ea.metadataWords, writes: 0 },
       filter: { reads: eb.dataWords * filterPasses, writes: 0 },
       "filter-metadata": { reads: eb.metadataWords * filterPasses, writes: 0 },
-      ofmap: { reads: 0, writes: m * n },
+      ofmap: { reads: m * n * psumPasses, writes: m * n * (1 + psumPasses) },
     },
   }
   const meta = acc.energy.metadata
   // One bitmask AND + prefix sum per (position, filter, chunk).
-  const joins = m * n * Math.ceil(k / geo.chunk)
+  const joins = m * n * chunks
   return finishRow({
     layer,
     acc,

@@ -184,6 +184,22 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
     expect([lockstep.computeCycles, fifo.computeCycles, fifo.macs]).toEqual([8, 5, 10])
     expect(simulate(withFifo(2), layer, { rows: 1, cols: 2, reference: true }).row.computeCycles).toBe(5)
   })
+
+  it("hand-computed: clusters run their own positions independently; a cluster's units share a broadcast", () => {
+    // Four positions, one 128-wide chunk, two filters: filter 0 matches 4 elements at every
+    // position, filter 1 matches 1. Two clusters of one unit: greedy places both filters on the
+    // unit, so each position costs 5 and each cluster takes two positions: 10 cycles. One cluster of
+    // two units: each position is a broadcast window costing max(4, 1) = 4: 16 cycles.
+    const k = 128
+    const bits = new Array<number>(k * 2).fill(0)
+    for (const j of [0, 1, 2, 3]) bits[j * 2] = 1
+    bits[5 * 2 + 1] = 1
+    const layer: SimLayer = { name: "c", pass: null, gemm: { m: 4, n: 2, k }, a: { kind: "dense", rows: 4, cols: k }, b: { kind: "trace", trace: traceOf(k, 2, bits) } }
+    for (const reference of [false, true]) {
+      expect(simulate(withFifo(1), layer, { rows: 2, cols: 1, reference }).row.computeCycles).toBe(10)
+      expect(simulate(withFifo(1), layer, { rows: 1, cols: 2, reference }).row.computeCycles).toBe(16)
+    }
+  })
 })
 
 const conv = fc.record({
