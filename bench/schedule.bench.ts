@@ -2,8 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { convProblem, costArch, denseStats, gemmProblem, onChipWords, walkLoopNest, loopNestVisits, type Mapping } from "../src/cost/index.ts"
 import type { Accelerator } from "../src/hardware/index.ts"
-import { compile, freeConstraints, gemmDramLowerBoundWords, gemmTilingSeeds, rng, searchSync, smithAccumulateLowerBoundWords } from "../src/schedule/index.ts"
+import { compile, freeConstraints, gemmDramLowerBoundWords, gemmTilingSeeds, searchSync, smithAccumulateLowerBoundWords } from "../src/schedule/index.ts"
 import type { ConvDims } from "../src/trace/index.ts"
+import { mulberry32 } from "../src/tensor/index.ts"
 
 /**
  * The scheduler's three figures (issue 5):
@@ -67,7 +68,7 @@ export default async function scheduleBench(): Promise<void> {
   const eArch = costArch(eyeriss)
   const layer = convProblem(resnet18[1]![1])
   const space = compile({ problem: layer, arch: eArch, constraints: freeConstraints(layer), sparsity: denseStats, objective: "edp" })
-  const r = rng(7)
+  const r = mulberry32(7)
   const pool: Mapping[] = []
   while (pool.length < 2000) {
     const m = space.random(r)

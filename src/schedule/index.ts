@@ -11,7 +11,6 @@ export { loopNestText, namedMapping, type NamedLevel, type NamedMapping } from "
 export { lowerBoundOf, mapLayer, type LayerMapping, type LowerBound } from "./map.ts"
 export { compile, Compiled, factorCandidates, objectives, type Evaluation, type Objective, type Space } from "./mapspace.ts"
 export { gemmTilingSeeds } from "./seeds.ts"
-export { deriveSeed, rng, type Rand } from "./rng.ts"
 export {
   chunkJobs,
   DEFAULT_CHUNKS,

@@ -5,7 +5,7 @@ import { gemmDramLowerBoundWords, smithAccumulateLowerBoundWords } from "./bound
 import { resolveConstraints } from "./constraints.ts"
 import { NoMappingError, type DataflowError } from "./errors.ts"
 import { compile, type Evaluation, type Objective } from "./mapspace.ts"
-import { deriveSeed } from "./rng.ts"
+import { fnvDeriveSeed } from "../tensor/index.ts"
 import { ParetoFront, search, type SearchOptions, type Strategy } from "./search.ts"
 import type { MapTarget } from "./workloads.ts"
 
@@ -67,7 +67,7 @@ export const mapLayer = (
     for (const df of dataflows) {
       const constraints = yield* Either.match(resolveConstraints(df, target.problem), { onLeft: Effect.fail, onRight: Effect.succeed })
       const space = { problem: target.problem, arch, constraints, sparsity: target.sparsity, objective }
-      const r = yield* search(space, { ...o, seed: deriveSeed(o.seed, df.name, target.layer, target.pass ?? "") })
+      const r = yield* search(space, { ...o, seed: fnvDeriveSeed(o.seed, df.name, target.layer, target.pass ?? "") })
       evaluated += r.evaluated
       complete &&= r.complete
       strategy = r.strategy

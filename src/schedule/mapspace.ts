@@ -20,7 +20,7 @@ import {
   type SparsityStats,
 } from "../cost/index.ts"
 import { constraintProblem, innermostTemporalDim, orderSatisfies, type MapConstraints } from "./constraints.ts"
-import { pick, randInt, type Rand } from "./rng.ts"
+import { pick, randInt, type Rand } from "../tensor/index.ts"
 
 export type Objective = "cycles" | "energy" | "edp" | "dram"
 export const objectives: ReadonlyArray<Objective> = ["cycles", "energy", "edp", "dram"]

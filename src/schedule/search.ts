@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { Mapping } from "../cost/index.ts"
 import { compile, type Compiled, type Evaluation, type Space } from "./mapspace.ts"
-import { deriveSeed, rng, type Rand } from "./rng.ts"
+import { fnvDeriveSeed, mulberry32, type Rand } from "../tensor/index.ts"
 import { gemmTilingSeeds } from "./seeds.ts"
 
 export type Strategy = "exhaustive" | "random" | "anneal"
@@ -164,7 +164,7 @@ const annealChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean 
 export const runChunk = (job: ChunkJob): ChunkResult => {
   const s = compile(job.space)
   const tr = new Tracker(s)
-  const r = rng(deriveSeed(job.seed, "chunk", job.chunk))
+  const r = mulberry32(fnvDeriveSeed(job.seed, "chunk", job.chunk))
   let stoppedEarly = false
   let complete = false
   switch (job.strategy) {

@@ -21,7 +21,6 @@ export {
   type SystolicOptions,
   type SystolicTiming,
 } from "./systolic.ts"
-export { deriveSeed, rng } from "./rng.ts"
 export {
   columnCounts,
   effectualMacs,

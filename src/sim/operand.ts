@@ -1,5 +1,5 @@
 import { unpackMask, type OperandTrace } from "../trace/index.ts"
-import { rng } from "./rng.ts"
+import { mulberry32 } from "../tensor/index.ts"
 
 /**
  * One GEMM operand as a simulator sees it: where its nonzeros are. Either the real mask from a
@@ -90,7 +90,7 @@ const build = (op: Operand): Uint8Array => {
       const total = op.rows * op.cols
       const want = Math.round(op.density * total)
       const out = new Uint8Array(total)
-      const next = rng(op.seed)
+      const next = mulberry32(op.seed)
       // Partial Fisher-Yates over positions: exactly `want` distinct positions, each set equally likely.
       const idx = new Uint32Array(total)
       for (let i = 0; i < total; i++) idx[i] = i
@@ -106,7 +106,7 @@ const build = (op: Operand): Uint8Array => {
     case "nm": {
       const { rows, cols, n, m, axis } = op
       const out = new Uint8Array(rows * cols)
-      const next = rng(op.seed)
+      const next = mulberry32(op.seed)
       const [outer, inner] = axis === "row" ? [rows, cols] : [cols, rows]
       const slots = new Uint32Array(m)
       for (let o = 0; o < outer; o++)

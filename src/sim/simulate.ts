@@ -5,7 +5,7 @@ import { simulateNeuromorphic } from "./neuromorphic.ts"
 import { simulateNmTraining, systolicFoldPlan, systolicFoldPlanInOrder } from "./nm-training.ts"
 import { effectualMacs, operandDensity, operandLabel, reductionAxis, statisticalOperand, type OperandSpec } from "./operand.ts"
 import { pipelineCycles, pipelineCyclesStepped } from "./pipeline.ts"
-import { deriveSeed } from "./rng.ts"
+import { fnvDeriveSeed } from "../tensor/index.ts"
 import { simulateRowStationary } from "./row-stationary.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import { simulateOneSided, simulateTwoSided } from "./skipping.ts"
@@ -99,8 +99,8 @@ export const statisticalLayer = (name: string, pass: Pass | null, gemm: GemmDims
   name,
   pass,
   gemm,
-  a: statisticalOperand(a, gemm.m, gemm.k, deriveSeed(seed, name, pass ?? "", "a"), reductionAxis("a")),
-  b: statisticalOperand(b, gemm.k, gemm.n, deriveSeed(seed, name, pass ?? "", "b"), reductionAxis("b")),
+  a: statisticalOperand(a, gemm.m, gemm.k, fnvDeriveSeed(seed, name, pass ?? "", "a"), reductionAxis("a")),
+  b: statisticalOperand(b, gemm.k, gemm.n, fnvDeriveSeed(seed, name, pass ?? "", "b"), reductionAxis("b")),
 })
 
 /**

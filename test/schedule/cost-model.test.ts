@@ -15,7 +15,8 @@ import {
   type Mapping,
   type Problem,
 } from "../../src/cost/index.ts"
-import { compile, freeConstraints, gemmDramLowerBoundWords, rng, searchSync, smithAccumulateLowerBoundWords } from "../../src/schedule/index.ts"
+import { compile, freeConstraints, gemmDramLowerBoundWords, searchSync, smithAccumulateLowerBoundWords } from "../../src/schedule/index.ts"
+import { mulberry32 } from "../../src/tensor/index.ts"
 import { accelerator, acceleratorNames, smallArch } from "./helpers.ts"
 
 /** Any mapping of the padded nest (capacity ignored): factors up to 4 per position, random orders and bypass. */
@@ -101,7 +102,7 @@ describe("loop-nest cost model", () => {
       // Loihi's energies are all-in per synaptic op and neuron update, outside the loop-nest model.
       if (acc.family === "neuromorphic") continue
       const arch = costArch(acc)
-      const m = compile({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "cycles" }).random(rng(3))
+      const m = compile({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "cycles" }).random(mulberry32(3))
       if (m === null) continue
       const dense = loopNestCost(acc, arch, p, m)
       const s = loopNestCost(acc, arch, p, m, sparse)
@@ -130,7 +131,7 @@ describe("loop-nest cost model", () => {
             expect(dramWords + g.m * g.n).toBeGreaterThanOrEqual(accumulate * (1 - 1e-12))
           }
           const s = compile({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" })
-          const r = rng(seed)
+          const r = mulberry32(seed)
           for (let i = 0; i < 20; i++) {
             const m = s.random(r)
             if (m !== null) check(s.evaluate(m).dramWords)
