@@ -8,6 +8,7 @@ import {
   loopNestText,
   mapLayer,
   namedMapping,
+  targetsFromModel,
   targetsFromTrace,
   workerRunner,
   convTarget,
@@ -18,6 +19,7 @@ import {
   type Strategy,
 } from "../schedule/index.ts"
 import { workloadFromConvArgs, workloadFromGemmArgs } from "../sim/index.ts"
+import { loadModel } from "../engine/index.ts"
 import { readTrace } from "../trace/index.ts"
 import { acceleratorOption, convOption, gemmOption, jsonOption, loadAccelerator } from "./workload-options.ts"
 import { Either } from "effect"
@@ -32,6 +34,11 @@ const options = {
   gemm: gemmOption,
   conv: convOption,
   trace: Options.file("trace").pipe(Options.optional, Options.withDescription("Map every layer and pass of a trace's last step (Arrow IPC from `spade train`).")),
+  model: Options.text("model").pipe(
+    Options.optional,
+    Options.withDescription("Map every weighted layer of a model (name from models/ or a file) for its three training passes, dense operands."),
+  ),
+  batch: Options.integer("batch").pipe(Options.withDefault(64), Options.withDescription("Samples per step for --model (rows per step for frame models).")),
   dataflow: Options.text("dataflow").pipe(
     Options.optional,
     Options.withDescription("Search only under this dataflow from dataflows/ (name or file); by default every dataflow is searched and the best kept."),
@@ -52,11 +59,15 @@ const options = {
   json: jsonOption,
 }
 
-const targetsOf = (o: { gemm: Option.Option<string>; conv: Option.Option<string>; trace: Option.Option<string> }) =>
+const targetsOf = (o: { gemm: Option.Option<string>; conv: Option.Option<string>; trace: Option.Option<string>; model: Option.Option<string>; batch: number }) =>
   Effect.gen(function* () {
-    const given = (["gemm", "conv", "trace"] as const).filter((k) => Option.isSome(o[k]))
+    const given = (["gemm", "conv", "trace", "model"] as const).filter((k) => Option.isSome(o[k]))
     if (given.length !== 1)
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "", expected: `expected exactly one of --gemm, --conv, --trace; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}` }))
+      return yield* Effect.fail(new ConfigError({ file: "command line", path: "", expected: `expected exactly one of --gemm, --conv, --trace, --model; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}` }))
+    if (Option.isSome(o.model)) {
+      const batch = yield* positiveInt("--batch", o.batch)
+      return targetsFromModel(yield* loadModel(o.model.value), batch)
+    }
     if (Option.isSome(o.gemm)) {
       const w = yield* Either.match(workloadFromGemmArgs(o.gemm.value), { onLeft: Effect.fail, onRight: Effect.succeed })
       return [gemmTarget(w.name, w.gemm)]
@@ -138,6 +149,6 @@ export const mapCommand = Command.make("map", options, (o) =>
   }),
 ).pipe(
   Command.withDescription(
-    "Search loop-nest mappings of a layer (or every layer and pass of a trace) under the dataflows' constraints; print the best, the cycles/energy Pareto front and the DRAM lower bound.",
+    "Search loop-nest mappings of a layer (or every layer and pass of a trace or a model) under the dataflows' constraints; print the best, the cycles/energy Pareto front and the DRAM lower bound.",
   ),
 )

@@ -29,4 +29,4 @@ export {
   type Strategy,
 } from "./search.ts"
 export { workerRunner } from "./workers.ts"
-export { convTarget, gemmTarget, im2colGemm, targetsFromTrace, type MapTarget } from "./workloads.ts"
+export { convTarget, gemmTarget, im2colGemm, targetsFromModel, targetsFromTrace, type MapTarget } from "./workloads.ts"

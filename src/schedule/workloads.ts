@@ -1,4 +1,5 @@
 import { convProblem, denseStats, gemmProblem, type Problem, type SparsityStats } from "../cost/index.ts"
+import { inferShapes, type ModelConfig } from "../engine/index.ts"
 import type { ConvDims, GemmDims, Pass, TraceRecord } from "../trace/index.ts"
 
 /** One (layer, pass) to map. `layer` and `pass` are the simulators' row keys, so results join. */
@@ -59,4 +60,47 @@ export const targetsFromTrace = (records: ReadonlyArray<TraceRecord>): MapTarget
       }
       return gemmTarget(r.layer, g, r.pass, sparsity)
     })
+}
+
+/**
+ * Every weighted layer of a model file at a batch size, for all three training passes, with dense
+ * operands: forward (conv as its 7-dim nest, linear as X·Wᵀ), backward-data dX = dY·W and
+ * backward-weight dW = dYᵀ·X, in the shapes the engine's trace records. The first layer has no
+ * backward-data pass (no one needs the gradient of the input), as in training.
+ */
+export const targetsFromModel = (model: ModelConfig, batch: number): MapTarget[] => {
+  const inferred = inferShapes(model.input, model.layers)
+  if (!("shapes" in inferred)) return []
+  const inputShape = model.input.shape !== undefined && model.input.shape.length === 3 ? model.input.shape : [model.input.features]
+  const targets: MapTarget[] = []
+  let first = true
+  model.layers.forEach((layer, i) => {
+    if (layer.type !== "linear" && layer.type !== "conv2d") return
+    const inShape = i === 0 ? inputShape : inferred.shapes[i - 1]!
+    let forward: MapTarget
+    let rows: number
+    let k: number
+    let cout: number
+    if (layer.type === "conv2d") {
+      const [h, w, c] = inShape as readonly [number, number, number]
+      const conv: ConvDims = {
+        batch, ifmapHeight: h, ifmapWidth: w, filterHeight: layer.kernelSize, filterWidth: layer.kernelSize, channels: c,
+        numFilters: layer.outChannels, stride: layer.stride ?? 1, padding: layer.padding ?? 0,
+      }
+      forward = convTarget(layer.name, conv, "forward")
+      rows = forward.gemm.m
+      k = forward.gemm.k
+      cout = layer.outChannels
+    } else {
+      rows = batch
+      k = inShape[0]!
+      cout = layer.outFeatures
+      forward = gemmTarget(layer.name, { m: rows, k, n: cout }, "forward")
+    }
+    targets.push(forward)
+    if (!first) targets.push(gemmTarget(layer.name, { m: rows, k: cout, n: k }, "backward-data"))
+    targets.push(gemmTarget(layer.name, { m: cout, k: rows, n: k }, "backward-weight"))
+    first = false
+  })
+  return targets
 }

@@ -137,6 +137,16 @@ describe("spade CLI", () => {
     expect(strip(spade(...args).stdout)).toBe(strip(a.stdout))
   })
 
+  it("map --model maps every layer and training pass of a model", () => {
+    const r = spade("map", "--accelerator", "systolic-32x32", "--model", "mlp-784-128-10", "--batch", "32", "--budget", "300", "--json")
+    expect(r.code, r.stderr).toBe(0)
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { layer: string; pass: string; gemm: { m: number; n: number; k: number }; best: { dramWords: number }; lowerBound: { dramWords: number } })
+    expect(rows.map((x) => `${x.layer} ${x.pass}`)).toEqual(["fc1 forward", "fc1 backward-weight", "fc2 forward", "fc2 backward-data", "fc2 backward-weight"])
+    expect(rows[0]!.gemm).toEqual({ m: 32, n: 128, k: 784 })
+    for (const x of rows) expect(x.best.dramWords).toBeGreaterThanOrEqual(x.lowerBound.dramWords)
+    expectOneLineError(spade("map", "--accelerator", "systolic-32x32", "--model", "mlp-784-128-10", "--gemm", "4,4,4"), "--model")
+  })
+
   it("map rejects a bad budget in one line", () => {
     expectOneLineError(spade("map", "--accelerator", "systolic-32x32", "--gemm", "4,4,4", "--budget", "0"), "--budget")
   })
