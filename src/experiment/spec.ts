@@ -32,8 +32,22 @@ export const SimulationSpec = Schema.Struct({
   timing: Schema.Literal("default", "scalesim"),
 })
 
-/** The tables a run produces, each a list of tidy rows. */
-export const TableName = Schema.Literal("training", "results", "operands")
+/** Search each traced (layer, pass) for its best loop-nest mapping on an accelerator. */
+export const MappingSpec = Schema.Struct({
+  accelerator: Schema.String,
+  objective: Schema.Literal("cycles", "energy", "edp", "dram"),
+  /** Mapping evaluations per dataflow and layer. */
+  budget: PositiveInt,
+  /** Dataflow names from dataflows/; all of them when left out. */
+  dataflows: Schema.optional(Schema.NonEmptyArray(Schema.String)),
+  seed: NonNegativeInt,
+})
+
+/**
+ * The tables a run produces, each a list of tidy rows. `mapped` joins `results` with `mappings` on
+ * (method, step, layer, pass): each simulated row beside the best mapping found for it.
+ */
+export const TableName = Schema.Literal("training", "results", "operands", "mappings", "mapped")
 export type TableName = typeof TableName.Type
 
 export const ChartSpec = Schema.Struct({
@@ -60,6 +74,7 @@ export const ExperimentSpec = Schema.Struct({
   methods: Schema.NonEmptyArray(Schema.String),
   training: TrainingSpec,
   simulate: Schema.NonEmptyArray(SimulationSpec),
+  map: Schema.optional(Schema.Array(MappingSpec)),
   charts: Schema.Array(ChartSpec),
 })
 export type ExperimentSpec = typeof ExperimentSpec.Type

@@ -4,7 +4,7 @@
  */
 export { ReportError } from "./errors.ts"
 export type { Aggregate, Cell, Row, Rows, SummarizeOptions } from "./rows.ts"
-export { summarize, where } from "./rows.ts"
+export { joinOn, summarize, where } from "./rows.ts"
 export { fieldTitle } from "./fields.ts"
 export type { BarChartOptions, LineChartOptions, ScaleType, ScatterChartOptions } from "./charts.ts"
 export { barChart, lineChart, scatterChart, spadeTheme } from "./charts.ts"

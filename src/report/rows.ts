@@ -52,6 +52,20 @@ const toRow = (o: object): Record<string, Cell> => {
   return row
 }
 
+/**
+ * Inner join on the `on` fields with arquero, pipeable like `summarize`: every left row beside each
+ * right row that agrees on all of them. Other field names must differ between the sides.
+ */
+export const joinOn =
+  (right: Rows, on: ReadonlyArray<string>) =>
+  (left: Rows): Array<Record<string, Cell>> => {
+    if (left.length === 0 || right.length === 0) return []
+    return from(left.map((r) => ({ ...r })))
+      .join(from(right.map((r) => ({ ...r }))), [[...on], [...on]])
+      .objects()
+      .map(toRow)
+  }
+
 /** Keep rows matching every given field value; pipeable like `summarize`. */
 export const where =
   (match: Readonly<Record<string, Cell>>) =>

@@ -15,6 +15,7 @@ const spec = defineExperiment({
   methods: ["dense", "nm:2:4"],
   training: { epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 0.0001, seed: 3, traceEverySteps: 40 },
   simulate: [{ accelerator: "systolic-32x32", dataflows: ["os", "ws"], timing: "default" }],
+  map: [{ accelerator: "systolic-32x32", objective: "edp", budget: 400, dataflows: ["weight-stationary", "free"], seed: 3 }],
   charts: [
     { title: "Test accuracy", mark: "line", table: "training", x: "epoch", y: "testAccuracy", color: "method" },
     { title: "Cycles", mark: "bar", table: "results", where: { dataflow: "ws" }, x: "layer", y: "cycles", color: "method", column: "pass" },
@@ -68,6 +69,23 @@ describe("an experiment end to end", () => {
     const fwd = (method: string) => rows.find((r) => r.method === method && r.layer === "fc1" && r.pass === "forward" && r.dataflow === "ws")!
     expect(fwd("nm:2:4").macs).toBe(fwd("dense").macs)
     expect(Number(fwd("nm:2:4").effectualMacs)).toBeLessThan(Number(fwd("dense").effectualMacs))
+  })
+
+  it("maps every traced layer and pass, and joins each simulated row with its best mapping", () => {
+    const { results, mappings, mapped } = first.tables
+    const key = (r: Record<string, unknown>) => `${r.method} ${r.step} ${r.layer} ${r.pass}`
+    expect(new Set(mappings.map(key))).toEqual(new Set(results.map(key)))
+    expect(mappings).toHaveLength(new Set(results.map(key)).size)
+    for (const r of mappings) {
+      expect(["weight-stationary", "free"]).toContain(r.dataflow)
+      expect(Number(r.dramWords)).toBeGreaterThanOrEqual(Number(r.lowerBoundDramWords))
+    }
+    expect(mapped).toHaveLength(results.length)
+    for (const j of mapped) {
+      const m = mappings.find((r) => key(r) === key(j))!
+      expect(j.mappedCycles).toBe(m.cycles)
+      expect(j.dataflow === "os" || j.dataflow === "ws").toBe(true)
+    }
   })
 
   it("a second run resumes from the cache and gives identical rows", async () => {
