@@ -190,13 +190,20 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
 const mapTraced = (spec: ExperimentSpec, modelName: string, traced: ReadonlyArray<{ method: string; records: ReadonlyArray<TraceRecord> }>) =>
   Effect.gen(function* () {
     const rows: Row[] = []
-    const work = (spec.map ?? []).flatMap((m) => traced.flatMap((t) => targetsFromTrace(t.records).map((target) => ({ m, t, target }))))
+    const searches = yield* Effect.forEach(spec.map ?? [], (m) =>
+      Effect.all({
+        m: Effect.succeed(m),
+        acc: loadConfig("accelerators", Accelerator)(m.accelerator),
+        dataflows: Effect.forEach(m.dataflows ?? listConfigNames("dataflows"), loadConfig("dataflows", Dataflow)),
+      }))
+    const work = searches.flatMap(({ m, acc, dataflows }) => {
+      const arch = costArch(acc)
+      return traced.flatMap((t) => targetsFromTrace(t.records).map((target) => ({ m, acc, arch, dataflows, t, target })))
+    })
     if (work.length === 0) return rows
     const bar = progress("map           ", work.length)
-    for (const [i, { m, t, target }] of work.entries()) {
-      const acc = yield* loadConfig("accelerators", Accelerator)(m.accelerator)
-      const dataflows = yield* Effect.forEach(m.dataflows ?? listConfigNames("dataflows"), loadConfig("dataflows", Dataflow))
-      const r = yield* mapLayer(costArch(acc), target, dataflows, m.objective, { strategy: "auto", budget: m.budget, seed: m.seed, chunks: DEFAULT_CHUNKS, concurrency: 1 })
+    for (const [i, { m, acc, arch, dataflows, t, target }] of work.entries()) {
+      const r = yield* mapLayer(arch, target, dataflows, m.objective, { strategy: "auto", budget: m.budget, seed: m.seed, chunks: DEFAULT_CHUNKS, concurrency: 1 })
       const step = t.records[0]?.step ?? 0
       rows.push({
         experiment: spec.name, model: modelName, method: t.method, step, layer: r.layer, pass: r.pass, accelerator: acc.name,
