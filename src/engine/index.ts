@@ -22,7 +22,7 @@ export {
   defaultMaskUpdateEverySteps, defaultSrsteDecay, SPARSITY_HELP,
 } from "./sparsity.ts"
 export {
-  createSparsifier, riglUpdateEverySamples, topKMask, magnitudeMask, randomMask, erkDensities, countOnes, gmpSparsity, riglDropFraction, pgfBeta, pgfStepN,
+  createSparsifier, topKMask, magnitudeMask, randomMask, erkDensities, countOnes, gmpSparsity, riglDropFraction, pgfBeta, pgfStepN,
   type Sparsifier, type SparsifierContext,
 } from "./sparsifiers/index.ts"
 export { type Dataset, type Split, type MnistOptions, mnistDigits, loadMnist, loadMnistDigits, splitDataset, selectRows } from "./mnist.ts"

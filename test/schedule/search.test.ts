@@ -190,6 +190,8 @@ describe("search", () => {
           const c = freeConstraints(p)
           const compiled = compile({ problem: p, arch, constraints: c, sparsity: denseStats, objective: "dram" })
           const seeds = gemmTilingSeeds(compiled, 6)
+          // A 1×1 output tile with a K chunk always fits 8+ words, so an empty list would be a bug.
+          expect(seeds.length).toBeGreaterThan(0)
           for (const m of seeds) expectLegal(p, arch, c, m)
         },
       ),
