@@ -1,6 +1,6 @@
 import { sramFor, type Accelerator, type SystolicDataflow, type TensorName } from "../hardware/index.ts"
 import type { GemmDims, Pass } from "../trace/index.ts"
-import { energyOf, zeroCounts } from "../cost/index.ts"
+import { BELOW, boundaryWords, energyOf, FILTER, gemmProblem, IFMAP, OFMAP, POS_COLS, POS_DRAM, POS_GLB, POS_ROWS, POSITIONS, relevance, zeroCounts, type Loop, type Problem } from "../cost/index.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import type { LayerWorkload } from "./workload.ts"
 
@@ -58,6 +58,11 @@ export interface DramTraffic {
  * `ifmapDistinctWords`, for an ifmap operand that is a conv's im2col lowering, is the raw ifmap's
  * size: when that fits its SRAM the array lowers it on chip, so DRAM delivers each word once rather
  * than once per im2col copy.
+ *
+ * The words are counted by the cost stage's loop-nest model (`boundaryWords`, the function the
+ * scheduler's mappings are costed with), on the fold nest: a tensor that fits is one tile fetched
+ * once; one that does not is refetched on every fold loop around it, since the array keeps nothing
+ * between folds.
  */
 export const dramTraffic = (
   g: GemmDims,
@@ -70,29 +75,52 @@ export const dramTraffic = (
   const { m, n, k } = g
   const fits = (t: TensorName, words: number): boolean => words <= capacityWords[t]
   const distinct = Math.min(m * k, ifmapDistinctWords ?? m * k)
-  const ifmapOnce = (otherwise: number): number => (fits("ifmap", distinct) ? distinct : otherwise)
-  const kFolds = Math.ceil(k / rows)
-  const accumulate = (blockWords: number): { ofmapWrites: number; ofmapReads: number } =>
-    fits("ofmap", blockWords) ? { ofmapWrites: m * n, ofmapReads: 0 } : { ofmapWrites: kFolds * m * n, ofmapReads: (kFolds - 1) * m * n }
-  switch (dataflow) {
-    case "os": {
-      const colFolds = Math.ceil(n / cols)
-      return {
-        ifmapReads: ifmapOnce(colFolds * m * k),
-        filterReads: fits("filter", k * Math.min(cols, n)) ? k * n : Math.ceil(m / rows) * k * n,
-        ofmapWrites: m * n,
-        ofmapReads: 0,
-      }
-    }
-    case "ws": {
-      const colFolds = Math.ceil(n / cols)
-      return { ifmapReads: ifmapOnce(colFolds * m * k), filterReads: k * n, ...accumulate(m * Math.min(cols, n)) }
-    }
-    case "is": {
-      const colFolds = Math.ceil(m / cols)
-      return { ifmapReads: ifmapOnce(m * k), filterReads: fits("filter", k * n) ? k * n : colFolds * k * n, ...accumulate(Math.min(cols, m) * n) }
-    }
+  const nest = foldNest(g, dataflow, rows, cols)
+  const words = (t: number, refetched: boolean): number =>
+    boundaryWords(nest.problem, relevance(nest.problem), nest.factors, refetched ? nest.folds : [], refetched ? nest.folds.length : 0, t, BELOW.dram)
+  const ifmapOnce = (refetchedUnlessFits: boolean): number => (fits("ifmap", distinct) ? distinct : words(IFMAP, refetchedUnlessFits))
+  const accumulate = (blockWords: number): { ofmapWrites: number; ofmapReads: number } => {
+    const writes = words(OFMAP, !fits("ofmap", blockWords))
+    return { ofmapWrites: writes, ofmapReads: writes - m * n }
   }
+  switch (dataflow) {
+    case "os":
+      return { ifmapReads: ifmapOnce(true), filterReads: words(FILTER, !fits("filter", k * Math.min(cols, n))), ofmapWrites: m * n, ofmapReads: 0 }
+    case "ws":
+      return { ifmapReads: ifmapOnce(true), filterReads: words(FILTER, false), ...accumulate(m * Math.min(cols, n)) }
+    case "is":
+      return { ifmapReads: ifmapOnce(false), filterReads: words(FILTER, !fits("filter", k * n)), ...accumulate(Math.min(cols, m) * n) }
+  }
+}
+
+/** The fold nest of a dataflow as a loop nest over the GEMM (dims M, N, K): its factors and its two fold loops, outer first. */
+interface FoldNest {
+  readonly problem: Problem
+  readonly factors: ReadonlyArray<ReadonlyArray<number>>
+  readonly folds: ReadonlyArray<Loop>
+}
+
+const M_DIM = 0
+const N_DIM = 1
+const K_DIM = 2
+
+/**
+ * SCALE-Sim's placements: os puts M on rows and N on cols and streams K; ws puts K on rows and N on
+ * cols and streams M; is puts K on rows and M on cols and streams N. Each spatial dim folds at DRAM.
+ */
+const foldNest = (g: GemmDims, dataflow: SystolicDataflow, rows: number, cols: number): FoldNest => {
+  const problem = gemmProblem(g)
+  const sizes = [g.m, g.n, g.k]
+  const [rowDim, colDim, streamed] = dataflow === "os" ? [M_DIM, N_DIM, K_DIM] : dataflow === "ws" ? [K_DIM, N_DIM, M_DIM] : [K_DIM, M_DIM, N_DIM]
+  const factors = Array.from({ length: POSITIONS }, () => [1, 1, 1])
+  const rowTile = Math.min(rows, sizes[rowDim]!)
+  const colTile = Math.min(cols, sizes[colDim]!)
+  factors[POS_ROWS]![rowDim] = rowTile
+  factors[POS_COLS]![colDim] = colTile
+  factors[POS_DRAM]![rowDim] = Math.ceil(sizes[rowDim]! / rowTile)
+  factors[POS_DRAM]![colDim] = Math.ceil(sizes[colDim]! / colTile)
+  factors[POS_GLB]![streamed] = sizes[streamed]!
+  return { problem, factors, folds: [{ dim: colDim, pos: POS_DRAM }, { dim: rowDim, pos: POS_DRAM }] }
 }
 
 const capacityWords = (acc: Accelerator, wordBytes: number): Record<TensorName, number> => {

@@ -1,7 +1,8 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { SystolicDataflow } from "../../src/hardware/index.ts"
-import { energyOf, simulateSystolic, workloadFromConv, workloadFromGemm, type LayerWorkload } from "../../src/sim/index.ts"
+import { dramTraffic, energyOf, simulateSystolic, workloadFromConv, workloadFromGemm, type DramTraffic, type LayerWorkload } from "../../src/sim/index.ts"
+import type { GemmDims } from "../../src/trace/index.ts"
 import { loadAcc, toyAcc } from "./helpers.ts"
 
 const dataflows: ReadonlyArray<SystolicDataflow> = ["os", "ws", "is"]
@@ -152,6 +153,56 @@ describe("simulateSystolic properties", () => {
         expect(d.cycles).toBeGreaterThanOrEqual(Math.ceil((d.dramBytes / acc.datatype.wordBytes) / 2))
       }),
       { numRuns: 500 },
+    )
+  })
+})
+
+/**
+ * The slow twin of `dramTraffic`: the fold-reuse rules written out as closed forms, independent of the
+ * cost stage's loop-nest counting that `dramTraffic` now goes through.
+ */
+const dramTrafficClosedForm = (
+  g: GemmDims,
+  dataflow: SystolicDataflow,
+  rows: number,
+  cols: number,
+  cap: Readonly<Record<"ifmap" | "filter" | "ofmap", number>>,
+  ifmapDistinctWords?: number,
+): DramTraffic => {
+  const { m, n, k } = g
+  const fits = (t: "ifmap" | "filter" | "ofmap", words: number): boolean => words <= cap[t]
+  const distinct = Math.min(m * k, ifmapDistinctWords ?? m * k)
+  const ifmapOnce = (otherwise: number): number => (fits("ifmap", distinct) ? distinct : otherwise)
+  const kFolds = Math.ceil(k / rows)
+  const accumulate = (blockWords: number): { ofmapWrites: number; ofmapReads: number } =>
+    fits("ofmap", blockWords) ? { ofmapWrites: m * n, ofmapReads: 0 } : { ofmapWrites: kFolds * m * n, ofmapReads: (kFolds - 1) * m * n }
+  switch (dataflow) {
+    case "os":
+      return {
+        ifmapReads: ifmapOnce(Math.ceil(n / cols) * m * k),
+        filterReads: fits("filter", k * Math.min(cols, n)) ? k * n : Math.ceil(m / rows) * k * n,
+        ofmapWrites: m * n,
+        ofmapReads: 0,
+      }
+    case "ws":
+      return { ifmapReads: ifmapOnce(Math.ceil(n / cols) * m * k), filterReads: k * n, ...accumulate(m * Math.min(cols, n)) }
+    case "is":
+      return { ifmapReads: ifmapOnce(m * k), filterReads: fits("filter", k * n) ? k * n : Math.ceil(m / cols) * k * n, ...accumulate(Math.min(cols, m) * n) }
+  }
+}
+
+describe("dramTraffic counts through the cost stage's loop-nest model", () => {
+  it("equals the closed-form fold-reuse rules on random GEMMs, arrays and SRAM sizes (0 = no SRAM)", () => {
+    const dim = fc.integer({ min: 1, max: 3000 })
+    const arr = fc.integer({ min: 1, max: 200 })
+    const capacity = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1 << 22 }), fc.integer({ min: 1, max: 4096 }))
+    fc.assert(
+      fc.property(dim, dim, dim, arr, arr, fc.constantFrom<SystolicDataflow>("os", "ws", "is"), capacity, capacity, capacity, fc.option(fc.integer({ min: 1, max: 1 << 24 })), (m, n, k, rows, cols, dataflow, ci, cf, co, distinct) => {
+        const g = { m, n, k }
+        const cap = { ifmap: ci, filter: cf, ofmap: co }
+        expect(dramTraffic(g, dataflow, rows, cols, cap, distinct ?? undefined)).toEqual(dramTrafficClosedForm(g, dataflow, rows, cols, cap, distinct ?? undefined))
+      }),
+      { numRuns: 3000 },
     )
   })
 })
