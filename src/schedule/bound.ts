@@ -21,3 +21,79 @@ export const gemmDramLowerBoundWords = (g: GemmDims, onChipWords: number): numbe
   const { m, n, k } = g
   return Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(onChipWords) - 2 * onChipWords)
 }
+
+/** Distinct tile sizes ⌈n/k⌉ for k = n … 1, ascending: each the smallest tile giving its number of tiles. */
+export const ceilTileSizes = (n: number): number[] => {
+  const s: number[] = []
+  for (let k = n; k >= 1; k--) {
+    const t = Math.ceil(n / k)
+    if (s[s.length - 1] !== t) s.push(t)
+  }
+  return s
+}
+
+/** A two-level GEMM nest: one buffer holds an M×K tile of A, a K×N tile of B and an M×N tile of C. */
+export interface TwoLevelTiling {
+  /** Tile sizes of M, N, K. */
+  readonly tiles: readonly [number, number, number]
+  /** The DRAM loops over the tiles, outermost first (0 = M, 1 = N, 2 = K). */
+  readonly order: readonly [number, number, number]
+  readonly dramWords: number
+}
+
+const RELEVANT: ReadonlyArray<readonly [boolean, boolean, boolean]> = [
+  [true, false, true],
+  [false, true, true],
+  [true, true, false],
+]
+
+/**
+ * DRAM words of a two-level nest for C = AB (zero-initialized outputs): a tensor's tile is refetched
+ * on every iteration of the irrelevant loops outside its innermost relevant loop (the loop-nest
+ * model of src/cost, with every loop at DRAM); C's tile is written on every visit and read back on
+ * all but an element's first.
+ */
+export const twoLevelDramWords = (g: GemmDims, tiles: readonly [number, number, number], order: readonly [number, number, number]): number => {
+  const sizes = [g.m, g.n, g.k]
+  const counts = sizes.map((s, d) => Math.ceil(s / tiles[d]!))
+  const refetch = (t: number): number => {
+    const rel = RELEVANT[t]!
+    let inner = -1
+    for (let i = 0; i < 3; i++) if (rel[order[i]!] && counts[order[i]!]! > 1) inner = i
+    let f = 1
+    for (let i = 0; i < inner; i++) if (!rel[order[i]!]) f *= counts[order[i]!]!
+    return f
+  }
+  const { m, n, k } = g
+  return m * k * refetch(0) + k * n * refetch(1) + m * n * (2 * refetch(2) - 1)
+}
+
+const ORDERS: ReadonlyArray<readonly [number, number, number]> = [
+  [0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0],
+]
+
+/**
+ * The fewest DRAM words any two-level nest reaches with `onChipWords` words of buffer, by exhaustion
+ * over every tile count of each dim (each at its smallest tile) and every loop order. Tile counts,
+ * not sizes, set the traffic, so the enumeration is complete: it is the optimum of the classic
+ * tiled GEMM with the whole chip as one buffer, the yardstick for what the mapper can reach when
+ * Smith et al.'s bound is not tight (one dim well under √S).
+ */
+export const gemmTwoLevelDramOptimum = (g: GemmDims, onChipWords: number): TwoLevelTiling | null => {
+  let best: TwoLevelTiling | null = null
+  const tm = ceilTileSizes(g.m)
+  const tn = ceilTileSizes(g.n)
+  const tk = ceilTileSizes(g.k)
+  for (const a of tm)
+    for (const b of tn) {
+      if (a * b >= onChipWords) break
+      for (const c of tk) {
+        if (a * b + c * (a + b) > onChipWords) break
+        for (const order of ORDERS) {
+          const words = twoLevelDramWords(g, [a, b, c], order)
+          if (best === null || words < best.dramWords) best = { tiles: [a, b, c], order, dramWords: words }
+        }
+      }
+    }
+  return best
+}

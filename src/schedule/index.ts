@@ -4,7 +4,7 @@
  * energy and the Smith et al. DRAM lower bound beside every GEMM. Deterministic for a seed at any
  * concurrency: the budget is split into fixed seeded chunks merged in order.
  */
-export { gemmDramLowerBoundWords, smithAccumulateLowerBoundWords } from "./bound.ts"
+export { ceilTileSizes, gemmDramLowerBoundWords, gemmTwoLevelDramOptimum, smithAccumulateLowerBoundWords, twoLevelDramWords, type TwoLevelTiling } from "./bound.ts"
 export { constraintProblem, freeConstraints, innermostTemporalDim, orderSatisfies, resolveConstraints, type MapConstraints } from "./constraints.ts"
 export { DataflowError, NoMappingError } from "./errors.ts"
 export { loopNestText, namedMapping, type NamedLevel, type NamedMapping } from "./format.ts"

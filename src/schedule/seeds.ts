@@ -1,4 +1,5 @@
 import { POS_COLS, POS_DRAM, POS_GLB, POS_ROWS, type Mapping } from "../cost/index.ts"
+import { ceilTileSizes } from "./bound.ts"
 import type { Compiled } from "./mapspace.ts"
 
 /**
@@ -34,9 +35,9 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
   const C = arch.cols
   type Plan = { words: number; build: () => Mapping | null }
   const plans: Plan[] = []
-  const tm = tileSizes(M)
-  const tn = tileSizes(N)
-  const tk = tileSizes(K)
+  const tm = ceilTileSizes(M)
+  const tn = ceilTileSizes(N)
+  const tk = ceilTileSizes(K)
   // Outputs resident.
   for (const a of tm)
     for (const b of tn) {
@@ -68,16 +69,6 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
     if (m !== null) out.push(m)
   }
   return out
-}
-
-/** Distinct tile sizes ⌈n/k⌉, ascending: each the smallest tile giving its number of tiles. */
-const tileSizes = (n: number): number[] => {
-  const s: number[] = []
-  for (let k = n; k >= 1; k--) {
-    const t = Math.ceil(n / k)
-    if (s[s.length - 1] !== t) s.push(t)
-  }
-  return s
 }
 
 /** Largest divisor of t not above `limit`: the spatial share of a tile that keeps it exact. */

@@ -15,7 +15,15 @@ import {
   type Mapping,
   type Problem,
 } from "../../src/cost/index.ts"
-import { compile, freeConstraints, gemmDramLowerBoundWords, searchSync, smithAccumulateLowerBoundWords } from "../../src/schedule/index.ts"
+import {
+  compile,
+  freeConstraints,
+  gemmDramLowerBoundWords,
+  gemmTwoLevelDramOptimum,
+  searchSync,
+  smithAccumulateLowerBoundWords,
+  twoLevelDramWords,
+} from "../../src/schedule/index.ts"
 import { mulberry32 } from "../../src/tensor/index.ts"
 import { accelerator, acceleratorNames, smallArch } from "./helpers.ts"
 
@@ -142,5 +150,38 @@ describe("loop-nest cost model", () => {
       ),
       { numRuns: 60 },
     )
+  })
+
+  describe("the two-level optimum: the best any tiled GEMM does with the whole chip as one buffer", () => {
+    const ORDERS = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] as const
+    const gemmArb = fc.record({ m: fc.integer({ min: 1, max: 40 }), n: fc.integer({ min: 1, max: 40 }), k: fc.integer({ min: 1, max: 40 }) })
+
+    it("twoLevelDramWords is the shared cost model's DRAM count of that nest", () => {
+      fc.assert(
+        fc.property(gemmArb, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.constantFrom(...ORDERS), (g, a0, b0, c0, order) => {
+          const tiles = [Math.min(a0, g.m), Math.min(b0, g.n), Math.min(c0, g.k)] as const
+          const sizes = [g.m, g.n, g.k]
+          const F = [sizes.map((s, d) => Math.ceil(s / tiles[d]!)), [...tiles], [1, 1, 1], [1, 1, 1], [1, 1, 1]]
+          const m: Mapping = { factors: F, orders: [[...order], [0, 1, 2], [0, 1, 2]], keep: [[true, true, true], [true, true, true], [true, true, true]] }
+          const { acc, arch } = smallArch("systolic-32x32", 1, 1, 1 << 20)
+          expect(twoLevelDramWords(g, tiles, order)).toBe(loopNestCost(acc, arch, gemmProblem(g), m).dramWords)
+        }),
+        { numRuns: 400 },
+      )
+    })
+
+    it("the pruned enumeration equals a brute force over every tile size and order", () => {
+      fc.assert(
+        fc.property(gemmArb, fc.integer({ min: 3, max: 600 }), (g, s) => {
+          let brute = Infinity
+          for (let a = 1; a <= g.m; a++)
+            for (let b = 1; b <= g.n; b++)
+              for (let c = 1; c <= g.k; c++)
+                if (a * b + a * c + b * c <= s) for (const o of ORDERS) brute = Math.min(brute, twoLevelDramWords(g, [a, b, c], o))
+          expect(gemmTwoLevelDramOptimum(g, s)?.dramWords ?? Infinity).toBe(brute)
+        }),
+        { numRuns: 150 },
+      )
+    })
   })
 })
