@@ -104,6 +104,7 @@ const jsonRow = (r: LayerMapping, acc: string, objective: Objective, arch: Retur
     dramOverLowerBound: r.evaluation.dramWords / r.lowerBound.dramWords,
     // The same mapping accumulating into C (M·N more reads) against issue 5's C += AB formula.
     accumulateOverSmith: r.lowerBound.accumulateDramWords === null ? null : (r.evaluation.dramWords + t.gemm.m * t.gemm.n) / r.lowerBound.accumulateDramWords,
+    dramOverTwoLevelOptimum: r.lowerBound.twoLevelOptimumDramWords === null ? null : r.evaluation.dramWords / r.lowerBound.twoLevelOptimumDramWords,
     evaluated: r.evaluated,
     seconds: r.seconds,
     strategy: r.strategy,
@@ -141,7 +142,7 @@ export const mapCommand = Command.make("map", options, (o) =>
       else {
         const e = r.evaluation
         yield* Console.log(
-          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
+          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)}${r.lowerBound.twoLevelOptimumDramWords === null ? "" : `, ${round(e.dramWords / r.lowerBound.twoLevelOptimumDramWords)}x the best two-level tiling`} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
         )
         yield* Console.log(loopNestText(r.target.problem, arch, r.mapping).replace(/^/gm, "  "))
       }

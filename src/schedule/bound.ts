@@ -74,8 +74,8 @@ const ORDERS: ReadonlyArray<readonly [number, number, number]> = [
 
 /**
  * The fewest DRAM words any two-level nest reaches with `onChipWords` words of buffer, by exhaustion
- * over every tile count of each dim (each at its smallest tile) and every loop order. Tile counts,
- * not sizes, set the traffic, so the enumeration is complete: it is the optimum of the classic
+ * over every tile count of M and N (each at its smallest tile), the largest K tile that fits, and every
+ * loop order. Tile counts, not sizes, set the traffic, and fewer never cost more, so this is complete: it is the optimum of the classic
  * tiled GEMM with the whole chip as one buffer, the yardstick for what the mapper can reach when
  * Smith et al.'s bound is not tight (one dim well under √S).
  */
@@ -83,16 +83,16 @@ export const gemmTwoLevelDramOptimum = (g: GemmDims, onChipWords: number): TwoLe
   let best: TwoLevelTiling | null = null
   const tm = ceilTileSizes(g.m)
   const tn = ceilTileSizes(g.n)
-  const tk = ceilTileSizes(g.k)
   for (const a of tm)
     for (const b of tn) {
       if (a * b >= onChipWords) break
-      for (const c of tk) {
-        if (a * b + c * (a + b) > onChipWords) break
-        for (const order of ORDERS) {
-          const words = twoLevelDramWords(g, [a, b, c], order)
-          if (best === null || words < best.dramWords) best = { tiles: [a, b, c], order, dramWords: words }
-        }
+      // Traffic never grows with a larger tile (fewer tiles, fewer refetches), so for each a×b output tile
+      // the largest K tile that fits is the best one.
+      const c = Math.min(g.k, Math.floor((onChipWords - a * b) / (a + b)))
+      if (c < 1) break
+      for (const order of ORDERS) {
+        const words = twoLevelDramWords(g, [a, b, c], order)
+        if (best === null || words < best.dramWords) best = { tiles: [a, b, Math.ceil(g.k / Math.ceil(g.k / c))], order, dramWords: words }
       }
     }
   return best

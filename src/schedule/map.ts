@@ -1,7 +1,7 @@
 import { Effect, Either } from "effect"
 import { onChipWords, tensorWords, type CostArch, type Mapping } from "../cost/index.ts"
 import type { Dataflow } from "../hardware/index.ts"
-import { gemmDramLowerBoundWords, smithAccumulateLowerBoundWords } from "./bound.ts"
+import { gemmDramLowerBoundWords, gemmTwoLevelDramOptimum, smithAccumulateLowerBoundWords } from "./bound.ts"
 import { resolveConstraints } from "./constraints.ts"
 import { NoMappingError, type DataflowError } from "./errors.ts"
 import { compile, type Evaluation, type Objective } from "./mapspace.ts"
@@ -19,13 +19,25 @@ export interface LowerBound {
    * read from DRAM first). Compare it with `dramWords + M·N`, this mapping's traffic if it accumulated.
    */
   readonly accumulateDramWords: number | null
+  /**
+   * GEMM only: the fewest DRAM words of any two-level tiling with all `onChipWords` as one buffer, by
+   * exhaustion. Not a bound on every schedule, but what tiling can reach where Smith et al.'s bound is
+   * loose (a dim well under √S).
+   */
+  readonly twoLevelOptimumDramWords: number | null
 }
 
 export const lowerBoundOf = (t: MapTarget, a: CostArch): LowerBound => {
   const s = onChipWords(a)
   return t.problem.kind === "gemm"
-    ? { dramWords: gemmDramLowerBoundWords(t.gemm, s), onChipWords: s, kind: "smith", accumulateDramWords: smithAccumulateLowerBoundWords(t.gemm, s) }
-    : { dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(t.problem, i), 0), onChipWords: s, kind: "compulsory", accumulateDramWords: null }
+    ? {
+        dramWords: gemmDramLowerBoundWords(t.gemm, s),
+        onChipWords: s,
+        kind: "smith",
+        accumulateDramWords: smithAccumulateLowerBoundWords(t.gemm, s),
+        twoLevelOptimumDramWords: gemmTwoLevelDramOptimum(t.gemm, s)?.dramWords ?? null,
+      }
+    : { dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(t.problem, i), 0), onChipWords: s, kind: "compulsory", accumulateDramWords: null, twoLevelOptimumDramWords: null }
 }
 
 export interface LayerMapping {

@@ -112,8 +112,9 @@ describe("spade CLI", () => {
     expect(r.code, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout) as {
       best: { dataflow: string; dramWords: number; cycles: number; energyPj: number; mapping: { dram: { loops: unknown[] }; spatial: unknown } }
-      lowerBound: { dramWords: number; kind: string }
+      lowerBound: { dramWords: number; kind: string; twoLevelOptimumDramWords: number }
       dramOverLowerBound: number
+      dramOverTwoLevelOptimum: number
       evaluated: number
       seconds: number
       paretoFront: Array<{ cycles: number; energyPj: number }>
@@ -122,6 +123,8 @@ describe("spade CLI", () => {
     expect(out.lowerBound.dramWords).toBeGreaterThanOrEqual(100 * 300 + 300 * 200 + 100 * 200)
     expect(out.best.dramWords).toBeGreaterThanOrEqual(out.lowerBound.dramWords)
     expect(out.dramOverLowerBound).toBeCloseTo(out.best.dramWords / out.lowerBound.dramWords, 9)
+    expect(out.lowerBound.twoLevelOptimumDramWords).toBeGreaterThanOrEqual(out.lowerBound.dramWords)
+    expect(out.dramOverTwoLevelOptimum).toBeCloseTo(out.best.dramWords / out.lowerBound.twoLevelOptimumDramWords, 9)
     expect(out.evaluated).toBeGreaterThan(100)
     expect(out.paretoFront.length).toBeGreaterThan(0)
     expect(out.best.mapping.dram.loops).toBeInstanceOf(Array)
