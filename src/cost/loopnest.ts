@@ -313,9 +313,12 @@ export const compressedWordsPerElement = (format: Encoding | "nm", s: OperandSta
     case "csc":
       return d * (1 + 16 / wordBits)
     case "rle": {
-      // Each entry carries a run length; a zero run longer than the field holds costs an extra entry.
-      const overflow = Math.pow(1 - d, 2 ** runLengthBits)
-      return (d + overflow) * (1 + runLengthBits / wordBits)
+      // Each entry carries a run length; a zero run of r before a nonzero costs ⌊r / 2^bits⌋ extra entries
+      // (explicit zeros). With zeros i.i.d. at 1 − d, E[⌊r / L⌋] = q/(1 − q) for q = (1 − d)^L, so a
+      // nonzero costs 1/(1 − q) entries on average. Zeros after the last nonzero cost nothing.
+      if (d <= 0) return 0
+      const q = Math.pow(1 - d, 2 ** runLengthBits)
+      return (d / (1 - q)) * (1 + runLengthBits / wordBits)
     }
     case "nm": {
       if (s.nm === null) return 1
