@@ -2,7 +2,7 @@
  * Bumped whenever a change can alter trained weights or traces for the same inputs: caches of
  * finished runs are keyed by it.
  */
-export const ENGINE_VERSION = "0.3.1"
+export const ENGINE_VERSION = "0.3.2"
 
 export { Var, leaf, noGrad, backward, topologicalOrder } from "./autograd.ts"
 export { linear, relu, softmaxCrossEntropy, dotConstant, type LinearWeights } from "./ops.ts"

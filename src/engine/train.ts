@@ -228,8 +228,8 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
       const traced = traceEverySteps > 0 && step % traceEverySteps === 0 && options.onObservation !== undefined
 
       sparsifier.beforeForward(step)
-      // The first layer's dX is useless for learning; compute it only when a trace wants to see it.
-      const x = leaf([rows, train.features], xBuffer.subarray(0, rows * train.features), traced)
+      // No one needs the gradient of the input: training never computes the first layer's dX, traced or not.
+      const x = leaf([rows, train.features], xBuffer.subarray(0, rows * train.features), false)
       optimizer.zeroGrad()
       const logits = network.forward(x)
       const loss = softmaxCrossEntropy(logits, labels)
@@ -322,8 +322,8 @@ const perFrame = (values: Float32Array, rows: number, frames: number): Int32Arra
 }
 
 /**
- * The three GEMMs of one weighted layer on a traced step, named as src/engine/observation.ts
- * documents. For a layer fed by a Delta layer the forward `a` operand is what was sent (the deltas),
+ * The GEMMs of one weighted layer on a traced step, named as src/engine/observation.ts documents:
+ * all three, except that the layer reading the network's input has no backward-data. For a layer fed by a Delta layer the forward `a` operand is what was sent (the deltas),
  * and `temporal` carries per-frame events.
  */
 const emitLayer = (
@@ -336,7 +336,8 @@ const emitLayer = (
   const k = layer.inFeatures
   const cout = layer.outFeatures
   const dy = y.grad!
-  const dx = x.grad ?? new Float32Array(m * k)
+  // Null for a layer that reads the network's input: its backward-data GEMM never runs, so it is not traced.
+  const dx = x.grad
   const dw = layer.weight.grad!
   const delta = layer.lastDelta
   let conv: ConvDims | null = null
@@ -364,7 +365,7 @@ const emitLayer = (
     b: { tensor: "weight", rows: k, cols: cout, values: layer.effectiveT, nm: sparsifier?.nm("forward") ?? null },
     out: { tensor: "output", rows: m, cols: cout, values: y.data, nm: null },
   })
-  emit({
+  if (dx !== null) emit({
     ...common,
     pass: "backward-data",
     gemm: { m, n: k, k: cout },
