@@ -2,18 +2,18 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import { decodeValue, FileError, type UserError, listConfigNames, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
+import { ConfigError, decodeValue, FileError, type UserError, listConfigNames, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
 import { costArch } from "../cost/index.ts"
 import { ENGINE_VERSION, loadMnistDigits, ModelConfig, parseSparsity, train, type TrainResult } from "../engine/index.ts"
-import { Accelerator, Dataflow } from "../hardware/index.ts"
+import { Accelerator, Dataflow, systolicDataflowOf, type SystolicDataflow } from "../hardware/index.ts"
 import { barChart, joinOn, lineChart, renderReport, writeReport } from "../report/index.ts"
 import { DEFAULT_CHUNKS, mapLayer, targetsFromTrace } from "../schedule/index.ts"
-import { simulateSystolic, workloadFromTraceRecord } from "../sim/index.ts"
-import { encodeTrace, observe, readTrace, unpackMask, TRACE_SCHEMA_VERSION, type TraceMeta, type TraceRecord } from "../trace/index.ts"
+import { effectualMacs, simLayerFromTrace, simulate, simulateSystolic, workloadFromTraceRecord } from "../sim/index.ts"
+import { encodeTrace, observe, readTrace, TRACE_SCHEMA_VERSION, type TraceMeta, type TraceRecord } from "../trace/index.ts"
 import { cacheEntry } from "./cache.ts"
 import { progress, say } from "./progress.ts"
 import { isScriptExperiment, type ScriptExperiment } from "./script.ts"
-import { ExperimentSpec, type ChartSpec, type TableName } from "./spec.ts"
+import { ExperimentSpec, type ChartSpec, type SimulationSpec, type TableName } from "./spec.ts"
 
 type Row = Record<string, string | number | null>
 
@@ -58,6 +58,8 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
   Effect.gen(function* () {
     const model = yield* loadConfig("models", ModelConfig)(spec.model)
     const accelerators = yield* Effect.forEach(spec.simulate, (s) => loadConfig("accelerators", Accelerator)(s.accelerator))
+    // Checked before training, so a misfit entry costs no run.
+    const runs = yield* Effect.forEach(spec.simulate, (sim, si) => simulationRuns(spec.name, si, sim, accelerators[si]!))
     const methods = yield* Effect.forEach(spec.methods, (m) => fromEither(parseSparsity(m)))
     const outDir = options.outDir ?? path.join(projectRoot, "reports")
     const traceDir = path.join(outDir, spec.name, "traces")
@@ -124,26 +126,19 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     )
 
     const simulations = trained.flatMap((t) => lastStep(t.records).map((r) => ({ t, r })))
-    const total = simulations.length * spec.simulate.reduce((n, s) => n + s.dataflows.length, 0)
+    const total = simulations.length * runs.reduce((n, r) => n + r.length, 0)
     const bar = progress("simulate      ", total)
     let done = 0
     const results: Row[] = []
     for (const { t, r } of simulations)
-      for (const [si, sim] of spec.simulate.entries())
-        for (const dataflow of sim.dataflows) {
-          const acc = accelerators[si]!
-          const res = simulateSystolic(acc, workloadFromTraceRecord(r), { dataflow, timing: sim.timing })
-          results.push({
-            experiment: spec.name, model: model.name, method: t.method, step: r.step, layer: r.layer, pass: r.pass,
-            accelerator: acc.name, dataflow, timing: sim.timing, m: r.gemm.m, n: r.gemm.n, k: r.gemm.k,
-            cycles: res.cycles, stallCycles: res.stallCycles, utilization: res.utilization,
-            macs: res.macs, denseMacs: res.denseMacs, effectualMacs: effectualMacs(r),
-            sramIfmapReads: res.sram.ifmapReads, sramFilterReads: res.sram.filterReads, sramOfmapWrites: res.sram.ofmapWrites,
-            dramIfmapReads: res.dram.ifmapReads, dramFilterReads: res.dram.filterReads, dramOfmapWrites: res.dram.ofmapWrites,
-            dramBytes: res.dramBytes, energyPj: res.energyPj,
-          })
-          bar.update(++done)
-        }
+      for (const run of runs.flat()) {
+        results.push({
+          experiment: spec.name, model: model.name, method: t.method, step: r.step,
+          ...simulatedRow(run, r),
+          layerPass: `${r.layer} ${r.pass}`,
+        })
+        bar.update(++done)
+      }
     bar.finish()
 
     const mappings = yield* mapTraced(spec, model.name, trained.map((t) => ({ method: t.method, records: lastStep(t.records) })))
@@ -228,26 +223,52 @@ export const compileChart = (c: ChartSpec, rows: ReadonlyArray<Row>) => {
   return c.mark === "line" ? lineChart(common) : barChart(common)
 }
 
-/**
- * MACs whose both operands are nonzero, from the traced masks: Σ_k nnz(a[:,k]) · nnz(b[k,:]).
- * This is the work a perfect two-sided skipping machine would do.
- */
-export const effectualMacs = (r: TraceRecord): number => {
-  const { m, n, k } = r.gemm
-  const a = unpackMask(r.a)
-  const b = unpackMask(r.b)
-  let total = 0
-  for (let kk = 0; kk < k; kk++) {
-    let colA = 0
-    for (let i = 0; i < m; i++) colA += a[i * k + kk]!
-    if (colA === 0) continue
-    let rowB = 0
-    for (let j = 0; j < n; j++) rowB += b[kk * n + j]!
-    total += colA * rowB
-  }
-  return total
+/** One replay of the traces: an accelerator, and for systolic arrays a dataflow and a timing. */
+interface SimulationRun {
+  readonly acc: Accelerator
+  readonly dataflow: SystolicDataflow | null
+  readonly timing: "default" | "scalesim"
 }
 
+/** The replays a `simulate` entry asks for, or why the entry does not fit its accelerator's family. */
+const simulationRuns = (experiment: string, index: number, sim: SimulationSpec, acc: Accelerator): Effect.Effect<SimulationRun[], ConfigError> => {
+  const fail = (field: string, expected: string) => Effect.fail(new ConfigError({ file: `experiment ${experiment}`, path: `simulate.${index}.${field}`, expected }))
+  const own = systolicDataflowOf(acc)
+  if (sim.dataflows !== undefined && own === null)
+    return fail("dataflows", `no dataflows: ${acc.name} is a ${acc.family} accelerator, and only systolic arrays (dense-systolic, nm-training) take one`)
+  const timing = sim.timing ?? "default"
+  if (timing === "scalesim" && acc.family !== "dense-systolic")
+    return fail("timing", `"default": SCALE-Sim timing is for dense systolic arrays, and ${acc.name} is a ${acc.family} accelerator`)
+  const dataflows = sim.dataflows ?? (own === null ? [null] : [own])
+  return Effect.succeed(dataflows.map((dataflow) => ({ acc, dataflow, timing })))
+}
+
+/**
+ * One tidy result row, the same columns for every family. The machine model (`simulate`) serves
+ * every accelerator; SCALE-Sim timing goes through the first slice's `simulateSystolic`.
+ */
+const simulatedRow = (run: SimulationRun, r: TraceRecord): Row => {
+  const layer = simLayerFromTrace(r)
+  const common = { layer: r.layer, pass: r.pass, accelerator: run.acc.name, family: run.acc.family, dataflow: run.dataflow ?? "", timing: run.timing, m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }
+  if (run.timing === "scalesim" && run.dataflow !== null) {
+    const s = simulateSystolic(run.acc, workloadFromTraceRecord(r), { dataflow: run.dataflow, timing: "scalesim" })
+    const e = s.energyByComponentPj
+    return {
+      ...common, mechanism: "dense", cycles: s.cycles, computeCycles: s.computeCycles, stallCycles: s.stallCycles, boundBy: "", utilization: s.utilization,
+      macs: s.macs, denseMacs: s.denseMacs, gatedMacs: 0, effectualMacs: effectualMacs(layer.a, layer.b),
+      dramReads: s.dram.ifmapReads + s.dram.filterReads + s.dram.ofmapReads, dramWrites: s.dram.ofmapWrites,
+      sramReads: s.sram.ifmapReads + s.sram.filterReads, sramWrites: s.sram.ofmapWrites, dramBytes: s.dramBytes,
+      energyPj: s.energyPj, energyMacPj: e.mac, energySramPj: e.sram, energyDramPj: e.dram, energyOtherPj: s.energyPj - e.mac - e.sram - e.dram,
+    }
+  }
+  const x = simulate(run.acc, layer, { dataflow: run.dataflow ?? undefined, conv: r.conv }).row
+  return {
+    ...common, mechanism: x.mechanism, cycles: x.cycles, computeCycles: x.computeCycles, stallCycles: x.stallCycles, boundBy: x.boundBy, utilization: x.utilization,
+    macs: x.macs, denseMacs: x.denseMacs, gatedMacs: x.gatedMacs, effectualMacs: x.effectualMacs,
+    dramReads: x.dramReads, dramWrites: x.dramWrites, sramReads: x.sramReads, sramWrites: x.sramWrites, dramBytes: x.dramBytes,
+    energyPj: x.energyPj, energyMacPj: x.energyMacPj, energySramPj: x.energySramPj, energyDramPj: x.energyDramPj, energyOtherPj: x.energyOtherPj,
+  }
+}
 
 /**
  * Lets an experiment file run itself under tsx (`npx tsx experiments/x.ts`) while staying a plain

@@ -26,11 +26,18 @@ export const TrainingSpec = Schema.Struct({
   traceEverySteps: PositiveInt,
 })
 
+/**
+ * Replay every traced (layer, pass) on an accelerator of any family: dense systolic, SAT-like N:M,
+ * row-stationary (gating), one- or two-sided skipping, neuromorphic.
+ */
 export const SimulationSpec = Schema.Struct({
   accelerator: Schema.String,
-  dataflows: Schema.NonEmptyArray(Schema.Literal("os", "ws", "is")),
-  timing: Schema.Literal("default", "scalesim"),
+  /** Systolic arrays only (dense-systolic, nm-training): the dataflows to replay under; the file's default when left out. */
+  dataflows: Schema.optional(Schema.NonEmptyArray(Schema.Literal("os", "ws", "is"))),
+  /** Dense systolic arrays only: "scalesim" reproduces SCALE-Sim v2's counts; "default" (the default) the machine model. */
+  timing: Schema.optional(Schema.Literal("default", "scalesim")),
 })
+export type SimulationSpec = typeof SimulationSpec.Type
 
 /** Search each traced (layer, pass) for its best loop-nest mapping on an accelerator. */
 export const MappingSpec = Schema.Struct({

@@ -10,7 +10,7 @@ import { simulateRowStationary } from "./row-stationary.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import { simulateOneSided, simulateTwoSided } from "./skipping.ts"
 import { dramTraffic } from "./systolic.ts"
-import { convOutputSize, gemmFromConv } from "./workload.ts"
+import { convOutputSize, gemmFromConv, loweredIfmapWords } from "./workload.ts"
 
 export interface SimulateOptions {
   /** Use each family's cycle-stepped twin instead of its fast model (small layers only). */
@@ -44,7 +44,11 @@ const simulateDenseSystolic = (acc: DenseSystolicAccelerator, layer: SimLayer, o
     ? pipelineCyclesStepped(systolicFoldPlanInOrder(g, dataflow, rows, cols, 1), Infinity)
     : pipelineCycles(systolicFoldPlan(g, dataflow, rows, cols, 1), Infinity)
   const s = scaleSimCounts(g, dataflow, rows, cols)
-  const d = dramTraffic(g, dataflow, rows, cols, { ifmap: capacityWords(acc, "ifmap"), filter: capacityWords(acc, "filter"), ofmap: capacityWords(acc, "ofmap") })
+  // A conv's raw ifmap sits in DRAM and the SRAM lowers it on chip, as every other family assumes (the
+  // dense baseline must not pay im2col copies its sparse rivals do not); simulateSystolic keeps
+  // SCALE-Sim's accounting, where DRAM serves every copy.
+  const cap = { ifmap: capacityWords(acc, "ifmap"), filter: capacityWords(acc, "filter"), ofmap: capacityWords(acc, "ofmap") }
+  const d = dramTraffic(g, dataflow, rows, cols, cap, loweredIfmapWords(g, opts.conv) ?? undefined)
   return finishRow({
     layer,
     acc,

@@ -14,7 +14,7 @@ const spec = defineExperiment({
   model: "mlp-784-128-10",
   methods: ["dense", "nm:2:4"],
   training: { epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 0.0001, seed: 3, traceEverySteps: 40 },
-  simulate: [{ accelerator: "systolic-32x32", dataflows: ["os", "ws"], timing: "default" }],
+  simulate: [{ accelerator: "systolic-32x32", dataflows: ["os", "ws"], timing: "default" }, { accelerator: "sat-like-2x4" }],
   map: [{ accelerator: "systolic-32x32", objective: "edp", budget: 400, dataflows: ["weight-stationary", "free"], seed: 3 }],
   charts: [
     { title: "Test accuracy", mark: "line", table: "training", x: "epoch", y: "testAccuracy", color: "method" },
@@ -66,9 +66,26 @@ describe("an experiment end to end", () => {
       expect(records.length).toBeGreaterThan(0)
     }
     // A dense array issues every MAC; the 2:4 masks halve the effectual ones in the weight passes.
-    const fwd = (method: string) => rows.find((r) => r.method === method && r.layer === "fc1" && r.pass === "forward" && r.dataflow === "ws")!
+    const fwd = (method: string, accelerator = "systolic-32x32") =>
+      rows.find((r) => r.method === method && r.layer === "fc1" && r.pass === "forward" && r.accelerator === accelerator && (accelerator !== "systolic-32x32" || r.dataflow === "ws"))!
     expect(fwd("nm:2:4").macs).toBe(fwd("dense").macs)
+    expect(fwd("nm:2:4").cycles).toBe(fwd("dense").cycles)
     expect(Number(fwd("nm:2:4").effectualMacs)).toBeLessThan(Number(fwd("dense").effectualMacs))
+    // The SAT-like 2:4 array, replaying the same traces, turns the traced 2:4 masks into half the MACs.
+    const sat = (method: string) => fwd(method, "sat-like-2x4")
+    expect(sat("nm:2:4").mechanism).toBe("nm:2:4")
+    expect(sat("dense").mechanism).toBe("dense")
+    expect(Number(sat("nm:2:4").macs)).toBe(Number(sat("dense").macs) / 2)
+    expect(Number(sat("nm:2:4").computeCycles)).toBeLessThan(Number(sat("dense").computeCycles))
+  })
+
+  it("a simulate entry that does not fit its accelerator's family fails before training, naming the field", async () => {
+    const bad = defineExperiment({ ...spec, name: "e2e-bad", simulate: [spec.simulate[0], { accelerator: "sparten-like", dataflows: ["ws"] }] })
+    const t0 = performance.now()
+    const r = await Effect.runPromise(Effect.either(runExperiment(bad, { outDir })))
+    expect(performance.now() - t0).toBeLessThan(5000)
+    expect(r._tag).toBe("Left")
+    if (r._tag === "Left") expect(String(r.left.message)).toMatch(/simulate\.1\.dataflows.*sparten-like.*two-sided-skipping/)
   })
 
   it("maps every traced layer and pass, and joins each simulated row with its best mapping", () => {

@@ -343,6 +343,22 @@ describe("sparsity bounds", () => {
   })
 })
 
+describe("dense baselines and sparse rivals read a conv's ifmap alike", () => {
+  it("the dense systolic array and the SAT-like array both fetch the raw ifmap once, not its im2col copies", () => {
+    const conv: ConvDims = { batch: 1, ifmapHeight: 14, ifmapWidth: 14, filterHeight: 3, filterWidth: 3, channels: 16, numFilters: 32, stride: 1, padding: 1 }
+    const g = gemmFromConv(conv)
+    const raw = loweredIfmapWords(g, conv)!
+    expect(raw).toBeLessThan(g.m * g.k)
+    const layer = statisticalLayer("c", "forward", g, { kind: "dense" }, { kind: "dense" }, 1)
+    const dramIfmap = (acc: Accelerator, c: ConvDims | null): number => simulate(acc, layer, { conv: c }).accesses.filter((x) => x.level === acc.memory[0].name && x.tensor === "ifmap").reduce((w, x) => w + x.reads, 0)
+    for (const acc of [systolic, sat28]) {
+      expect(dramIfmap(acc, conv), acc.name).toBe(raw)
+      // Without the conv the operand is just a matrix, and every row of it is fetched.
+      expect(dramIfmap(acc, null), acc.name).toBeGreaterThanOrEqual(g.m * g.k)
+    }
+  })
+})
+
 describe("hand-computed examples", () => {
   it("Loihi-like: energy is synops, neuron updates and routing at Loihi's per-op figures", () => {
     // 2 time steps, 3 inputs, 2 neurons, all synapses present; events: step 0 inputs {0, 2}, step 1 none.
