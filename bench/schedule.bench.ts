@@ -149,6 +149,26 @@ export default async function scheduleBench(): Promise<void> {
   console.log(`  shapes over 1.10 of the DESIGN.md formula: ${overTarget.length === 0 ? "none" : overTarget.join("; ")}`)
   console.log(`  worst two-level optimum / formula: ${f3(worstOpt)}; worst search result / two-level optimum at 65536 words: ${f3(worstOverGlbOpt)}`)
 
+  // 1b. Where Smith et al.'s bound is meant to be tight: every dim at least 2√S. Seeded random shapes, so
+  // the sample is chosen by rule, not by result.
+  {
+    const r = mulberry32(7)
+    const lo = Math.ceil(2 * Math.sqrt(s))
+    let worstFound = 0
+    let worstTwoLevel = 0
+    let worstShape = ""
+    for (let i = 0; i < 20; i++) {
+      const [m, n, k] = [0, 0, 0].map(() => lo + Math.floor(r() * (4096 - lo))) as [number, number, number]
+      const p = gemmProblem({ m, n, k })
+      const found = searchSync({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" }, { strategy: "anneal", budget: 20000, seed: 1 }).best!.evaluation.dramWords
+      const formula = Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
+      const twoLevel = gemmTwoLevelDramOptimum({ m, n, k }, s)!.dramWords
+      if (found / formula > worstFound) [worstFound, worstShape] = [found / formula, `${m}×${n}×${k}`]
+      worstTwoLevel = Math.max(worstTwoLevel, twoLevel / formula)
+    }
+    console.log(`\n20 random GEMMs with every dim in [${lo}, 4096) (seed 7), same buffer and search: worst DRAM / DESIGN.md formula ${f3(worstFound)} (${worstShape}); worst two-level optimum with all S words / formula ${f3(worstTwoLevel)}`)
+  }
+
   // 3. Every ResNet-18 convolution.
   for (const accName of ["eyeriss-like", "systolic-32x32"]) {
     const acc = accelerator(accName)
