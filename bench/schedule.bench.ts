@@ -41,6 +41,9 @@ const shapes: ReadonlyArray<readonly [string, number, number, number]> = [
   ["ragged 777x2049x333", 777, 2049, 333],
 ]
 
+/** DESIGN.md's (issue 5's) yardstick as written: max(MK + KN + MN, 2MNK/√S − 2S + MN). */
+const designFormula = (m: number, n: number, k: number, s: number): number => Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
+
 const resnet18: ReadonlyArray<readonly [string, ConvDims]> = (
   [
     ["conv1", 224, 7, 3, 64, 2, 3],
@@ -127,7 +130,7 @@ export default async function scheduleBench(): Promise<void> {
     // DESIGN.md's formula as written, max(MK + KN + MN, 2MNK/√S − 2S + MN), against this C = AB traffic. It
     // is a yardstick, not a bound: with K well under 2√S a schedule that finishes each output on chip
     // reads fewer A and B words than 2MNK/√S, and the ratio can fall below 1.
-    const formula = Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
+    const formula = designFormula(m, n, k, s)
     const design = dram / formula
     // The best any two-level tiling reaches, by exhaustion: with all S words as one buffer (the chip's whole
     // storage, more than any loop-nest mapping can give one tile) and with the 65,536-word buffer alone.
@@ -161,7 +164,7 @@ export default async function scheduleBench(): Promise<void> {
       const [m, n, k] = [0, 0, 0].map(() => lo + Math.floor(r() * (4096 - lo))) as [number, number, number]
       const p = gemmProblem({ m, n, k })
       const found = searchSync({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" }, { strategy: "anneal", budget: 20000, seed: 1 }).best!.evaluation.dramWords
-      const formula = Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
+      const formula = designFormula(m, n, k, s)
       const twoLevel = gemmTwoLevelDramOptimum({ m, n, k }, s)!.dramWords
       if (found / formula > worstFound) [worstFound, worstShape] = [found / formula, `${m}×${n}×${k}`]
       worstTwoLevel = Math.max(worstTwoLevel, twoLevel / formula)

@@ -323,8 +323,9 @@ const perFrame = (values: Float32Array, rows: number, frames: number): Int32Arra
 
 /**
  * The GEMMs of one weighted layer on a traced step, named as src/engine/observation.ts documents:
- * all three, except that the layer reading the network's input has no backward-data. For a layer fed by a Delta layer the forward `a` operand is what was sent (the deltas),
- * and `temporal` carries per-frame events.
+ * all three, except that the layer reading the network's input has no backward-data. For a layer
+ * fed by a Delta layer the forward `a` operand is what was sent (the deltas), and `temporal` carries
+ * per-frame events.
  */
 const emitLayer = (
   emit: (o: LayerPassObservation) => void, layer: WeightedLayer, layerIndex: number, step: number, epoch: number, frames: number,

@@ -85,7 +85,6 @@ export const gemmTwoLevelDramOptimum = (g: GemmDims, onChipWords: number): TwoLe
   const tn = ceilTileSizes(g.n)
   for (const a of tm)
     for (const b of tn) {
-      if (a * b >= onChipWords) break
       // Traffic never grows with a larger tile (fewer tiles, fewer refetches), so for each a×b output tile
       // the largest K tile that fits is the best one.
       const c = Math.min(g.k, Math.floor((onChipWords - a * b) / (a + b)))

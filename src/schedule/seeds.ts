@@ -1,18 +1,19 @@
 import { POS_COLS, POS_DRAM, POS_GLB, POS_ROWS, type Mapping } from "../cost/index.ts"
-import { ceilTileSizes } from "./bound.ts"
+import { ceilTileSizes, twoLevelDramWords } from "./bound.ts"
 import type { Compiled } from "./mapspace.ts"
 
 /**
  * Tiling-aware starting points for the heuristic search on a GEMM C[M×N] = A[M×K]·B[K×N]: the
  * simple DRAM-level schedules behind Smith et al.'s bound, ranked by their DRAM words in closed form
  * and built as mappings of the space (those the space rejects, e.g. under a dataflow's constraints,
- * are dropped). Three families, over every tile count a ceil split gives:
- *   - outputs resident: an a×b tile of C stays in the buffer while K streams (DRAM order M, N, K);
- *     words = ⌈N/b⌉·MK + ⌈M/a⌉·KN + MN. A and B either stream through the buffer in K chunks
+ * are dropped), each ranked by `twoLevelDramWords` of its tiles and DRAM order. Three families, over
+ * every tile count a ceil split gives:
+ *   - outputs resident: an a×b tile of C stays in the buffer while K streams (DRAM order M, N, K),
+ *     about ⌈N/b⌉·MK + ⌈M/a⌉·KN + MN words. A and B either stream through the buffer in K chunks
  *     (a·b + kt·(a + b) words) or bypass it, one of them reused from the array across the buffer's
  *     loop over the other's dim (a·b words, when a or b fits the array);
- *   - an A (or B) tile resident, the other operand and partial sums streaming (DRAM order M, K, N):
- *     words = MK + ⌈M/a⌉·KN + (2⌈K/c⌉ − 1)·MN.
+ *   - an A (or B) tile resident, the other operand and partial sums streaming (DRAM order M, K, N),
+ *     about MK + ⌈M/a⌉·KN + (2⌈K/c⌉ − 1)·MN words.
  * Dense words: the search's evaluation, not this ranking, decides (sparse scaling, other objectives).
  */
 export const gemmTilingSeeds = (c: Compiled, count: number): ReadonlyArray<Mapping> => {
@@ -30,6 +31,7 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
   const { problem: p, arch } = c.space
   if (p.kind !== "gemm" || count <= 0 || arch.buffers.length !== 1 || arch.bufferOf.some((b) => b !== 0)) return []
   const [M, N, K] = p.sizes as [number, number, number]
+  const g = { m: M, n: N, k: K }
   const cap = arch.buffers[0]!.capacityWords
   const R = arch.rows
   const C = arch.cols
@@ -42,8 +44,8 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
   for (const a of tm)
     for (const b of tn) {
       if (a * b > cap) break
-      const words = Math.ceil(N / b) * M * K + Math.ceil(M / a) * K * N + M * N
       const kt = Math.min(K, Math.floor((cap - a * b) / (a + b)))
+      const words = twoLevelDramWords(g, [a, b, Math.max(1, kt)], [0, 1, 2])
       if (kt >= 1) plans.push({ words, build: () => build(c, [a, b, kt], [0, 1, 2], [2, 0, 1], [true, true, true]) })
       else plans.push({ words, build: () => streamingBuild(c, a, b, R, C, cap) })
     }
@@ -55,10 +57,10 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
     for (const a of x)
       for (const kc of tk) {
         if (a * kc + a + kc > cap) break
-        const words = X * K + Math.ceil(X / a) * K * Y + (2 * Math.ceil(K / kc) - 1) * M * N
         const stream = Math.min(Y, Math.floor((cap - a * kc) / (a + kc)))
         const tiles: [number, number, number] = first === 0 ? [a, stream, kc] : [stream, a, kc]
         const other = 1 - first
+        const words = twoLevelDramWords(g, tiles, [first, 2, other])
         plans.push({ words, build: () => build(c, tiles, [first, 2, other], [2, first, other], [true, true, true]) })
       }
   plans.sort((u, v) => u.words - v.words)

@@ -41,7 +41,7 @@ export {
   type PackedRows,
 } from "./operand.ts"
 export { encodedSize, type EncodedSize } from "./encoding.ts"
-export { capacityWords, finishRow, memoryModel, type MemoryOutcome, type ReadWrite, type SimLayer, type SimResult, type SimRow, type Traffic } from "./machine.ts"
+export { capacityWords, finishRow, sramCapacities, memoryModel, type MemoryOutcome, type ReadWrite, type SimLayer, type SimResult, type SimRow, type Traffic } from "./machine.ts"
 export { pipelineCycles, pipelineCyclesStepped, throttled, type FoldClass, type FoldPlan } from "./pipeline.ts"
 export { nmMode, simulateNmTraining, systolicFoldPlan, systolicFoldPlanInOrder, type NmTrainingOptions } from "./nm-training.ts"
 export { rsComputeCycles, rsComputeCyclesStepped, rsPlan, rsShape, simulateRowStationary, type RsPlan, type RsShape } from "./row-stationary.ts"

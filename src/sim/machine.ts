@@ -47,11 +47,21 @@ export interface MemoryOutcome {
 
 const baseTensor = (key: string): TensorName => key.replace(/-metadata$/, "") as TensorName
 
-/** Words of `tensor` its SRAM can hold; a level shared by several tensors is split evenly (no dynamic allocation). */
-export const capacityWords = (acc: Accelerator, tensor: TensorName): number => {
+/**
+ * Words of `tensor` its SRAM can hold (0 without one); a level shared by several tensors is split
+ * evenly (no dynamic allocation). `wordBytes` overrides the datatype (SCALE-Sim counts bytes).
+ */
+export const capacityWords = (acc: Accelerator, tensor: TensorName, wordBytes = acc.datatype.wordBytes): number => {
   const level = sramFor(acc, tensor)
-  return level === undefined || level.sizeBytes === null ? 0 : Math.floor(level.sizeBytes / level.holds.length / acc.datatype.wordBytes)
+  return level === undefined || level.sizeBytes === null ? 0 : Math.floor(level.sizeBytes / level.holds.length / wordBytes)
 }
+
+/** `capacityWords` of every tensor. */
+export const sramCapacities = (acc: Accelerator, wordBytes = acc.datatype.wordBytes): Record<TensorName, number> => ({
+  ifmap: capacityWords(acc, "ifmap", wordBytes),
+  filter: capacityWords(acc, "filter", wordBytes),
+  ofmap: capacityWords(acc, "ofmap", wordBytes),
+})
 
 /**
  * Per-level accesses and the stall their bandwidth costs. A DRAM read fills the tensor's SRAM (a

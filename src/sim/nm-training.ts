@@ -1,6 +1,6 @@
 import type { Accelerator, NmTrainingAccelerator, SystolicDataflow } from "../hardware/index.ts"
 import type { ConvDims, GemmDims } from "../trace/index.ts"
-import { capacityWords, finishRow, type SimLayer, type SimResult, type Traffic } from "./machine.ts"
+import { finishRow, sramCapacities, type SimLayer, type SimResult, type Traffic } from "./machine.ts"
 import { effectualMacs, nmOf, operandDensity, operandLabel } from "./operand.ts"
 import { pipelineCycles, pipelineCyclesStepped, type FoldPlan } from "./pipeline.ts"
 import { scaleSimCounts, spatioTemporal } from "./scalesim.ts"
@@ -99,7 +99,7 @@ export const simulateNmTraining = (acc: NmTrainingAccelerator, layer: SimLayer, 
   const sEff = scaleSimCounts(gEff, dataflow, rows, cols)
   const wordBits = acc.datatype.wordBytes * 8
   const idxBits = mode.sparse ? Math.ceil(Math.log2(mode.m)) : 0
-  const cap = { ifmap: capacityWords(acc, "ifmap"), filter: capacityWords(acc, "filter"), ofmap: capacityWords(acc, "ofmap") }
+  const cap = sramCapacities(acc)
   // DRAM holds a conv's raw ifmap and the SRAM lowers it on chip, as the row-stationary model
   // assumes; charging every im2col copy would make a sparse pass, whose compute shrinks by M/N
   // while the copies do not, look DRAM-bound.

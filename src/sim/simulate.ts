@@ -1,6 +1,6 @@
 import type { Accelerator, DenseSystolicAccelerator, NmTrainingAccelerator, SystolicDataflow } from "../hardware/index.ts"
 import type { ConvDims, GemmDims, Pass, TraceRecord } from "../trace/index.ts"
-import { capacityWords, finishRow, type SimLayer, type SimResult } from "./machine.ts"
+import { finishRow, sramCapacities, type SimLayer, type SimResult } from "./machine.ts"
 import { simulateNeuromorphic } from "./neuromorphic.ts"
 import { simulateNmTraining, systolicFoldPlan, systolicFoldPlanInOrder } from "./nm-training.ts"
 import { effectualMacs, operandDensity, operandLabel, reductionAxis, statisticalOperand, type OperandSpec } from "./operand.ts"
@@ -47,8 +47,7 @@ const simulateDenseSystolic = (acc: DenseSystolicAccelerator, layer: SimLayer, o
   // A conv's raw ifmap sits in DRAM and the SRAM lowers it on chip, as every other family assumes (the
   // dense baseline must not pay im2col copies its sparse rivals do not); simulateSystolic keeps
   // SCALE-Sim's accounting, where DRAM serves every copy.
-  const cap = { ifmap: capacityWords(acc, "ifmap"), filter: capacityWords(acc, "filter"), ofmap: capacityWords(acc, "ofmap") }
-  const d = dramTraffic(g, dataflow, rows, cols, cap, loweredIfmapWords(g, opts.conv) ?? undefined)
+  const d = dramTraffic(g, dataflow, rows, cols, sramCapacities(acc), loweredIfmapWords(g, opts.conv) ?? undefined)
   return finishRow({
     layer,
     acc,

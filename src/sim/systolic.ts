@@ -1,6 +1,7 @@
-import { sramFor, type Accelerator, type SystolicDataflow, type TensorName } from "../hardware/index.ts"
+import type { Accelerator, SystolicDataflow, TensorName } from "../hardware/index.ts"
 import type { GemmDims, Pass } from "../trace/index.ts"
 import { BELOW, boundaryWords, energyOf, FILTER, gemmProblem, IFMAP, OFMAP, POS_COLS, POS_DRAM, POS_GLB, POS_ROWS, POSITIONS, relevance, zeroCounts, type Loop, type Problem } from "../cost/index.ts"
+import { sramCapacities } from "./machine.ts"
 import { scaleSimCounts } from "./scalesim.ts"
 import type { LayerWorkload } from "./workload.ts"
 
@@ -123,16 +124,6 @@ const foldNest = (g: GemmDims, dataflow: SystolicDataflow, rows: number, cols: n
   return { problem, factors, folds: [{ dim: colDim, pos: POS_DRAM }, { dim: rowDim, pos: POS_DRAM }] }
 }
 
-const capacityWords = (acc: Accelerator, wordBytes: number): Record<TensorName, number> => {
-  const of = (t: TensorName): number => {
-    const level = sramFor(acc, t)
-    // A level shared by several tensors is split evenly between them: the simulator does not model
-    // a dynamic allocation.
-    return level === undefined || level.sizeBytes === null ? 0 : Math.floor(level.sizeBytes / level.holds.length / wordBytes)
-  }
-  return { ifmap: of("ifmap"), filter: of("filter"), ofmap: of("ofmap") }
-}
-
 const checkDim = (name: string, v: number): number => {
   if (!Number.isSafeInteger(v) || v < 1) throw new Error(`simulateSystolic: ${name} must be a positive integer, got ${v}`)
   return v
@@ -161,7 +152,7 @@ export const simulateSystolic = (acc: Accelerator, layer: LayerWorkload, opts: S
   const s = scaleSimCounts(g, opts.dataflow, rows, cols)
   const macs = g.m * g.n * g.k
   const wordBytes = opts.timing === "scalesim" ? 1 : acc.datatype.wordBytes
-  const dram = dramTraffic(g, opts.dataflow, rows, cols, capacityWords(acc, wordBytes))
+  const dram = dramTraffic(g, opts.dataflow, rows, cols, sramCapacities(acc, wordBytes))
   const dramWords = dram.ifmapReads + dram.filterReads + dram.ofmapWrites + dram.ofmapReads
 
   let computeCycles: number

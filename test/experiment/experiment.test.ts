@@ -84,6 +84,8 @@ describe("an experiment end to end", () => {
     const t0 = performance.now()
     const r = await Effect.runPromise(Effect.either(runExperiment(bad, { outDir })))
     expect(performance.now() - t0).toBeLessThan(5000)
+    // Training runs would have created the experiment's trace directory (a cached run is fast too).
+    expect(fs.existsSync(path.join(outDir, "e2e-bad"))).toBe(false)
     expect(r._tag).toBe("Left")
     if (r._tag === "Left") expect(String(r.left.message)).toMatch(/simulate\.1\.dataflows.*sparten-like.*two-sided-skipping/)
   })

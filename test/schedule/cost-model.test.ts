@@ -25,7 +25,7 @@ import {
   twoLevelDramWords,
 } from "../../src/schedule/index.ts"
 import { mulberry32 } from "../../src/tensor/index.ts"
-import { accelerator, acceleratorNames, smallArch } from "./helpers.ts"
+import { accelerator, acceleratorNames, smallArch, gemmDimsArb } from "./helpers.ts"
 
 /** Any mapping of the padded nest (capacity ignored): factors up to 4 per position, random orders and bypass. */
 const mappingArb = (p: Problem, hasRf: boolean): fc.Arbitrary<Mapping> => {
@@ -55,7 +55,7 @@ const mappingArb = (p: Problem, hasRf: boolean): fc.Arbitrary<Mapping> => {
     })
 }
 
-const gemmArb = fc.record({ m: fc.integer({ min: 1, max: 7 }), n: fc.integer({ min: 1, max: 7 }), k: fc.integer({ min: 1, max: 7 }) }).map(gemmProblem)
+const gemmArb = gemmDimsArb(7).map(gemmProblem)
 const convArb = fc
   .record({
     batch: fc.integer({ min: 1, max: 2 }),
@@ -124,7 +124,7 @@ describe("loop-nest cost model", () => {
   it("no legal mapping moves fewer DRAM words than Smith et al.'s lower bound", () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 300 }), k: fc.integer({ min: 1, max: 300 }) }),
+        gemmDimsArb(300),
         fc.integer({ min: 4, max: 4096 }),
         fc.integer({ min: 1, max: 8 }),
         fc.integer(),
@@ -154,11 +154,11 @@ describe("loop-nest cost model", () => {
 
   describe("the two-level optimum: the best any tiled GEMM does with the whole chip as one buffer", () => {
     const ORDERS = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] as const
-    const gemmArb = fc.record({ m: fc.integer({ min: 1, max: 40 }), n: fc.integer({ min: 1, max: 40 }), k: fc.integer({ min: 1, max: 40 }) })
+    const twoLevelDims = gemmDimsArb(40)
 
     it("twoLevelDramWords is the shared cost model's DRAM count of that nest", () => {
       fc.assert(
-        fc.property(gemmArb, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.constantFrom(...ORDERS), (g, a0, b0, c0, order) => {
+        fc.property(twoLevelDims, fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.constantFrom(...ORDERS), (g, a0, b0, c0, order) => {
           const tiles = [Math.min(a0, g.m), Math.min(b0, g.n), Math.min(c0, g.k)] as const
           const sizes = [g.m, g.n, g.k]
           const F = [sizes.map((s, d) => Math.ceil(s / tiles[d]!)), [...tiles], [1, 1, 1], [1, 1, 1], [1, 1, 1]]
@@ -172,7 +172,7 @@ describe("loop-nest cost model", () => {
 
     it("the pruned enumeration equals a brute force over every tile size and order", () => {
       fc.assert(
-        fc.property(gemmArb, fc.integer({ min: 3, max: 600 }), (g, s) => {
+        fc.property(twoLevelDims, fc.integer({ min: 3, max: 600 }), (g, s) => {
           let brute = Infinity
           for (let a = 1; a <= g.m; a++)
             for (let b = 1; b <= g.n; b++)

@@ -1,3 +1,4 @@
+import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { costArch, type CostArch } from "../../src/cost/index.ts"
@@ -13,3 +14,6 @@ export const smallArch = (base: string, rows: number, cols: number, glbWords: nu
   const acc = { ...a, peArray: { ...a.peArray, rows, cols } } as Accelerator
   return { acc, arch: costArch(acc, { glbWords }) }
 }
+
+/** GEMM dims with every one of M, N, K in [1, max]. */
+export const gemmDimsArb = (max: number) => fc.record({ m: fc.integer({ min: 1, max }), n: fc.integer({ min: 1, max }), k: fc.integer({ min: 1, max }) })

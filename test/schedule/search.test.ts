@@ -18,7 +18,7 @@ import {
   type Objective,
   type Space,
 } from "../../src/schedule/index.ts"
-import { accelerator, smallArch } from "./helpers.ts"
+import { accelerator, smallArch, gemmDimsArb } from "./helpers.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const dataflowFiles = fs.readdirSync(path.join(root, "dataflows")).filter((f) => f.endsWith(".json")).sort()
@@ -43,7 +43,7 @@ const expectLegal = (p: Problem, arch: CostArch, c: MapConstraints, m: Mapping):
   expect(constraintProblem(p, c, m)).toBeNull()
 }
 
-const smallGemm = fc.record({ m: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 6 }), k: fc.integer({ min: 1, max: 6 }) })
+const smallGemm = gemmDimsArb(6)
 const smallSpace = fc.record({
   g: smallGemm,
   rf: fc.boolean(),
@@ -180,7 +180,7 @@ describe("search", () => {
   it("GEMM tiling seeds are legal mappings of the space", () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 300 }), k: fc.integer({ min: 1, max: 300 }) }),
+        gemmDimsArb(300),
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 8, max: 20000 }),
