@@ -21,9 +21,9 @@ const spec = defineExperiment({
   charts: [
     { title: "Test accuracy during training", mark: "line", table: "training", x: "epoch", y: "testAccuracy", color: "method", xTitle: "epoch", yTitle: "test accuracy (fraction)" },
     { title: "Training loss", mark: "line", table: "training", x: "epoch", y: "trainLoss", color: "method", xTitle: "epoch", yTitle: "cross-entropy loss" },
-    { title: "Cycles per layer and pass (weight-stationary), dense array vs SAT-like 2:4", mark: "bar", table: "results", where: { dataflow: "ws" }, x: "layerPass", y: "cycles", color: "method", column: "accelerator", xTitle: "layer and pass", yTitle: "cycles" },
-    { title: "Energy per layer and pass (weight-stationary), dense array vs SAT-like 2:4", mark: "bar", table: "results", where: { dataflow: "ws" }, x: "layerPass", y: "energyPj", color: "method", column: "accelerator", xTitle: "layer and pass", yTitle: "energy (pJ)" },
-    { title: "Effectual MACs per layer and pass (both operands nonzero)", mark: "bar", table: "results", where: { dataflow: "ws", accelerator: "systolic-32x32" }, x: "layer", y: "effectualMacs", color: "method", column: "pass", yTitle: "MACs" },
+    { title: "Cycles per layer and pass (weight-stationary), dense array vs SAT-like 2:4", mark: "bar", table: "results", where: { dataflow: "weight-stationary" }, x: "layerPass", y: "cycles", color: "method", column: "accelerator", xTitle: "layer and pass", yTitle: "cycles" },
+    { title: "Energy per layer and pass (weight-stationary), dense array vs SAT-like 2:4", mark: "bar", table: "results", where: { dataflow: "weight-stationary" }, x: "layerPass", y: "energyPj", color: "method", column: "accelerator", xTitle: "layer and pass", yTitle: "energy (pJ)" },
+    { title: "Effectual MACs per layer and pass (both operands nonzero)", mark: "bar", table: "results", where: { dataflow: "weight-stationary", accelerator: "systolic-32x32" }, x: "layer", y: "effectualMacs", color: "method", column: "pass", yTitle: "MACs" },
     { title: "Energy per layer and pass under the best mapping (EDP objective)", mark: "bar", table: "mappings", x: "layer", y: "energyPj", color: "method", column: "pass", yTitle: "energy (pJ)" },
     { title: "Operand density per layer and pass", mark: "bar", table: "operands", x: "operand", y: "density", color: "method", column: "pass", yTitle: "density (nonzero fraction)" },
   ],

@@ -1,28 +1,24 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
-import { ConfigError, listConfigNames, loadConfig } from "../config/index.ts"
-import { costArch } from "../cost/index.ts"
-import { Dataflow } from "../hardware/index.ts"
-import {
-  DEFAULT_CHUNKS,
-  loopNestText,
-  mapLayer,
-  namedMapping,
-  targetsFromModel,
-  targetsFromTrace,
-  workerRunner,
-  convTarget,
-  gemmTarget,
-  type LayerMapping,
-  type MapTarget,
-  type Objective,
-  type Strategy,
-} from "../schedule/index.ts"
-import { workloadFromConvArgs, workloadFromGemmArgs } from "../sim/index.ts"
+import { Console, Effect, Either, Option } from "effect"
+import { ConfigError } from "../config/index.ts"
+import { problemDims } from "../cost/index.ts"
 import { loadModel } from "../engine/index.ts"
+import type { Accelerator } from "../hardware/index.ts"
+import { loadDataflow, loopNestText, namedMapping, statisticalLayer, workloadFromConvArgs, workloadFromGemmArgs, type MachineOptions, type Timing } from "../machine/index.ts"
+import { DEFAULT_CHUNKS, mapLayer, targetsFromModel, targetsFromTrace, workerRunner, type LayerMapping, type Objective, type Strategy } from "../schedule/index.ts"
 import { readTrace } from "../trace/index.ts"
-import { acceleratorOption, convOption, gemmOption, jsonOption, loadAccelerator } from "./workload-options.ts"
-import { Either } from "effect"
+import {
+  acceleratorOption,
+  convOption,
+  gemmOption,
+  jsonOption,
+  loadAccelerator,
+  machineFlags,
+  machineOptionsOf,
+  operandOptions,
+  operandSpecs,
+  settingsOf,
+} from "./workload-options.ts"
 
 const positiveInt = (flag: string, value: number): Effect.Effect<number, ConfigError> =>
   Number.isSafeInteger(value) && value >= 1
@@ -33,25 +29,25 @@ const options = {
   accelerator: acceleratorOption,
   gemm: gemmOption,
   conv: convOption,
-  trace: Options.file("trace").pipe(Options.optional, Options.withDescription("Map every layer and pass of a trace's last step (Arrow IPC from `spade train`).")),
+  trace: Options.file("trace").pipe(Options.optional, Options.withDescription("Map every layer and pass of a trace's last step (Arrow IPC from `spade train`), with its operands' densities and N:M structure.")),
   model: Options.text("model").pipe(
     Options.optional,
     Options.withDescription("Map every weighted layer of a model (name from models/ or a file) for its three training passes, dense operands."),
   ),
   batch: Options.integer("batch").pipe(Options.withDefault(64), Options.withDescription("Samples per step for --model (rows per step for frame models).")),
   dataflow: Options.text("dataflow").pipe(
-    Options.optional,
-    Options.withDescription("Search only under this dataflow from dataflows/ (name or file); by default every dataflow is searched and the best kept."),
+    Options.repeated,
+    Options.withDescription("Search under this dataflow from dataflows/ (name, file, or os/ws/is); repeat for several. Default: the dataflows the accelerator's file declares (`free` is opt-in)."),
   ),
   objective: Options.choice("objective", ["cycles", "energy", "edp", "dram"]).pipe(Options.withDefault("cycles" as Objective)),
-  glbWords: Options.integer("glb-words").pipe(Options.optional, Options.withDescription("Replace the on-chip buffers by one shared buffer of this many words.")),
+  ...machineFlags,
+  ...operandOptions,
   budget: Options.integer("budget").pipe(Options.withDefault(20000), Options.withDescription("Mapping evaluations per dataflow and layer.")),
   seconds: Options.float("seconds").pipe(Options.optional, Options.withDescription("Wall-clock cap per dataflow and layer (results are seed-deterministic only if it does not bite).")),
   search: Options.choice("search", ["auto", "exhaustive", "random", "anneal"]).pipe(
     Options.withDefault("auto" as Strategy | "auto"),
     Options.withDescription("auto: exhaustive when the mapspace fits the budget, else simulated annealing."),
   ),
-  seed: Options.integer("seed").pipe(Options.withDefault(1)),
   concurrency: Options.integer("concurrency").pipe(
     Options.withDefault(1),
     Options.withDescription("Worker threads for the search chunks (the result does not depend on it)."),
@@ -59,51 +55,53 @@ const options = {
   json: jsonOption,
 }
 
-const targetsOf = (o: { gemm: Option.Option<string>; conv: Option.Option<string>; trace: Option.Option<string>; model: Option.Option<string>; batch: number }) =>
+type Flags = { gemm: Option.Option<string>; conv: Option.Option<string>; trace: Option.Option<string>; model: Option.Option<string>; batch: number; seed: number }
+
+const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
   Effect.gen(function* () {
     const given = (["gemm", "conv", "trace", "model"] as const).filter((k) => Option.isSome(o[k]))
     if (given.length !== 1)
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "", expected: `expected exactly one of --gemm, --conv, --trace, --model; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}` }))
+      return yield* Effect.fail(
+        new ConfigError({ file: "command line", path: "", expected: `expected exactly one of --gemm, --conv, --trace, --model; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}` }),
+      )
     if (Option.isSome(o.model)) {
       const batch = yield* positiveInt("--batch", o.batch)
       return targetsFromModel(yield* loadModel(o.model.value), batch)
     }
-    if (Option.isSome(o.gemm)) {
-      const w = yield* Either.match(workloadFromGemmArgs(o.gemm.value), { onLeft: Effect.fail, onRight: Effect.succeed })
-      return [gemmTarget(w.name, w.gemm)]
-    }
-    if (Option.isSome(o.conv)) {
-      const w = yield* Either.match(workloadFromConvArgs(o.conv.value), { onLeft: Effect.fail, onRight: Effect.succeed })
-      return [convTarget(w.name, w.conv!)]
-    }
-    const trace = yield* readTrace(Option.getOrThrow(o.trace))
-    return targetsFromTrace(trace.records)
+    if (Option.isSome(o.trace)) return targetsFromTrace((yield* readTrace(o.trace.value)).records, o.seed)
+    const { a, b } = yield* operandSpecs(o)
+    const w = Option.isSome(o.gemm)
+      ? yield* Either.match(workloadFromGemmArgs(o.gemm.value), { onLeft: Effect.fail, onRight: Effect.succeed })
+      : yield* Either.match(workloadFromConvArgs(Option.getOrThrow(o.conv)), { onLeft: Effect.fail, onRight: Effect.succeed })
+    return [statisticalLayer(w, a, b, o.seed)]
   })
 
 const round = (x: number): number => Math.round(x * 1000) / 1000
 
-const jsonRow = (r: LayerMapping, acc: string, objective: Objective, arch: ReturnType<typeof costArch>) => {
-  const t: MapTarget = r.target
-  const dims = Object.fromEntries(t.problem.dimNames.map((d, i) => [d, t.problem.sizes[i]!]))
+/**
+ * One line per (layer, pass): the mapping-file fields first (layer, pass, accelerator, dataflow,
+ * machine, dims, mapping), which `spade layer --mapping` and `spade simulate --mapping` read back,
+ * then what the search found.
+ */
+const jsonRow = (r: LayerMapping, acc: Accelerator, settings: MachineOptions & { readonly timing: Timing }, objective: Objective) => {
+  const mapping = namedMapping(r.problem, r.arch, r.mapping)
+  const g = r.target.gemm
   return {
     layer: r.layer,
     pass: r.pass,
-    accelerator: acc,
+    accelerator: acc.name,
+    dataflow: r.dataflow,
+    machine: settingsOf(acc, settings),
+    dims: problemDims(r.problem),
+    mapping,
     objective,
-    problem: t.problem.kind,
-    dims,
-    gemm: t.gemm,
-    best: {
-      dataflow: r.dataflow,
-      cycles: r.evaluation.cycles,
-      energyPj: r.evaluation.energyPj,
-      dramWords: r.evaluation.dramWords,
-      mapping: namedMapping(t.problem, arch, r.mapping),
-    },
+    problem: r.problem.kind,
+    gemm: g,
+    best: { dataflow: r.dataflow, cycles: r.evaluation.cycles, energyPj: r.evaluation.energyPj, dramWords: r.evaluation.dramWords, mapping },
     lowerBound: r.lowerBound,
     dramOverLowerBound: r.evaluation.dramWords / r.lowerBound.dramWords,
     // The same mapping accumulating into C (M·N more reads) against issue 5's C += AB formula.
-    accumulateOverSmith: r.lowerBound.accumulateDramWords === null ? null : (r.evaluation.dramWords + t.gemm.m * t.gemm.n) / r.lowerBound.accumulateDramWords,
+    accumulateOverSmith: r.lowerBound.accumulateDramWords === null ? null : (r.evaluation.dramWords + g.m * g.n) / r.lowerBound.accumulateDramWords,
     dramOverTwoLevelOptimum: r.lowerBound.twoLevelOptimumDramWords === null ? null : r.evaluation.dramWords / r.lowerBound.twoLevelOptimumDramWords,
     evaluated: r.evaluated,
     seconds: r.seconds,
@@ -118,18 +116,15 @@ export const mapCommand = Command.make("map", options, (o) =>
     const acc = yield* loadAccelerator(o.accelerator)
     const budget = yield* positiveInt("--budget", o.budget)
     const concurrency = yield* positiveInt("--concurrency", o.concurrency)
-    const glbWords = Option.isSome(o.glbWords) ? yield* positiveInt("--glb-words", o.glbWords.value) : undefined
+    const settings = yield* machineOptionsOf(acc, o)
     if (Option.isSome(o.seconds) && !(o.seconds.value > 0))
       return yield* Effect.fail(new ConfigError({ file: "command line", path: "--seconds", expected: `expected a positive number, got ${o.seconds.value}` }))
     const targets = yield* targetsOf(o)
-    const names = Option.match(o.dataflow, { onNone: () => listConfigNames("dataflows"), onSome: (d) => [d] })
-    const dataflows = yield* Effect.forEach(names, loadConfig("dataflows", Dataflow))
-    if (dataflows.length === 0) return yield* Effect.fail(new ConfigError({ file: "dataflows/", path: "", expected: "expected at least one dataflow file" }))
-    const arch = costArch(acc, { glbWords })
+    const dataflows = yield* Effect.forEach(o.dataflow.length > 0 ? o.dataflow : acc.dataflows, loadDataflow)
     // Worker threads cost a few hundred ms to start: worth it only with several threads and a big budget.
     const runner = concurrency > 1 && budget >= 20000 ? workerRunner : undefined
     for (const target of targets) {
-      const r = yield* mapLayer(arch, target, dataflows, o.objective, {
+      const r = yield* mapLayer(acc, settings, target, dataflows, o.objective, {
         strategy: o.search,
         budget,
         seconds: Option.getOrUndefined(o.seconds),
@@ -138,18 +133,19 @@ export const mapCommand = Command.make("map", options, (o) =>
         concurrency,
         runner,
       })
-      if (o.json) yield* Console.log(JSON.stringify(jsonRow(r, acc.name, o.objective, arch)))
+      if (o.json) yield* Console.log(JSON.stringify(jsonRow(r, acc, settings, o.objective)))
       else {
         const e = r.evaluation
+        const two = r.lowerBound.twoLevelOptimumDramWords
         yield* Console.log(
-          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)}${r.lowerBound.twoLevelOptimumDramWords === null ? "" : `, ${round(e.dramWords / r.lowerBound.twoLevelOptimumDramWords)}x the best two-level tiling`} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
+          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)}${two === null ? "" : `, ${round(e.dramWords / two)}x the best two-level tiling`} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
         )
-        yield* Console.log(loopNestText(r.target.problem, arch, r.mapping).replace(/^/gm, "  "))
+        yield* Console.log(loopNestText(r.problem, r.arch, r.mapping).replace(/^/gm, "  "))
       }
     }
   }),
 ).pipe(
   Command.withDescription(
-    "Search loop-nest mappings of a layer (or every layer and pass of a trace or a model) under the dataflows' constraints; print the best, the cycles/energy Pareto front and the DRAM lower bound.",
+    "Search loop-nest mappings of a layer (or every layer and pass of a trace or a model) under the accelerator's dataflows; print the best, the cycles/energy Pareto front and the DRAM lower bound. With --json, each line is also a mapping file for `spade layer` and `spade simulate`.",
   ),
 )

@@ -1,11 +1,13 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ConfigError, FileError } from "../config/index.ts"
-import { simLayerFromTrace, simulate, writeRows, type SimRow } from "../sim/index.ts"
+import type { Accelerator } from "../hardware/index.ts"
+import { entryFor, layerFromTrace, loadDataflow, machineOf, readMappingFile, type MappingEntry, type SimRow } from "../machine/index.ts"
+import { simulateLayer, simulateWithEntry, writeRows } from "../sim/index.ts"
 import { readTrace, type TraceRecord } from "../trace/index.ts"
-import { jsonOption, loadAccelerator } from "./workload-options.ts"
+import { jsonOption, loadAccelerator, machineFlags, machineOptionsOf } from "./workload-options.ts"
 
 const options = {
   trace: Options.file("trace").pipe(Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment.")),
@@ -18,6 +20,15 @@ const options = {
     Options.withDefault("last"),
     Options.withDescription("Which traced step to replay: last, all, or a step number."),
   ),
+  dataflow: Options.text("dataflow").pipe(
+    Options.optional,
+    Options.withDescription("Run every accelerator under this dataflow's canonical mapping (name, file, or os/ws/is); each accelerator's first by default."),
+  ),
+  mapping: Options.file("mapping").pipe(
+    Options.optional,
+    Options.withDescription("Replay each (layer, pass) under the mapping `spade map --json` found for it (an accelerator with no entry in the file runs canonical mappings)."),
+  ),
+  ...machineFlags,
   json: jsonOption,
 }
 
@@ -31,6 +42,28 @@ const pickSteps = (records: ReadonlyArray<TraceRecord>, step: string): Effect.Ef
   return Effect.succeed(records.filter((r) => r.step === wanted))
 }
 
+/** One traced (layer, pass) on one machine: under its mapping-file entry when the file has mappings for this accelerator. */
+const runOne = (
+  acc: Accelerator,
+  machine: ReturnType<typeof machineOf>,
+  layer: ReturnType<typeof layerFromTrace>,
+  mine: ReadonlyArray<MappingEntry>,
+  source: string,
+  dataflow: string | undefined,
+) =>
+  Effect.gen(function* () {
+    if (mine.length > 0) {
+      const entry = entryFor(mine, layer.name, layer.pass)
+      if (entry === null)
+        return yield* Effect.fail(new ConfigError({ file: source, path: "", expected: `expected a mapping for ${layer.name} ${layer.pass} on ${acc.name}` }))
+      const df = yield* loadDataflow(entry.dataflow)
+      const result = simulateWithEntry(machine, layer, df, entry, `${source} (${entry.layer} ${entry.pass ?? ""})`.replace(" )", ")"))
+      return (yield* Either.match(result, { onLeft: Effect.fail, onRight: Effect.succeed })).row
+    }
+    const df = yield* loadDataflow(dataflow ?? acc.dataflows[0])
+    return (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed })).row
+  })
+
 export const simulateCommand = Command.make("simulate", options, (o) =>
   Effect.gen(function* () {
     if (o.accelerator.length === 0)
@@ -40,10 +73,19 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
     const accs = yield* Effect.forEach(o.accelerator, loadAccelerator)
     const trace = yield* readTrace(o.trace)
     const records = yield* pickSteps(trace.records, o.step)
+    const entries: ReadonlyArray<MappingEntry> = Option.isSome(o.mapping) ? yield* readMappingFile(o.mapping.value) : []
     const rows: Array<SimRow & { step: number; model: string; method: string }> = []
-    for (const r of records)
-      for (const acc of accs)
-        rows.push({ ...simulate(acc, simLayerFromTrace(r), { conv: r.conv }).row, step: r.step, model: trace.meta.model, method: trace.meta.method })
+    for (const acc of accs) {
+      const mine = entries.filter((e) => e.accelerator === acc.name)
+      const source = Option.getOrElse(o.mapping, () => "")
+      const settings = yield* machineOptionsOf(acc, o, mine[0] === undefined ? undefined : { source, settings: mine[0].machine })
+      const machine = machineOf(acc, settings)
+      for (const r of records) {
+        const layer = layerFromTrace(r)
+        const row = yield* runOne(acc, machine, layer, mine, source, Option.getOrUndefined(o.dataflow))
+        rows.push({ ...row, step: r.step, model: trace.meta.model, method: trace.meta.method })
+      }
+    }
     if (Option.isSome(o.out)) {
       const file = o.out.value
       yield* Effect.try({
@@ -60,4 +102,4 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
         yield* Console.log(`${r.layer.padEnd(10)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`)
     else yield* Console.log(`${rows.length} rows -> ${o.out.value}`)
   }),
-).pipe(Command.withDescription("Replay a trace's layers and passes on one or more accelerators (any family) and write tidy result rows (CSV or Arrow)."))
+).pipe(Command.withDescription("Replay a trace's layers and passes on one or more accelerators (any family), under canonical mappings or the mapper's (--mapping), and write tidy result rows (CSV or Arrow)."))

@@ -34,13 +34,23 @@ export const toConfigError = (file: string, error: ParseResult.ParseError): Conf
 
 const lowerFirst = (s: string): string => (s.length === 0 ? s : s[0]!.toLowerCase() + s.slice(1))
 
-/** Decode an already-parsed value. Unknown fields are errors: a typo must not be silently ignored. */
+/**
+ * Decode an already-parsed value. Unknown fields are errors: a typo must not be silently ignored.
+ * `excess: "ignore"` is for files another command wrote with more than this one reads.
+ */
 export const decodeValue =
-  <A, I>(schema: Schema.Schema<A, I>) =>
+  <A, I>(schema: Schema.Schema<A, I>, excess: "error" | "ignore" = "error") =>
   (file: string, value: unknown): Either.Either<A, ConfigError> =>
-    Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })(value).pipe(
+    Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: excess })(value).pipe(
       Either.mapLeft((e) => toConfigError(file, e)),
     )
+
+/** A file's text, or a FileError naming why it cannot be read. */
+export const readText = (file: string): Effect.Effect<string, FileError> =>
+  Effect.try({
+    try: () => fs.readFileSync(file, "utf8"),
+    catch: (e) => new FileError({ file, reason: `cannot read (${errnoMessage(e)})` }),
+  })
 
 export const readJson = (file: string): Effect.Effect<unknown, FileError> =>
   Effect.try({

@@ -1,8 +1,11 @@
 /**
- * The cost model shared by the simulators and the scheduler: action counts in, energy out, and the
- * loop-nest access counting of a mapping (per level and tensor accesses, cycles, energy). It sits
- * after hardware and before both sim and schedule, so the two can never disagree on what an access costs.
+ * The counting primitives every family's machine model is built from: problems (the loop nests of
+ * layer passes), the loop-nest access-counting model of a mapping (per level and tensor accesses,
+ * capacity, transfer cycles), storage formats (exact and expected sizes side by side) and energy as
+ * Σ count × energy per action. Problem, architecture view and mapping are kept apart, as in Timeloop.
  */
 export * from "./energy.ts"
+export * from "./problem.ts"
 export * from "./loopnest.ts"
+export * from "./formats/index.ts"
 export { walkLoopNest } from "./loopnest-walk.ts"

@@ -1,4 +1,5 @@
-import { POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, POSITIONS, relevance, TENSORS, type Loop, type Mapping, type Problem, type Visits } from "./loopnest.ts"
+import { POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, POSITIONS, type Loop, type Mapping, type Visits } from "./loopnest.ts"
+import { relevance, TENSORS, type Problem } from "./problem.ts"
 
 /**
  * The slow, obviously-correct twin of `loopNestVisits`: run the padded loop nest point by point and

@@ -1,5 +1,6 @@
 import { Effect, Schema } from "effect"
 import { loadConfig, type ConfigError, type FileError, type NotFoundError } from "../config/index.ts"
+import { convOut } from "../tensor/index.ts"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
@@ -87,9 +88,6 @@ export type LayerConfig = typeof LayerConfig.Type
 
 /** Per-sample shape: [features] or [height, width, channels] (NHWC, the engine's image layout). */
 export type SampleShape = readonly [number] | readonly [number, number, number]
-
-const convOut = (input: number, filter: number, stride: number, padding: number): number =>
-  Math.floor((input + 2 * padding - filter) / stride) + 1
 
 /**
  * Every layer's output shape, or the first layer that cannot take its input (index and reason).

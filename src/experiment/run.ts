@@ -3,12 +3,12 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { ConfigError, decodeValue, FileError, type UserError, listConfigNames, loadConfig, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
-import { costArch } from "../cost/index.ts"
 import { ENGINE_VERSION, loadMnistDigits, ModelConfig, parseSparsity, train, type TrainResult } from "../engine/index.ts"
-import { Accelerator, Dataflow, systolicDataflowOf, type SystolicDataflow } from "../hardware/index.ts"
+import { Accelerator, type Dataflow } from "../hardware/index.ts"
+import { layerFromTrace, loadDataflow, machineOf, timingsOf, type DataflowError, type Machine, type MappingError, type SimRow } from "../machine/index.ts"
 import { barChart, joinOn, lineChart, renderReport, writeReport } from "../report/index.ts"
-import { DEFAULT_CHUNKS, mapLayer, targetsFromTrace } from "../schedule/index.ts"
-import { effectualMacs, simLayerFromTrace, simulate, simulateSystolic, workloadFromTraceRecord } from "../sim/index.ts"
+import { DEFAULT_CHUNKS, mapLayer, targetsFromTrace, type LayerMapping } from "../schedule/index.ts"
+import { simulateLayer } from "../sim/index.ts"
 import { encodeTrace, observe, readTrace, TRACE_SCHEMA_VERSION, type TraceMeta, type TraceRecord } from "../trace/index.ts"
 import { cacheEntry } from "./cache.ts"
 import { progress, say } from "./progress.ts"
@@ -59,7 +59,7 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     const model = yield* loadConfig("models", ModelConfig)(spec.model)
     const accelerators = yield* Effect.forEach(spec.simulate, (s) => loadConfig("accelerators", Accelerator)(s.accelerator))
     // Checked before training, so a misfit entry costs no run.
-    const runs = yield* Effect.forEach(spec.simulate, (sim, si) => simulationRuns(spec.name, si, sim, accelerators[si]!))
+    const runs = yield* Effect.forEach(spec.simulate, (sim, si) => simulationRuns(spec, si, sim, accelerators[si]!))
     const methods = yield* Effect.forEach(spec.methods, (m) => fromEither(parseSparsity(m)))
     const outDir = options.outDir ?? path.join(projectRoot, "reports")
     const traceDir = path.join(outDir, spec.name, "traces")
@@ -125,6 +125,11 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
       ),
     )
 
+    const found = yield* mapTraced(spec, model.name, trained.map((t) => ({ method: t.method, records: lastStep(t.records) })))
+    const mappings = found.map((f) => f.row)
+    const mapperFor = (method: string, acc: string, layer: string, pass: string): LayerMapping | undefined =>
+      found.find((f) => f.row.method === method && f.row.accelerator === acc && f.row.layer === layer && f.row.pass === pass)?.mapping
+
     const simulations = trained.flatMap((t) => lastStep(t.records).map((r) => ({ t, r })))
     const total = simulations.length * runs.reduce((n, r) => n + r.length, 0)
     const bar = progress("simulate      ", total)
@@ -132,23 +137,19 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     const results: Row[] = []
     for (const { t, r } of simulations)
       for (const run of runs.flat()) {
-        results.push({
-          experiment: spec.name, model: model.name, method: t.method, step: r.step,
-          ...simulatedRow(run, r),
-          layerPass: `${r.layer} ${r.pass}`,
-        })
+        const row = yield* simulatedRow(run, r, run.useMapper ? mapperFor(t.method, run.machine.acc.name, r.layer, r.pass) : undefined)
+        results.push({ experiment: spec.name, model: model.name, method: t.method, step: r.step, ...row, layerPass: `${r.layer} ${r.pass}` })
         bar.update(++done)
       }
     bar.finish()
 
-    const mappings = yield* mapTraced(spec, model.name, trained.map((t) => ({ method: t.method, records: lastStep(t.records) })))
-    // Each simulated (layer, pass) beside the best mapping found for it, for a like-for-like look.
+    // Each simulated (layer, pass) beside the best mapping found for it on the same accelerator.
     const mapped = joinOn(
       mappings.map((r) => ({
-        method: r.method, step: r.step, layer: r.layer, pass: r.pass, mappedAccelerator: r.accelerator, mappedDataflow: r.dataflow,
+        method: r.method, step: r.step, layer: r.layer, pass: r.pass, accelerator: r.accelerator, mappedDataflow: r.dataflow,
         mappedCycles: r.cycles, mappedEnergyPj: r.energyPj, mappedDramWords: r.dramWords, dramOverLowerBound: r.dramOverLowerBound,
       })),
-      ["method", "step", "layer", "pass"],
+      ["method", "step", "layer", "pass", "accelerator"],
     )(results) as Row[]
 
     const tables: Record<TableName, ReadonlyArray<Row>> = { training, results, operands, mappings, mapped }
@@ -181,36 +182,42 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     return { reportFile, traceFiles: trained.map((t) => t.traceFile), tables } satisfies ExperimentOutput
   })
 
-/** Map every traced (layer, pass) of each method under each declared accelerator: the `mappings` table. */
+/**
+ * Map every traced (layer, pass) of each method on each `map` entry's accelerator, with statistical
+ * operands of the traced densities and N:M structure: the `mappings` table, and the mappings a
+ * `simulate` entry with `mapping: "mapper"` replays on the real masks.
+ */
 const mapTraced = (spec: ExperimentSpec, modelName: string, traced: ReadonlyArray<{ method: string; records: ReadonlyArray<TraceRecord> }>) =>
   Effect.gen(function* () {
-    const rows: Row[] = []
+    const out: Array<{ row: Row & { method: string; accelerator: string; layer: string; pass: string }; mapping: LayerMapping }> = []
     const searches = yield* Effect.forEach(spec.map ?? [], (m) =>
-      Effect.all({
-        m: Effect.succeed(m),
-        acc: loadConfig("accelerators", Accelerator)(m.accelerator),
-        dataflows: Effect.forEach(m.dataflows ?? listConfigNames("dataflows"), loadConfig("dataflows", Dataflow)),
-      }))
-    const work = searches.flatMap(({ m, acc, dataflows }) => {
-      const arch = costArch(acc)
-      return traced.flatMap((t) => targetsFromTrace(t.records).map((target) => ({ m, acc, arch, dataflows, t, target })))
-    })
-    if (work.length === 0) return rows
+      Effect.gen(function* () {
+        const acc = yield* loadConfig("accelerators", Accelerator)(m.accelerator)
+        const dataflows = yield* Effect.forEach(m.dataflows ?? acc.dataflows, loadDataflow)
+        return { m, acc, dataflows }
+      }),
+    )
+    const work = searches.flatMap(({ m, acc, dataflows }) => traced.flatMap((t) => targetsFromTrace(t.records, m.seed).map((target) => ({ m, acc, dataflows, t, target }))))
+    if (work.length === 0) return out
     const bar = progress("map           ", work.length)
-    for (const [i, { m, acc, arch, dataflows, t, target }] of work.entries()) {
-      const r = yield* mapLayer(arch, target, dataflows, m.objective, { strategy: "auto", budget: m.budget, seed: m.seed, chunks: DEFAULT_CHUNKS, concurrency: 1 })
+    for (const [i, { m, acc, dataflows, t, target }] of work.entries()) {
+      const r = yield* mapLayer(acc, {}, target, dataflows, m.objective, { strategy: "auto", budget: m.budget, seed: m.seed, chunks: DEFAULT_CHUNKS, concurrency: 1 })
       const step = t.records[0]?.step ?? 0
-      rows.push({
-        experiment: spec.name, model: modelName, method: t.method, step, layer: r.layer, pass: r.pass, accelerator: acc.name,
-        objective: m.objective, dataflow: r.dataflow, problem: target.problem.kind, m: target.gemm.m, n: target.gemm.n, k: target.gemm.k,
-        cycles: r.evaluation.cycles, energyPj: r.evaluation.energyPj, dramWords: r.evaluation.dramWords,
-        lowerBoundDramWords: r.lowerBound.dramWords, lowerBoundKind: r.lowerBound.kind, dramOverLowerBound: r.evaluation.dramWords / r.lowerBound.dramWords,
-        evaluated: r.evaluated, strategy: r.strategy,
+      const pass = r.pass ?? ""
+      out.push({
+        row: {
+          experiment: spec.name, model: modelName, method: t.method, step, layer: r.layer, pass, accelerator: acc.name,
+          objective: m.objective, dataflow: r.dataflow, problem: r.problem.kind, m: target.gemm.m, n: target.gemm.n, k: target.gemm.k,
+          cycles: r.evaluation.cycles, energyPj: r.evaluation.energyPj, dramWords: r.evaluation.dramWords,
+          lowerBoundDramWords: r.lowerBound.dramWords, lowerBoundKind: r.lowerBound.kind, dramOverLowerBound: r.evaluation.dramWords / r.lowerBound.dramWords,
+          evaluated: r.evaluated, strategy: r.strategy,
+        },
+        mapping: r,
       })
       bar.update(i + 1)
     }
     bar.finish()
-    return rows
+    return out
   })
 
 const mean = (xs: ReadonlyArray<number>): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
@@ -223,51 +230,45 @@ export const compileChart = (c: ChartSpec, rows: ReadonlyArray<Row>) => {
   return c.mark === "line" ? lineChart(common) : barChart(common)
 }
 
-/** One replay of the traces: an accelerator, and for systolic arrays a dataflow and a timing. */
+/** One replay of the traces: a machine (accelerator and timing), a dataflow, and where mappings come from. */
 interface SimulationRun {
-  readonly acc: Accelerator
-  readonly dataflow: SystolicDataflow | null
-  readonly timing: "default" | "scalesim"
+  readonly machine: Machine
+  readonly dataflow: Dataflow
+  readonly useMapper: boolean
 }
 
-/** The replays a `simulate` entry asks for, or why the entry does not fit its accelerator's family. */
-const simulationRuns = (experiment: string, index: number, sim: SimulationSpec, acc: Accelerator): Effect.Effect<SimulationRun[], ConfigError> => {
-  const fail = (field: string, expected: string) => Effect.fail(new ConfigError({ file: `experiment ${experiment}`, path: `simulate.${index}.${field}`, expected }))
-  const own = systolicDataflowOf(acc)
-  if (sim.dataflows !== undefined && own === null)
-    return fail("dataflows", `no dataflows: ${acc.name} is a ${acc.family} accelerator, and only systolic arrays (dense-systolic, nm-training) take one`)
-  const timing = sim.timing ?? "default"
-  if (timing === "scalesim" && acc.family !== "dense-systolic")
-    return fail("timing", `"default": SCALE-Sim timing is for dense systolic arrays, and ${acc.name} is a ${acc.family} accelerator`)
-  const dataflows = sim.dataflows ?? (own === null ? [null] : [own])
-  return Effect.succeed(dataflows.map((dataflow) => ({ acc, dataflow, timing })))
-}
+/** The replays a `simulate` entry asks for, or why the entry does not fit its accelerator or the spec. */
+const simulationRuns = (spec: ExperimentSpec, index: number, sim: SimulationSpec, acc: Accelerator): Effect.Effect<SimulationRun[], UserError> =>
+  Effect.gen(function* () {
+    const fail = (field: string, expected: string) => Effect.fail(new ConfigError({ file: `experiment ${spec.name}`, path: `simulate.${index}.${field}`, expected }))
+    const timing = sim.timing ?? "default"
+    if (!timingsOf(acc).includes(timing))
+      return yield* fail("timing", `one of ${timingsOf(acc).map((t) => `"${t}"`).join(", ")}: SCALE-Sim timing is for dense systolic arrays, and ${acc.name} is a ${acc.family} accelerator`)
+    const useMapper = sim.mapping === "mapper"
+    if (useMapper && !(spec.map ?? []).some((m) => m.accelerator === sim.accelerator))
+      return yield* fail("mapping", `"canonical", or a map entry for ${sim.accelerator}: "mapper" replays the mappings it finds`)
+    if (useMapper && sim.dataflows !== undefined) return yield* fail("dataflows", `no dataflows with mapping "mapper": the mapper chooses among the map entry's`)
+    const dataflows = yield* Effect.forEach(sim.dataflows ?? [acc.dataflows[0]], loadDataflow)
+    const machine = machineOf(acc, { timing })
+    return dataflows.map((dataflow) => ({ machine, dataflow, useMapper }))
+  })
 
 /**
- * One tidy result row, the same columns for every family. The machine model (`simulate`) serves
- * every accelerator; SCALE-Sim timing goes through the first slice's `simulateSystolic`.
+ * One tidy result row, the same columns for every family: the machine model under the dataflow's
+ * canonical mapping, or under the mapper's for the layer (falling back to the canonical one, and
+ * saying why, when the real masks make the layer a different problem than its statistics did).
  */
-const simulatedRow = (run: SimulationRun, r: TraceRecord): Row => {
-  const layer = simLayerFromTrace(r)
-  const common = { layer: r.layer, pass: r.pass, accelerator: run.acc.name, family: run.acc.family, dataflow: run.dataflow ?? "", timing: run.timing, m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }
-  if (run.timing === "scalesim" && run.dataflow !== null) {
-    const s = simulateSystolic(run.acc, workloadFromTraceRecord(r), { dataflow: run.dataflow, timing: "scalesim" })
-    const e = s.energyByComponentPj
-    return {
-      ...common, mechanism: "dense", cycles: s.cycles, computeCycles: s.computeCycles, stallCycles: s.stallCycles, boundBy: "", utilization: s.utilization,
-      macs: s.macs, denseMacs: s.denseMacs, gatedMacs: 0, effectualMacs: effectualMacs(layer.a, layer.b),
-      dramReads: s.dram.ifmapReads + s.dram.filterReads + s.dram.ofmapReads, dramWrites: s.dram.ofmapWrites,
-      sramReads: s.sram.ifmapReads + s.sram.filterReads, sramWrites: s.sram.ofmapWrites, dramBytes: s.dramBytes,
-      energyPj: s.energyPj, energyMacPj: e.mac, energySramPj: e.sram, energyDramPj: e.dram, energyOtherPj: s.energyPj - e.mac - e.sram - e.dram,
-    }
-  }
-  const x = simulate(run.acc, layer, { dataflow: run.dataflow ?? undefined, conv: r.conv }).row
-  return {
-    ...common, mechanism: x.mechanism, cycles: x.cycles, computeCycles: x.computeCycles, stallCycles: x.stallCycles, boundBy: x.boundBy, utilization: x.utilization,
-    macs: x.macs, denseMacs: x.denseMacs, gatedMacs: x.gatedMacs, effectualMacs: x.effectualMacs,
-    dramReads: x.dramReads, dramWrites: x.dramWrites, sramReads: x.sramReads, sramWrites: x.sramWrites, dramBytes: x.dramBytes,
-    energyPj: x.energyPj, energyMacPj: x.energyMacPj, energySramPj: x.energySramPj, energyDramPj: x.energyDramPj, energyOtherPj: x.energyOtherPj,
-  }
+const simulatedRow = (run: SimulationRun, r: TraceRecord, found: LayerMapping | undefined): Effect.Effect<SimRow, UserError | MappingError | DataflowError> => {
+  const layer = layerFromTrace(r)
+  const canonical = () => simulateLayer(run.machine, layer, run.dataflow)
+  if (!run.useMapper || found === undefined) return Either.match(canonical(), { onLeft: Effect.fail, onRight: (x) => Effect.succeed(x.row) })
+  return Effect.flatMap(loadDataflow(found.dataflow), (df) =>
+    Either.match(simulateLayer(run.machine, layer, df, { mapping: found.mapping, source: "mapper" }), {
+      onRight: (x): Effect.Effect<SimRow, MappingError | DataflowError> => Effect.succeed(x.row),
+      onLeft: (e) =>
+        Either.match(canonical(), { onLeft: Effect.fail, onRight: (x) => Effect.succeed({ ...x.row, mapping: `canonical (the mapper's does not run: ${e.expected})` }) }),
+    }),
+  )
 }
 
 /**

@@ -32,10 +32,15 @@ export const TrainingSpec = Schema.Struct({
  */
 export const SimulationSpec = Schema.Struct({
   accelerator: Schema.String,
-  /** Systolic arrays only (dense-systolic, nm-training): the dataflows to replay under; the file's default when left out. */
-  dataflows: Schema.optional(Schema.NonEmptyArray(Schema.Literal("os", "ws", "is"))),
-  /** Dense systolic arrays only: "scalesim" reproduces SCALE-Sim v2's counts; "default" (the default) the machine model. */
+  /** Dataflows (names from dataflows/, or os/ws/is) whose canonical mappings to replay under; the file's first when left out. */
+  dataflows: Schema.optional(Schema.NonEmptyArray(Schema.String)),
+  /** "scalesim" reproduces SCALE-Sim v2's counts (dense systolic arrays); "default" (the default) overlaps folds. */
   timing: Schema.optional(Schema.Literal("default", "scalesim")),
+  /**
+   * "canonical" (the default): each dataflow's canonical mapping. "mapper": the mapping a `map`
+   * entry for the same accelerator found for each traced (layer, pass), replayed on the real masks.
+   */
+  mapping: Schema.optional(Schema.Literal("canonical", "mapper")),
 })
 export type SimulationSpec = typeof SimulationSpec.Type
 
@@ -45,14 +50,14 @@ export const MappingSpec = Schema.Struct({
   objective: Schema.Literal("cycles", "energy", "edp", "dram"),
   /** Mapping evaluations per dataflow and layer. */
   budget: PositiveInt,
-  /** Dataflow names from dataflows/; all of them when left out. */
+  /** Dataflow names from dataflows/ (or os/ws/is); the ones the accelerator's file declares when left out. */
   dataflows: Schema.optional(Schema.NonEmptyArray(Schema.String)),
   seed: NonNegativeInt,
 })
 
 /**
  * The tables a run produces, each a list of tidy rows. `mapped` joins `results` with `mappings` on
- * (method, step, layer, pass): each simulated row beside the best mapping found for it.
+ * (method, step, layer, pass, accelerator): each simulated row beside the best mapping found for it.
  */
 export const TableName = Schema.Literal("training", "results", "operands", "mappings", "mapped")
 export type TableName = typeof TableName.Type

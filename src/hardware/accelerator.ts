@@ -19,6 +19,17 @@ export const EnergyCost = Schema.Struct({
 })
 export type EnergyCost = typeof EnergyCost.Type
 
+/**
+ * Static power of one component instance, charged for every cycle of a layer, busy or idle: idle
+ * cycles are not free, so a slow design that skips work pays for the time it takes. The energy of
+ * one cycle is milliwatts / clockGhz pJ.
+ */
+export const Leakage = Schema.Struct({
+  milliwatts: NonNegative,
+  source: Source,
+})
+export type Leakage = typeof Leakage.Type
+
 export const MemoryLevel = Schema.Struct({
   name: Schema.String.pipe(Schema.minLength(1)),
   /** Which GEMM tensors this level stores. DRAM stores all three. */
@@ -31,6 +42,8 @@ export const MemoryLevel = Schema.Struct({
   readEnergyPjPerWord: NonNegative,
   writeEnergyPjPerWord: NonNegative,
   energySource: Source,
+  /** Static power of the whole level. */
+  leakage: Leakage,
 })
 export type MemoryLevel = typeof MemoryLevel.Type
 
@@ -59,6 +72,8 @@ export const EnergyTable = Schema.Struct({
   mux: Schema.optional(EnergyCost),
   metadata: Schema.optional(EnergyCost),
   event: Schema.optional(EnergyCost),
+  /** Static power of one PE (its MACs, registers and control), for every PE of the array. */
+  peLeakage: Leakage,
 })
 export type EnergyTable = typeof EnergyTable.Type
 
@@ -76,14 +91,17 @@ const common = {
   /** Outermost (DRAM) first. */
   memory: Schema.NonEmptyArray(MemoryLevel),
   energy: EnergyTable,
+  /**
+   * The dataflows (names of files in dataflows/) this array runs: the mapper searches these by
+   * default, and the first is the one the simulators use when none is given.
+   */
+  dataflows: Schema.NonEmptyArray(Schema.String.pipe(Schema.minLength(1))),
 }
 
 /** TPU-like dense systolic array (the first slice's family). */
 export const DenseSystolicAccelerator = Schema.Struct({
   ...common,
   family: Schema.Literal("dense-systolic"),
-  /** The dataflow used when none is given on the command line. */
-  defaultDataflow: SystolicDataflow,
 })
 export type DenseSystolicAccelerator = typeof DenseSystolicAccelerator.Type
 
@@ -100,10 +118,14 @@ export const RowStationaryAccelerator = Schema.Struct({
     ifmapEncoding: Encoding,
     /** Bits of one run-length field when `ifmapEncoding` is "rle" (Eyeriss v1: 5). */
     runLengthBits: PositiveInt,
+    /** Per-PE scratchpad capacities in words (Eyeriss v1: 12 ifmap, 224 filter, 24 partial sums). */
+    rfWords: Schema.Struct({ ifmap: PositiveInt, filter: PositiveInt, ofmap: PositiveInt }),
     /** Per-PE scratchpad (register file) energies, charged per MAC operand access. */
     rfReadEnergyPjPerWord: NonNegative,
     rfWriteEnergyPjPerWord: NonNegative,
     rfEnergySource: Source,
+    /** Static power of one PE's three scratchpads. */
+    rfLeakage: Leakage,
   }),
 })
 export type RowStationaryAccelerator = typeof RowStationaryAccelerator.Type
@@ -116,7 +138,6 @@ export type RowStationaryAccelerator = typeof RowStationaryAccelerator.Type
 export const NmTrainingAccelerator = Schema.Struct({
   ...common,
   family: Schema.Literal("nm-training"),
-  defaultDataflow: SystolicDataflow,
   nmTraining: Schema.Struct({
     /**
      * Activation words the ifmap port delivers per cycle. A sparse row consumes M/N words per cycle
@@ -232,9 +253,8 @@ export const Accelerator = Schema.Union(
 )
 export type Accelerator = typeof Accelerator.Type
 
-/** The systolic dataflow of families that have one, else null. */
-export const systolicDataflowOf = (acc: Accelerator): SystolicDataflow | null =>
-  acc.family === "dense-systolic" || acc.family === "nm-training" ? acc.defaultDataflow : null
+/** The dataflow the simulators run when none is given: the first the file declares. */
+export const defaultDataflowOf = (acc: Accelerator): string => acc.dataflows[0]
 
 /** The on-chip level that stores a tensor: the innermost level that holds it, below DRAM. */
 export const sramFor = (acc: Accelerator, tensor: TensorName): MemoryLevel | undefined =>

@@ -34,17 +34,16 @@ const levelConstraint = <D extends string>(dim: Schema.Schema<D>, dims: Readonly
     }),
   )
 
-/** The dims allowed to unroll over each PE-array axis. An absent axis is open; an empty list keeps it unused. */
+/**
+ * The dims allowed to unroll over each PE-array axis. An absent axis is open; an empty list keeps it
+ * unused. A dim may unroll over both axes (SparTen's spare units take further output positions);
+ * what an array cannot do at all (a systolic array reducing along both axes) its family rules out.
+ */
 const spatialConstraint = <D extends string>(dim: Schema.Schema<D>) =>
   Schema.Struct({
     rows: Schema.optional(Schema.Array(dim)),
     cols: Schema.optional(Schema.Array(dim)),
-  }).pipe(
-    Schema.filter((s) => {
-      const shared = (s.rows ?? []).find((d) => (s.cols ?? []).includes(d))
-      return shared === undefined ? true : { path: ["cols"], message: `expected dims different from spatial.rows (${shared} is in both)` }
-    }),
-  )
+  })
 
 const levels = <D extends string>(dim: Schema.Schema<D>, dims: ReadonlyArray<D>) => {
   const level = levelConstraint(dim, dims)

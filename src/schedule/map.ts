@@ -1,10 +1,10 @@
 import { Effect, Either } from "effect"
-import { onChipWords, tensorWords, type CostArch, type Mapping } from "../cost/index.ts"
-import type { Dataflow } from "../hardware/index.ts"
+import { onChipWords, tensorWords, type CostArch, type Mapping, type Problem } from "../cost/index.ts"
+import type { Accelerator, Dataflow } from "../hardware/index.ts"
+import { machineOf, prepare, resolveConstraints, type DataflowError, type MachineOptions } from "../machine/index.ts"
 import { gemmDramLowerBoundWords, gemmTwoLevelDramOptimum, smithAccumulateLowerBoundWords } from "./bound.ts"
-import { resolveConstraints } from "./constraints.ts"
-import { NoMappingError, type DataflowError } from "./errors.ts"
-import { compile, type Evaluation, type Objective } from "./mapspace.ts"
+import { NoMappingError } from "./errors.ts"
+import { better, compile, type Evaluation, type Objective } from "./mapspace.ts"
 import { fnvDeriveSeed } from "../tensor/index.ts"
 import { ParetoFront, search, type SearchOptions, type Strategy } from "./search.ts"
 import type { MapTarget } from "./workloads.ts"
@@ -27,23 +27,28 @@ export interface LowerBound {
   readonly twoLevelOptimumDramWords: number | null
 }
 
-export const lowerBoundOf = (t: MapTarget, a: CostArch): LowerBound => {
+export const lowerBoundOf = (p: Problem, a: CostArch): LowerBound => {
   const s = onChipWords(a)
-  return t.problem.kind === "gemm"
-    ? {
-        dramWords: gemmDramLowerBoundWords(t.gemm, s),
-        onChipWords: s,
-        kind: "smith",
-        accumulateDramWords: smithAccumulateLowerBoundWords(t.gemm, s),
-        twoLevelOptimumDramWords: gemmTwoLevelDramOptimum(t.gemm, s)?.dramWords ?? null,
-      }
-    : { dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(t.problem, i), 0), onChipWords: s, kind: "compulsory", accumulateDramWords: null, twoLevelOptimumDramWords: null }
+  if (p.kind === "gemm") {
+    const g = { m: p.sizes[0]!, n: p.sizes[1]!, k: p.sizes[2]! }
+    return {
+      dramWords: gemmDramLowerBoundWords(g, s),
+      onChipWords: s,
+      kind: "smith",
+      accumulateDramWords: smithAccumulateLowerBoundWords(g, s),
+      twoLevelOptimumDramWords: gemmTwoLevelDramOptimum(g, s)?.dramWords ?? null,
+    }
+  }
+  return { dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(p, i), 0), onChipWords: s, kind: "compulsory", accumulateDramWords: null, twoLevelOptimumDramWords: null }
 }
 
 export interface LayerMapping {
   readonly layer: string
   readonly pass: MapTarget["pass"]
   readonly target: MapTarget
+  /** The loop nest the layer runs as on this accelerator (a conv nest or a GEMM, compressed for N:M). */
+  readonly problem: Problem
+  readonly arch: CostArch
   readonly dataflow: string
   readonly mapping: Mapping
   readonly evaluation: Evaluation
@@ -57,11 +62,14 @@ export interface LayerMapping {
 }
 
 /**
- * Map one (layer, pass) under each dataflow and keep the best. Dataflows are searched in the order
- * given; each gets its own seed derived from the user's, so adding one never changes another's result.
+ * Map one (layer, pass) under each dataflow and keep the best (ties broken on the other objectives).
+ * Dataflows are searched in the order given; each gets its own seed derived from the user's, so
+ * adding one never changes another's result. Every mapping returned runs on the simulator: the
+ * search evaluates the machine model the simulator runs, and only its legal mappings.
  */
 export const mapLayer = (
-  arch: CostArch,
+  acc: Accelerator,
+  options: MachineOptions,
   target: MapTarget,
   dataflows: ReadonlyArray<Dataflow>,
   objective: Objective,
@@ -69,6 +77,8 @@ export const mapLayer = (
 ): Effect.Effect<LayerMapping, DataflowError | NoMappingError> =>
   Effect.gen(function* () {
     const started = Date.now()
+    const machine = machineOf(acc, options)
+    const problem = prepare(machine, target).problem
     let best: { dataflow: string; mapping: Mapping; evaluation: Evaluation } | null = null
     let evaluated = 0
     let complete = true
@@ -77,9 +87,9 @@ export const mapLayer = (
     const owner = new Map<Mapping, string>()
     const reasons: string[] = []
     for (const df of dataflows) {
-      const constraints = yield* Either.match(resolveConstraints(df, target.problem), { onLeft: Effect.fail, onRight: Effect.succeed })
-      const space = { problem: target.problem, arch, constraints, sparsity: target.sparsity, objective }
-      const r = yield* search(space, { ...o, seed: fnvDeriveSeed(o.seed, df.name, target.layer, target.pass ?? "") })
+      yield* Either.match(resolveConstraints(df, problem), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const space = { acc, options, layer: target, dataflow: df, objective }
+      const r = yield* search(space, { ...o, seed: fnvDeriveSeed(o.seed, df.name, target.name, target.pass ?? "") })
       evaluated += r.evaluated
       complete &&= r.complete
       strategy = r.strategy
@@ -88,22 +98,27 @@ export const mapLayer = (
         front.insert(p)
       }
       if (r.best === null) {
-        const probe = compile(space).random(() => 0.5)
+        const c = compile(space)
+        const probe = c.random(() => 0.5)
         reasons.push(`${df.name}: ${probe === null ? "no sampled mapping fits" : "search found none"}`)
         continue
       }
-      if (best === null || r.best.evaluation.objective < best.evaluation.objective) best = { dataflow: df.name, ...r.best }
+      if (best === null || better(r.best.evaluation, best.evaluation)) best = { dataflow: df.name, ...r.best }
     }
     if (best === null)
-      return yield* Effect.fail(new NoMappingError({ layer: target.layer, dataflow: dataflows.map((d) => d.name).join(","), accelerator: arch.name, reason: reasons.join("; ") || "no dataflow given" }))
+      return yield* Effect.fail(
+        new NoMappingError({ layer: target.name, dataflow: dataflows.map((d) => d.name).join(","), accelerator: acc.name, reason: reasons.join("; ") || "no dataflow given" }),
+      )
     return {
-      layer: target.layer,
+      layer: target.name,
       pass: target.pass,
       target,
+      problem,
+      arch: machine.arch,
       dataflow: best.dataflow,
       mapping: best.mapping,
       evaluation: best.evaluation,
-      lowerBound: lowerBoundOf(target, arch),
+      lowerBound: lowerBoundOf(problem, machine.arch),
       evaluated,
       seconds: (Date.now() - started) / 1000,
       strategy,

@@ -1,36 +1,46 @@
 import {
-  accessesFromVisits,
-  BELOW,
-  cyclesOf,
-  energyPjOf,
-  loopNestVisits,
-  mappingProblem,
+  capacityScale,
+  glbOccupancy,
   POS_COLS,
   POS_DRAM,
   POS_GLB,
   POS_RF,
   POS_ROWS,
+  BELOW,
   relevance,
-  sparseScales,
   tileWords,
   type CostArch,
   type Mapping,
   type Problem,
-  type SparseScales,
-  type SparsityStats,
 } from "../cost/index.ts"
-import { constraintProblem, innermostTemporalDim, orderSatisfies, type MapConstraints } from "./constraints.ts"
+import type { Accelerator, Dataflow } from "../hardware/index.ts"
+import {
+  evaluate,
+  innermostTemporalDim,
+  machineOf,
+  mappingIssue,
+  orderSatisfies,
+  prepare,
+  resolveConstraints,
+  type Layer,
+  type MachineOptions,
+  type MapConstraints,
+  type Prepared,
+} from "../machine/index.ts"
 import { pick, randInt, type Rand } from "../tensor/index.ts"
 
 export type Objective = "cycles" | "energy" | "edp" | "dram"
 export const objectives: ReadonlyArray<Objective> = ["cycles", "energy", "edp", "dram"]
 
-/** Everything a search needs about one (problem, architecture, dataflow). Plain data: it crosses to worker threads. */
+/**
+ * Everything a search needs: an accelerator, a layer with its (statistical) operands, a dataflow and
+ * an objective. Plain data: it crosses to worker threads, where it compiles to the same machine.
+ */
 export interface Space {
-  readonly problem: Problem
-  readonly arch: CostArch
-  readonly constraints: MapConstraints
-  readonly sparsity: SparsityStats
+  readonly acc: Accelerator
+  readonly options: MachineOptions
+  readonly layer: Layer
+  readonly dataflow: Dataflow
   readonly objective: Objective
 }
 
@@ -42,11 +52,23 @@ export interface Evaluation {
   readonly objective: number
 }
 
+/**
+ * Whether evaluation e beats f: the objective first, then the other objectives in turn (cycles,
+ * energy, DRAM words), so a best is never dominated by an equal-objective point.
+ */
+export const better = (e: Evaluation, f: Evaluation): boolean => {
+  if (e.objective !== f.objective) return e.objective < f.objective
+  if (e.cycles !== f.cycles) return e.cycles < f.cycles
+  if (e.energyPj !== f.energyPj) return e.energyPj < f.energyPj
+  return e.dramWords < f.dramWords
+}
+
 /** Mutable mapping used inside searches. */
 interface Draft {
   factors: number[][]
   orders: number[][]
   keep: boolean[][]
+  doubleBuffer: boolean
 }
 
 const levelPos = [POS_DRAM, POS_GLB, POS_RF] as const
@@ -77,53 +99,67 @@ export const factorCandidates = (remaining: number): ReadonlyArray<number> => {
 
 export const compile = (s: Space): Compiled => new Compiled(s)
 
-/** A space with its derived tables, plus the operations the searches use. */
+/** A space with its machine, prepared layer and derived tables, plus the operations the searches use. */
 export class Compiled {
+  readonly prepared: Prepared
+  readonly problemDef: Problem
+  readonly arch: CostArch
+  readonly constraints: MapConstraints
   readonly nd: number
   readonly rel: ReadonlyArray<ReadonlyArray<boolean>>
   readonly hasRf: boolean
-  readonly scales: SparseScales
+  readonly capScale: ReadonlyArray<number>
   /** allowed[pos][dim]: whether the factor at that position may exceed 1. */
   readonly allowed: ReadonlyArray<ReadonlyArray<boolean>>
   constructor(readonly space: Space) {
-    const p = space.problem
-    const c = space.constraints
+    const machine = machineOf(space.acc, space.options)
+    this.prepared = prepare(machine, space.layer)
+    const p = this.prepared.problem
+    this.problemDef = p
+    this.arch = machine.arch
+    const c = resolveConstraints(space.dataflow, p)
+    if (c._tag === "Left") throw new Error(c.left.message)
+    this.constraints = c.right
     this.nd = p.sizes.length
     this.rel = relevance(p)
-    this.hasRf = space.arch.rf !== null
-    this.scales = sparseScales(space.arch, space.sparsity)
+    this.hasRf = machine.arch.rf !== null
+    this.capScale = capacityScale(this.prepared.scales)
+    const hw = machine.model.spatial(this.prepared)
     this.allowed = [0, 1, 2, 3, 4].map((pos) =>
-      p.sizes.map((_, d) => (pos === POS_ROWS ? c.rowsAllowed[d]! : pos === POS_COLS ? c.colsAllowed[d]! : pos === POS_RF ? this.hasRf : true)),
+      p.sizes.map((_, d) =>
+        pos === POS_ROWS ? this.constraints.rowsAllowed[d]! && hw.rows[d]! : pos === POS_COLS ? this.constraints.colsAllowed[d]! && hw.cols[d]! : pos === POS_RF ? this.hasRf : true,
+      ),
     )
   }
 
   private fixedAt(pos: number, d: number): number | null {
     const l = pos === POS_DRAM ? 0 : pos === POS_GLB ? 1 : pos === POS_RF ? 2 : -1
-    return l < 0 ? null : this.space.constraints.fixed[l]![d] ?? null
+    return l < 0 ? null : this.constraints.fixed[l]![d] ?? null
   }
 
+  /** The machine model's evaluation: the very numbers the simulator reports for this mapping. */
   evaluate(m: Mapping): Evaluation {
-    const { problem: p, arch: a } = this.space
-    const v = loopNestVisits(p, m, this.hasRf)
-    const counts = accessesFromVisits(p, m, v, this.hasRf, this.scales)
-    const issued = v.macs * this.scales.issuedFraction
-    const computeCycles = Math.max(1, Math.ceil(v.temporalSteps * this.scales.slowdown))
-    const { cycles } = cyclesOf(a, counts, computeCycles)
-    const energyPj = energyPjOf(a, counts, issued, v.macs * this.scales.gatedFraction)
-    let dramWords = 0
-    for (const c of counts.dram) dramWords += c.reads + c.writes
+    const cost = evaluate(this.prepared, m, this.constraints)
+    const { cycles, dramWords } = cost
+    const energyPj = cost.energy.totalPj
     const objective = this.space.objective === "cycles" ? cycles : this.space.objective === "energy" ? energyPj : this.space.objective === "edp" ? energyPj * cycles : dramWords
     return { cycles, energyPj, dramWords, objective }
   }
 
-  /** Why a mapping is illegal here (structure, capacity, array, dataflow), or null. */
+  /** The dataflow's canonical mapping (what the simulator runs without one), if it runs here. */
+  canonical(): Mapping | null {
+    const m = this.prepared.machine.model.canonical(this.prepared, this.constraints)
+    return typeof m === "string" || this.problem(m) !== null ? null : m
+  }
+
+  /** Why a mapping cannot run here (structure, capacity, the array, the dataflow, the family), or null. */
   problem(m: Mapping): string | null {
-    return mappingProblem(this.space.problem, this.space.arch, m) ?? constraintProblem(this.space.problem, this.space.constraints, m)
+    return mappingIssue(this.prepared, m, this.constraints)
   }
 
   /** Clamp each factor to the iterations left for it, derive the DRAM factors, satisfy order constraints. */
   private normalize(m: Draft): void {
-    const sizes = this.space.problem.sizes
+    const sizes = this.problemDef.sizes
     for (let d = 0; d < this.nd; d++) {
       let inner = 1
       for (const pos of innerPositions) {
@@ -134,7 +170,7 @@ export class Compiled {
       m.factors[POS_DRAM]![d] = Math.ceil(sizes[d]! / inner)
     }
     for (let l = 0; l < 3; l++) {
-      const groups = this.space.constraints.innermost[l]!
+      const groups = this.constraints.innermost[l]!
       if (groups.length === 0 || orderSatisfies(m.orders[l]!, groups)) continue
       const tail = groups.flat()
       m.orders[l] = [...m.orders[l]!.filter((d) => !tail.includes(d)), ...tail]
@@ -142,17 +178,16 @@ export class Compiled {
   }
 
   private capacityOverflow(m: Draft): number {
-    const { problem: p, arch: a } = this.space
-    const used = a.buffers.map(() => 0)
-    for (let t = 0; t < 3; t++) if (m.keep[1]![t]) used[a.bufferOf[t]!] += tileWords(p, m.factors, t, BELOW.dram)
+    const a = this.arch
+    const used = glbOccupancy(this.problemDef, a, m, this.capScale)
     for (let b = 0; b < used.length; b++) if (used[b]! > a.buffers[b]!.capacityWords) return b
     return -1
   }
 
   private rfOverflow(m: Draft): boolean {
-    const rf = this.space.arch.rf
+    const rf = this.arch.rf
     if (rf === null) return false
-    for (let t = 0; t < 3; t++) if (tileWords(this.space.problem, m.factors, t, BELOW.pe) > rf.capacityWords[t]!) return true
+    for (let t = 0; t < 3; t++) if (tileWords(this.problemDef, m.factors, t, BELOW.pe) > rf.capacityWords[t]!) return true
     return false
   }
 
@@ -162,12 +197,17 @@ export class Compiled {
       const rfOver = this.rfOverflow(m)
       const glbOver = rfOver ? -1 : this.capacityOverflow(m)
       if (!rfOver && glbOver < 0) return
+      // A double-buffered tile that does not fit may fit single-buffered.
+      if (glbOver >= 0 && m.doubleBuffer && r() < 0.5) {
+        m.doubleBuffer = false
+        continue
+      }
       const positions = rfOver ? [POS_RF] : [POS_GLB, POS_RF, POS_COLS, POS_ROWS]
       const movable: Array<[number, number]> = []
       for (const pos of positions) for (let d = 0; d < this.nd; d++) if (m.factors[pos]![d]! > 1 && this.fixedAt(pos, d) === null) movable.push([pos, d])
       if (movable.length === 0) {
         // Nothing left to shrink: let the buffer bypass a tensor it may drop.
-        const open = [0, 1, 2].filter((t) => m.keep[1]![t] && this.space.constraints.glbKeep[t] === "open" && this.space.arch.bufferOf[t] === glbOver)
+        const open = [0, 1, 2].filter((t) => m.keep[1]![t] && this.constraints.glbKeep[t] === "open" && this.arch.bufferOf[t] === glbOver)
         if (open.length === 0) return
         m.keep[1]![pick(r, open)] = false
         continue
@@ -180,7 +220,7 @@ export class Compiled {
 
   /** Make the stationary tensor stationary by moving an irrelevant non-trivial loop innermost, if allowed. */
   private repairStationary(m: Draft): void {
-    const t = this.space.constraints.stationary
+    const t = this.constraints.stationary
     if (t === null) return
     const d0 = innermostTemporalDim(m)
     if (d0 < 0 || !this.rel[t]![d0]) return
@@ -189,7 +229,7 @@ export class Compiled {
       const nontrivial = m.orders[l]!.filter((d) => m.factors[pos]![d]! > 1)
       if (nontrivial.length === 0) continue
       const irrelevant = nontrivial.filter((d) => !this.rel[t]![d])
-      if (irrelevant.length === 0 || this.space.constraints.innermost[l]!.length > 0) return
+      if (irrelevant.length === 0 || this.constraints.innermost[l]!.length > 0) return
       const d = irrelevant[irrelevant.length - 1]!
       m.orders[l] = [...m.orders[l]!.filter((x) => x !== d), d]
       return
@@ -197,8 +237,8 @@ export class Compiled {
   }
 
   private keepDefault(t: number, r: Rand): boolean {
-    const c = this.space.constraints.glbKeep[t]
-    if (this.space.arch.bufferOf[t]! < 0 || c === "bypass") return false
+    const c = this.constraints.glbKeep[t]
+    if (this.arch.bufferOf[t]! < 0 || c === "bypass") return false
     return c === "keep" || r() < 0.85
   }
 
@@ -213,11 +253,13 @@ export class Compiled {
 
   /** A random legal mapping, or null when the attempt could not be repaired. */
   random(r: Rand): Mapping | null {
-    const { problem: p, arch: a } = this.space
+    const p = this.problemDef
+    const a = this.arch
     const m: Draft = {
       factors: [0, 1, 2, 3, 4].map(() => new Array<number>(this.nd).fill(1)),
       orders: [this.shuffled(r), this.shuffled(r), this.shuffled(r)],
       keep: [[true, true, true], [0, 1, 2].map((t) => this.keepDefault(t, r)), [true, true, true]],
+      doubleBuffer: r() < 0.7,
     }
     let rowsLeft = a.rows
     let colsLeft = a.cols
@@ -249,8 +291,13 @@ export class Compiled {
 
   /** A neighbour: one factor, split, order or bypass change. Null when the move lands outside the space. */
   mutate(from: Mapping, r: Rand): Mapping | null {
-    const m: Draft = { factors: from.factors.map((f) => [...f]), orders: from.orders.map((o) => [...o]), keep: from.keep.map((k) => [...k]) }
-    const sizes = this.space.problem.sizes
+    const m: Draft = {
+      factors: from.factors.map((f) => [...f]),
+      orders: from.orders.map((o) => [...o]),
+      keep: from.keep.map((k) => [...k]),
+      doubleBuffer: from.doubleBuffer,
+    }
+    const sizes = this.problemDef.sizes
     const u = r()
     if (u < 0.5) {
       const d = randInt(r, 0, this.nd - 1)
@@ -294,12 +341,12 @@ export class Compiled {
         order[ix] = y
         order[iy] = x
       }
-    } else {
-      const open = [0, 1, 2].filter((t) => this.space.constraints.glbKeep[t] === "open" && this.space.arch.bufferOf[t]! >= 0)
+    } else if (u < 0.95) {
+      const open = [0, 1, 2].filter((t) => this.constraints.glbKeep[t] === "open" && this.arch.bufferOf[t]! >= 0)
       if (open.length === 0) return null
       const t = pick(r, open)
       m.keep[1]![t] = !m.keep[1]![t]
-    }
+    } else m.doubleBuffer = !m.doubleBuffer
     this.normalize(m)
     return this.problem(m) === null ? m : null
   }
@@ -311,13 +358,13 @@ export class Compiled {
    */
   sizeEstimate(cap = Number.MAX_SAFE_INTEGER): number {
     const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1))
-    let n = 8 * fact(this.nd) ** (this.hasRf ? 3 : 2)
+    let n = 16 * fact(this.nd) ** (this.hasRf ? 3 : 2)
     for (let d = 0; d < this.nd && n <= cap; d++) n *= this.chainCount(d, Math.ceil(cap / n) + 1)
     return n
   }
 
   private chainCount(d: number, cap: number): number {
-    const size = this.space.problem.sizes[d]!
+    const size = this.problemDef.sizes[d]!
     let count = 0
     const rec = (k: number, inner: number): void => {
       if (count > cap) return
@@ -327,7 +374,7 @@ export class Compiled {
       }
       const pos = innerPositions[k]!
       const left = Math.ceil(size / inner)
-      const limit = pos === POS_ROWS ? this.space.arch.rows : pos === POS_COLS ? this.space.arch.cols : left
+      const limit = pos === POS_ROWS ? this.arch.rows : pos === POS_COLS ? this.arch.cols : left
       const fixed = this.fixedAt(pos, d)
       const options = fixed !== null ? [fixed] : this.allowed[pos]![d] ? factorCandidates(Math.min(left, limit)) : [1]
       for (const f of options) rec(k + 1, inner * f)
@@ -338,7 +385,7 @@ export class Compiled {
 
   /** Every factor chain of one dim: [GLB, ROWS, COLS, RF] factors, innermost chosen first. */
   private chains(d: number): number[][] {
-    const size = this.space.problem.sizes[d]!
+    const size = this.problemDef.sizes[d]!
     const out: number[][] = []
     const rec = (k: number, inner: number, acc: number[]): void => {
       if (k === innerPositions.length) {
@@ -350,7 +397,7 @@ export class Compiled {
       const pos = innerPositions[k]!
       const left = Math.ceil(size / inner)
       const fixed = this.fixedAt(pos, d)
-      const limit = pos === POS_ROWS ? this.space.arch.rows : pos === POS_COLS ? this.space.arch.cols : left
+      const limit = pos === POS_ROWS ? this.arch.rows : pos === POS_COLS ? this.arch.cols : left
       const options = fixed !== null ? (fixed <= left ? [fixed] : []) : this.allowed[pos]![d] ? factorCandidates(Math.min(left, limit)) : [1]
       for (const f of options) {
         acc[pos] = f
@@ -364,7 +411,7 @@ export class Compiled {
   /** Orders of one level that differ in cost: permutations of its non-trivial loops under the constraints. */
   private orders(l: number, factors: ReadonlyArray<ReadonlyArray<number>>): number[][] {
     const pos = levelPos[l]!
-    const groups = this.space.constraints.innermost[l]!
+    const groups = this.constraints.innermost[l]!
     const tail = groups.flat()
     const nontrivial = (d: number): boolean => factors[pos]![d]! > 1
     const head = Array.from({ length: this.nd }, (_, d) => d).filter((d) => !tail.includes(d))
@@ -386,12 +433,12 @@ export class Compiled {
    * partition the space deterministically.
    */
   enumerate(visit: (m: Mapping) => boolean, chunk = 0, chunks = 1): void {
-    const { arch: a } = this.space
+    const a = this.arch
     const chains = Array.from({ length: this.nd }, (_, d) => this.chains(d))
     const keeps: boolean[][] = []
     for (let bits = 0; bits < 8; bits++) {
       const k = [0, 1, 2].map((t) => (bits & (1 << t)) !== 0)
-      if (k.every((kept, t) => (kept ? a.bufferOf[t]! >= 0 && this.space.constraints.glbKeep[t] !== "bypass" : this.space.constraints.glbKeep[t] !== "keep"))) keeps.push(k)
+      if (k.every((kept, t) => (kept ? a.bufferOf[t]! >= 0 && this.constraints.glbKeep[t] !== "bypass" : this.constraints.glbKeep[t] !== "keep"))) keeps.push(k)
     }
     const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(this.nd).fill(1))
     let combo = -1
@@ -402,28 +449,29 @@ export class Compiled {
         combo++
         if (combo % chunks !== chunk) return
         const fs = factors.map((f) => [...f])
-        if (this.rfOverflow({ factors: fs, orders: [], keep: [] })) return
-        const orderSets = [0, 1, 2].map((l) => (l === 2 && !this.hasRf ? [Array.from({ length: this.nd }, (_, i) => i).filter((x) => !this.space.constraints.innermost[2]!.flat().includes(x)).concat(this.space.constraints.innermost[2]!.flat())] : this.orders(l, fs)))
-        for (const keep of keeps) {
-          const draft: Draft = { factors: fs, orders: [], keep: [[true, true, true], keep, [true, true, true]] }
-          if (this.capacityOverflow(draft) >= 0) continue
-          for (const o0 of orderSets[0]!)
-            for (const o1 of orderSets[1]!)
-              for (const o2 of orderSets[2]!) {
-                const m: Mapping = { factors: fs, orders: [o0, o1, o2], keep: draft.keep }
-                if (constraintProblem(this.space.problem, this.space.constraints, m) !== null) continue
-                if (!visit(m)) {
-                  stop = true
-                  return
+        if (this.rfOverflow({ factors: fs, orders: [], keep: [], doubleBuffer: false })) return
+        const orderSets = [0, 1, 2].map((l) => (l === 2 && !this.hasRf ? [Array.from({ length: this.nd }, (_, i) => i).filter((x) => !this.constraints.innermost[2]!.flat().includes(x)).concat(this.constraints.innermost[2]!.flat())] : this.orders(l, fs)))
+        for (const keep of keeps)
+          for (const doubleBuffer of [true, false]) {
+            const draft: Draft = { factors: fs, orders: [], keep: [[true, true, true], keep, [true, true, true]], doubleBuffer }
+            if (this.capacityOverflow(draft) >= 0) continue
+            for (const o0 of orderSets[0]!)
+              for (const o1 of orderSets[1]!)
+                for (const o2 of orderSets[2]!) {
+                  const m: Mapping = { factors: fs, orders: [o0, o1, o2], keep: draft.keep, doubleBuffer }
+                  if (this.problem(m) !== null) continue
+                  if (!visit(m)) {
+                    stop = true
+                    return
+                  }
                 }
-              }
-        }
+          }
         return
       }
       for (const c of chains[d]!) {
         if (rows * c[POS_ROWS]! > a.rows || cols * c[POS_COLS]! > a.cols) continue
         for (let pos = 0; pos < 5; pos++) factors[pos]![d] = c[pos]!
-        factors[POS_DRAM]![d] = Math.ceil(this.space.problem.sizes[d]! / (c[POS_GLB]! * c[POS_ROWS]! * c[POS_COLS]! * c[POS_RF]!))
+        factors[POS_DRAM]![d] = Math.ceil(this.problemDef.sizes[d]! / (c[POS_GLB]! * c[POS_ROWS]! * c[POS_COLS]! * c[POS_RF]!))
         rec(d + 1, rows * c[POS_ROWS]!, cols * c[POS_COLS]!)
         if (stop) return
       }

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import type { Mapping } from "../cost/index.ts"
-import { compile, type Compiled, type Evaluation, type Space } from "./mapspace.ts"
+import { better, compile, type Compiled, type Evaluation, type Space } from "./mapspace.ts"
 import { fnvDeriveSeed, mulberry32, type Rand } from "../tensor/index.ts"
 import { gemmTilingSeeds } from "./seeds.ts"
 
@@ -64,7 +64,7 @@ export class ParetoFront {
   }
 }
 
-/** Best-so-far bookkeeping shared by the strategies. Strictly better only: ties keep the first. */
+/** Best-so-far bookkeeping shared by the strategies. Strictly better only (see `better`): full ties keep the first. */
 class Tracker {
   best: Candidate | null = null
   evaluated = 0
@@ -76,7 +76,7 @@ class Tracker {
     this.evaluated++
     this.sinceImprovement++
     const c = { mapping: m, evaluation }
-    if (this.best === null || evaluation.objective < this.best.evaluation.objective) {
+    if (this.best === null || better(evaluation, this.best.evaluation)) {
       this.best = c
       this.sinceImprovement = 0
     }
@@ -85,12 +85,20 @@ class Tracker {
   }
 }
 
-const mappingKey = (m: Mapping): string => `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}`
+const mappingKey = (m: Mapping): string => `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}/${m.doubleBuffer}`
 
 const patienceOf = (budget: number): number => Math.max(400, Math.floor(budget / 4))
 
+/** The first chunk starts from the dataflow's canonical mapping, so a search never returns worse (or nothing, where it runs). */
+const considerCanonical = (s: Compiled, job: ChunkJob, tr: Tracker): void => {
+  if (job.chunk !== 0 || tr.evaluated >= job.budget) return
+  const m = s.canonical()
+  if (m !== null) tr.consider(m)
+}
+
 /** Random sampling, pruned: illegal and duplicate candidates are rejected before they cost an evaluation. */
 const randomChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean => {
+  considerCanonical(s, job, tr)
   const seen = new Set<string>()
   const patience = patienceOf(job.budget)
   for (let attempts = 0; tr.evaluated < job.budget && attempts < 30 * job.budget; attempts++) {
@@ -120,6 +128,7 @@ const annealChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean 
   let cur: Candidate | null = null
   // The seeds enter as candidates (and as restart points once best); the walk itself starts from the
   // random sample, so objectives the seeds do not aim at keep the sample's diversity.
+  considerCanonical(s, job, tr)
   const seeds = gemmTilingSeeds(s, SEEDS_PER_CHUNK * job.chunks)
   for (let i = job.chunk; i < seeds.length && tr.evaluated < job.budget; i += job.chunks) tr.consider(seeds[i]!)
   const sampleEnd = Math.min(tr.evaluated + seedSamples, job.budget)
@@ -169,6 +178,7 @@ export const runChunk = (job: ChunkJob): ChunkResult => {
   let complete = false
   switch (job.strategy) {
     case "exhaustive": {
+      considerCanonical(s, job, tr)
       let stopped = false
       s.enumerate(
         (m) => {
@@ -235,7 +245,7 @@ export const mergeChunks = (results: ReadonlyArray<ChunkResult>): Omit<SearchRes
   let evaluated = 0
   for (const r of ordered) {
     evaluated += r.evaluated
-    if (r.best !== null && (best === null || r.best.evaluation.objective < best.evaluation.objective)) best = r.best
+    if (r.best !== null && (best === null || better(r.best.evaluation, best.evaluation))) best = r.best
     for (const p of r.pareto) front.insert(p)
   }
   return {

@@ -28,7 +28,8 @@ export const gemmTilingSeeds = (c: Compiled, count: number): ReadonlyArray<Mappi
 const seedCache = new WeakMap<Compiled["space"], { count: number; seeds: ReadonlyArray<Mapping> }>()
 
 const rankSeeds = (c: Compiled, count: number): Mapping[] => {
-  const { problem: p, arch } = c.space
+  const p = c.problemDef
+  const arch = c.arch
   if (p.kind !== "gemm" || count <= 0 || arch.buffers.length !== 1 || arch.bufferOf.some((b) => b !== 0)) return []
   const [M, N, K] = p.sizes as [number, number, number]
   const g = { m: M, n: N, k: K }
@@ -90,9 +91,9 @@ const build = (
   glbOrder: ReadonlyArray<number>,
   keep: ReadonlyArray<boolean>,
 ): Mapping | null => {
-  const sizes = c.space.problem.sizes
-  const rows = [spatialShare(tiles[0], c.space.arch.rows), 1, 1]
-  const cols = [1, spatialShare(tiles[1], c.space.arch.cols), 1]
+  const sizes = c.problemDef.sizes
+  const rows = [spatialShare(tiles[0], c.arch.rows), 1, 1]
+  const cols = [1, spatialShare(tiles[1], c.arch.cols), 1]
   const glb = tiles.map((t, d) => t / (rows[d]! * cols[d]!))
   return finish(c, sizes.map((s, d) => Math.ceil(s / tiles[d]!)), glb, rows, cols, dramOrder, glbOrder, keep)
 }
@@ -102,7 +103,7 @@ const build = (
  * the whole array, so its operand's array tile is reused across the buffer's loop over the other dim.
  */
 const streamingBuild = (c: Compiled, a: number, b: number, R: number, C: number, cap: number): Mapping | null => {
-  const sizes = c.space.problem.sizes
+  const sizes = c.problemDef.sizes
   const spread = a <= b ? 0 : 1
   const t = spread === 0 ? a : b
   let best: [number, number] | null = null
@@ -142,6 +143,7 @@ const finish = (
     factors[POS_COLS]![d] = cols[d]!
     factors[4]![d] = 1
   }
-  const m: Mapping = { factors, orders: [[...dramOrder], [...glbOrder], [0, 1, 2]], keep: [[true, true, true], [...keep], [true, true, true]] }
+  // Single-buffered: the tiles are sized to the whole buffer, as the closed forms rank them.
+  const m: Mapping = { factors, orders: [[...dramOrder], [...glbOrder], [0, 1, 2]], keep: [[true, true, true], [...keep], [true, true, true]], doubleBuffer: false }
   return c.problem(m) === null ? m : null
 }

@@ -1,5 +1,5 @@
 import { from, toArrowIPC, toCSV } from "arquero"
-import type { SimRow } from "./machine.ts"
+import type { SimRow } from "../machine/index.ts"
 
 /** Result rows as CSV text (arquero), columns in SimRow order. */
 export const rowsToCsv = (rows: ReadonlyArray<SimRow>): string => from(rows.map((r) => ({ ...r }))).toCSV()

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import { FileError } from "../config/index.ts"
 import type { ConvDims } from "../trace/index.ts"
 import { TopologyCsvError } from "./errors.ts"
-import { workloadFromConv, workloadFromGemm, type LayerWorkload } from "./workload.ts"
+import { workloadFromConv, workloadFromGemm, type LayerWorkload } from "../machine/index.ts"
 
 /**
  * SCALE-Sim v2 topology files (scalesim/topology_utils.py), both formats:

@@ -1,5 +1,6 @@
-import { unpackMask, type OperandTrace } from "../trace/index.ts"
+import { formats, type EncodedSize, type FormatName } from "../cost/index.ts"
 import { mulberry32 } from "../tensor/index.ts"
+import { unpackMask, type OperandTrace } from "../trace/index.ts"
 
 /**
  * One GEMM operand as a simulator sees it: where its nonzeros are. Either the real mask from a
@@ -17,11 +18,15 @@ export type Operand =
    */
   | { readonly kind: "nm"; readonly rows: number; readonly cols: number; readonly n: number; readonly m: number; readonly axis: "row" | "col"; readonly seed: number }
 
-/** What a user asks for without a trace; `statisticalOperand` gives it a shape and a seed. */
+/**
+ * What a user asks for without a trace; `statisticalOperand` gives it a shape and a seed. An N:M
+ * spec runs along the reduction unless `along` says otherwise: a trace's forward-only mask seen in
+ * backward-data runs along that pass's rows, where an N:M array cannot use it.
+ */
 export type OperandSpec =
   | { readonly kind: "dense" }
   | { readonly kind: "uniform"; readonly density: number }
-  | { readonly kind: "nm"; readonly n: number; readonly m: number }
+  | { readonly kind: "nm"; readonly n: number; readonly m: number; readonly along?: "reduction" | "other" | undefined }
 
 export const operandRows = (op: Operand): number => (op.kind === "trace" ? op.trace.rows : op.rows)
 export const operandCols = (op: Operand): number => (op.kind === "trace" ? op.trace.cols : op.cols)
@@ -36,8 +41,17 @@ export const statisticalOperand = (spec: OperandSpec, rows: number, cols: number
     case "uniform":
       return spec.density >= 1 ? { kind: "dense", rows, cols } : { kind: "uniform", rows, cols, density: Math.max(0, spec.density), seed }
     case "nm":
-      return { kind: "nm", rows, cols, n: spec.n, m: spec.m, axis, seed }
+      return { kind: "nm", rows, cols, n: spec.n, m: spec.m, axis: spec.along === "other" ? (axis === "row" ? "col" : "row") : axis, seed }
   }
+}
+
+/** The statistical stand-in of an operand: its density and, where known, its N:M structure (a trace's axis kept). */
+export const operandSpecOf = (op: Operand, reduction: "row" | "col"): OperandSpec => {
+  if (op.kind === "dense") return { kind: "dense" }
+  const nm = nmOf(op)
+  if (nm !== null) return { kind: "nm", n: nm.n, m: nm.m, along: nm.axis === reduction ? "reduction" : "other" }
+  const d = operandDensity(op)
+  return d >= 1 ? { kind: "dense" } : { kind: "uniform", density: d }
 }
 
 const nmNnz = (n: number, m: number, outer: number, inner: number): number =>
@@ -68,6 +82,42 @@ export const nmOf = (op: Operand): { readonly n: number; readonly m: number; rea
 /** A short label for result rows: where the operand came from. */
 export const operandLabel = (op: Operand): string =>
   op.kind === "trace" ? "trace" : op.kind === "dense" ? "dense" : op.kind === "uniform" ? `uniform:${op.density}` : `nm:${op.n}:${op.m}`
+
+/**
+ * Whether every aligned group of `m` consecutive elements along `axis` holds at most `n` nonzeros:
+ * what an N:M array needs to run the operand sparse. A declared N':M' structure settles it without
+ * the mask when its groups nest in the array's (M' a multiple of M, N' ≤ N: every group of 8 with
+ * at most 2 nonzeros is two valid 2:4 groups) or the array's nest in its (M a multiple of M', N'·M/M'
+ * ≤ N); otherwise the mask decides.
+ */
+export const satisfiesNm = (op: Operand, n: number, m: number, axis: "row" | "col"): boolean => {
+  if (n >= m) return true
+  if (op.kind === "dense") return false
+  const nm = nmOf(op)
+  if (nm !== null && nm.axis === axis) {
+    if (nm.m % m === 0 && nm.n <= n) return true
+    if (m % nm.m === 0 && nm.n * (m / nm.m) <= n) return true
+  }
+  const key = `${n}:${m}:${axis}`
+  let memo = nmMemo.get(op)
+  const hit = memo?.get(key)
+  if (hit !== undefined) return hit
+  const mask = materializeMask(op)
+  const rows = operandRows(op)
+  const cols = operandCols(op)
+  const [outer, inner] = axis === "row" ? [rows, cols] : [cols, rows]
+  let ok = true
+  for (let o = 0; o < outer && ok; o++)
+    for (let g = 0; g < inner && ok; g += m) {
+      let c = 0
+      for (let i = g; i < Math.min(inner, g + m); i++) c += mask[axis === "row" ? o * cols + i : i * cols + o]!
+      if (c > n) ok = false
+    }
+  if (memo === undefined) nmMemo.set(op, (memo = new Map()))
+  memo.set(key, ok)
+  return ok
+}
+const nmMemo = new WeakMap<object, Map<string, boolean>>()
 
 const cache = new WeakMap<object, Uint8Array>()
 
@@ -213,4 +263,17 @@ export const effectualMacs = (a: Operand, b: Operand): number => {
   let total = 0
   for (let k = 0; k < ca.length; k++) total += ca[k]! * rb[k]!
   return total
+}
+
+/**
+ * Words the operand occupies in a storage format: exact from the nonzero count where that settles it,
+ * from the mask (materialized for a statistical operand, so a seed gives one answer) where positions
+ * matter.
+ */
+export const encodedSize = (op: Operand, format: FormatName, wordBits: number, runLengthBits = 5): EncodedSize => {
+  const f = formats[format]
+  const nm = nmOf(op)
+  const params = { wordBits, runLengthBits, nm: nm === null ? undefined : { n: nm.n, m: nm.m } }
+  const shape = { rows: operandRows(op), cols: operandCols(op), nnz: operandNnz(op) }
+  return f.exact(shape, f.needsPositions && op.kind !== "dense" ? materializeMask(op) : null, params)
 }

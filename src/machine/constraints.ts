@@ -1,6 +1,6 @@
 import { Either } from "effect"
-import { FILTER, IFMAP, OFMAP, POS_DRAM, POS_GLB, POS_RF, relevance, TENSORS, type Mapping, type Problem } from "../cost/index.ts"
-import type { ConvConstraints, Dataflow, GemmConstraints, TensorName } from "../hardware/index.ts"
+import { LEVEL_POS, relevance, tensorIndex, TENSORS, type Mapping, type Problem } from "../cost/index.ts"
+import type { ConvConstraints, Dataflow, GemmConstraints } from "../hardware/index.ts"
 import { DataflowError } from "./errors.ts"
 
 /** A dataflow's constraints resolved against one problem's dims (indices into `problem.sizes`). */
@@ -16,8 +16,6 @@ export interface MapConstraints {
   readonly glbKeep: ReadonlyArray<"keep" | "bypass" | "open">
   readonly stationary: number | null
 }
-
-const tensorIndex = (t: TensorName): number => (t === "ifmap" ? IFMAP : t === "filter" ? FILTER : OFMAP)
 
 /** The conv dims a GEMM dim stands for under im2col. */
 const convOfGemm: Record<string, ReadonlyArray<string>> = { M: ["N", "P", "Q"], N: ["K"], K: ["C", "R", "S"] }
@@ -83,8 +81,6 @@ export const resolveConstraints = (df: Dataflow, p: Problem): Either.Either<MapC
   })
 }
 
-const levelPos = [POS_DRAM, POS_GLB, POS_RF] as const
-
 /** Whether an order's innermost loops are the constrained groups (each group in any order within). */
 export const orderSatisfies = (order: ReadonlyArray<number>, groups: ReadonlyArray<ReadonlyArray<number>>): boolean => {
   let end = order.length
@@ -104,7 +100,7 @@ export const orderSatisfies = (order: ReadonlyArray<number>, groups: ReadonlyArr
 export const innermostTemporalDim = (m: Mapping): number => {
   for (const l of [2, 1, 0]) {
     const order = m.orders[l]!
-    for (let i = order.length - 1; i >= 0; i--) if (m.factors[levelPos[l]!]![order[i]!]! > 1) return order[i]!
+    for (let i = order.length - 1; i >= 0; i--) if (m.factors[LEVEL_POS[l]!]![order[i]!]! > 1) return order[i]!
   }
   return -1
 }
@@ -117,7 +113,7 @@ export const constraintProblem = (p: Problem, c: MapConstraints, m: Mapping): st
     if (!c.colsAllowed[d] && m.factors[3]![d]! > 1) return `${name(d)} may not unroll over the cols`
     for (let l = 0; l < 3; l++) {
       const f = c.fixed[l]![d]
-      if (f !== null && f !== undefined && m.factors[levelPos[l]!]![d] !== f) return `${name(d)} must have factor ${f} at level ${levelKeys[l]}`
+      if (f !== null && f !== undefined && m.factors[LEVEL_POS[l]!]![d] !== f) return `${name(d)} must have factor ${f} at level ${levelKeys[l]}`
     }
   }
   for (let l = 0; l < 3; l++) if (!orderSatisfies(m.orders[l]!, c.innermost[l]!)) return `the innermost loops of ${levelKeys[l]} must be ${c.innermost[l]!.map((g) => g.map(name).join("|")).join(", ")}`

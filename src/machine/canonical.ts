@@ -1,0 +1,81 @@
+import { POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, type Mapping } from "../cost/index.ts"
+import type { MapConstraints } from "./constraints.ts"
+import { evaluate, mappingIssue } from "./evaluate.ts"
+import type { MachineCost, Prepared } from "./family.ts"
+
+/**
+ * A dataflow's loop structure before it meets a buffer: which dims unroll over the array and the
+ * PEs' register files, and the order of the temporal loops that cover the rest. A family states
+ * this; `canonicalMapping` places it in the hierarchy.
+ */
+export interface Skeleton {
+  /** Per dim, the factor over the array's rows and over its cols. */
+  readonly rows: ReadonlyArray<number>
+  readonly cols: ReadonlyArray<number>
+  /** Per dim, the RF factor, and the RF loops outermost first (they become the RF's innermost). */
+  readonly rf?: { readonly factors: ReadonlyArray<number>; readonly order: ReadonlyArray<number> } | undefined
+  /** The temporal loops, outermost first: each covers what its dim's spatial and RF factors leave. */
+  readonly temporal: ReadonlyArray<number>
+}
+
+const ordered = (nd: number, innermost: ReadonlyArray<number>): number[] => [
+  ...Array.from({ length: nd }, (_, d) => d).filter((d) => !innermost.includes(d)),
+  ...innermost,
+]
+
+/** The skeleton with its first `split` temporal loops at DRAM and the rest at the GLB. */
+export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: ReadonlyArray<boolean>, doubleBuffer: boolean): Mapping => {
+  const sizes = p.problem.sizes
+  const nd = sizes.length
+  const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(nd).fill(1))
+  for (let d = 0; d < nd; d++) {
+    factors[POS_ROWS]![d] = s.rows[d]!
+    factors[POS_COLS]![d] = s.cols[d]!
+    factors[POS_RF]![d] = s.rf?.factors[d] ?? 1
+    const covered = s.rows[d]! * s.cols[d]! * (s.rf?.factors[d] ?? 1)
+    const i = s.temporal.indexOf(d)
+    if (i >= 0) factors[i < split ? POS_DRAM : POS_GLB]![d] = Math.ceil(sizes[d]! / covered)
+  }
+  return {
+    factors,
+    orders: [ordered(nd, s.temporal.slice(0, split)), ordered(nd, s.temporal.slice(split)), ordered(nd, s.rf?.order ?? [])],
+    keep: [[true, true, true], [...keep], [true, true, true]],
+    doubleBuffer,
+  }
+}
+
+const better = (x: MachineCost, y: MachineCost): boolean =>
+  x.dramWords !== y.dramWords ? x.dramWords < y.dramWords : x.cycles !== y.cycles ? x.cycles < y.cycles : x.energy.totalPj < y.energy.totalPj
+
+/**
+ * The canonical mapping of a skeleton: its temporal loops split between DRAM and the GLB as high as
+ * the buffers allow, every tensor kept in the buffer the file gives it unless its tile does not fit
+ * (fewest bypassed first). Of the splits that run, the one with the fewest DRAM words (then cycles,
+ * then energy) wins; on a tie, the one with more loops at DRAM (smaller tiles), as SCALE-Sim folds.
+ * Double-buffered, as the default timing assumes.
+ */
+export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): Mapping | string => {
+  const arch = p.machine.arch
+  const keeps: boolean[][] = []
+  for (let bits = 7; bits >= 0; bits--) {
+    const k = [0, 1, 2].map((t) => (bits & (1 << t)) !== 0)
+    if (k.every((kept, t) => (kept ? arch.bufferOf[t]! >= 0 && c.glbKeep[t] !== "bypass" : c.glbKeep[t] !== "keep"))) keeps.push(k)
+  }
+  const kept = (k: ReadonlyArray<boolean>): number => k.filter((x) => x).length
+  keeps.sort((x, y) => kept(y) - kept(x))
+  let best: { m: Mapping; cost: MachineCost } | null = null
+  let firstIssue: string | null = null
+  for (let split = s.temporal.length; split >= 0; split--)
+    for (const keep of keeps) {
+      const m = placeSkeleton(p, s, split, keep, true)
+      const issue = mappingIssue(p, m, c)
+      if (issue !== null) {
+        firstIssue ??= issue
+        continue
+      }
+      const cost = evaluate(p, m, c)
+      if (best === null || better(cost, best.cost)) best = { m, cost }
+      break
+    }
+  return best?.m ?? firstIssue ?? "no placement of the dataflow's loops runs here"
+}

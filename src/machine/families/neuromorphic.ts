@@ -1,0 +1,219 @@
+import {
+  denseScales,
+  FILTER,
+  gemmProblem,
+  leakagePjPerCycle,
+  OFMAP,
+  POS_DRAM,
+  TENSORS,
+  type LevelCounts,
+  type Mapping,
+} from "../../cost/index.ts"
+import type { NeuromorphicAccelerator } from "../../hardware/index.ts"
+import { baseArch } from "../arch.ts"
+import type { MapConstraints } from "../constraints.ts"
+import type { FamilyModel, Machine, MachineCost, Prepared } from "../family.ts"
+import { materializeMask } from "../operand.ts"
+import type { Layer } from "../workload.ts"
+
+/**
+ * A Loihi-like neuromorphic mesh running a delta (event-driven) layer. Rows of the ifmap are time
+ * steps, its columns the presynaptic neurons; a set bit is an event (|Δ| crossed the threshold).
+ * Work is events × fan-out: each event performs one synaptic op per existing synapse (nonzero of
+ * its filter row). What is never skipped: every postsynaptic neuron reads and writes its state and
+ * is updated every step, active (it received input) or idle.
+ *
+ * Placement, the mapspace's one point: presynaptic neurons fill cores from mesh node 0,
+ * `neuronsPerCore` per core, and the layer's neurons fill the following cores; a layer needing more
+ * cores than the mesh has wraps around (cores are time-shared). An event travels as one packet to
+ * every core holding at least one of its targets, dimension-ordered (X then Y), paying the
+ * within-tile spike energy plus the energy of each east-west and north-south hop.
+ *
+ * Timing: cores advance in lock-step time steps (Loihi's barrier synchronization). A core's step
+ * takes the longer of its synaptic ops at `synopsPerCyclePerCore` and its state traffic at
+ * `stateWordsPerCyclePerCore` (the two pipelines overlap); the step costs the slowest core.
+ */
+export interface NeuromorphicPlan {
+  readonly srcCores: number
+  readonly dstCores: number
+  /** Synapses from presynaptic neuron k into destination core d: [k * dstCores + d]. */
+  readonly synapses: Int32Array
+  readonly packets: Int32Array
+  readonly hopsEw: Int32Array
+  readonly hopsNs: Int32Array
+}
+
+export const neuromorphicPlan = (acc: NeuromorphicAccelerator, bMask: Uint8Array, k: number, n: number): NeuromorphicPlan => {
+  const nc = acc.neuromorphic
+  const npc = nc.neuronsPerCore
+  const nodes = nc.meshCols * nc.meshRows
+  const srcCores = Math.ceil(k / npc)
+  const dstCores = Math.ceil(n / npc)
+  const xy = (core: number): [number, number] => {
+    const node = core % nodes
+    return [node % nc.meshCols, Math.floor(node / nc.meshCols)]
+  }
+  const synapses = new Int32Array(k * dstCores)
+  const packets = new Int32Array(k)
+  const hopsEw = new Int32Array(k)
+  const hopsNs = new Int32Array(k)
+  for (let kk = 0; kk < k; kk++) {
+    for (let j = 0; j < n; j++) if (bMask[kk * n + j] === 1) synapses[kk * dstCores + Math.floor(j / npc)]!++
+    const [sx, sy] = xy(Math.floor(kk / npc))
+    for (let d = 0; d < dstCores; d++)
+      if (synapses[kk * dstCores + d]! > 0) {
+        const [dx, dy] = xy(srcCores + d)
+        packets[kk]!++
+        hopsEw[kk]! += Math.abs(dx - sx)
+        hopsNs[kk]! += Math.abs(dy - sy)
+      }
+  }
+  return { srcCores, dstCores, synapses, packets, hopsEw, hopsNs }
+}
+
+const accOf = (p: Prepared): NeuromorphicAccelerator => {
+  const acc = p.machine.acc
+  if (acc.family !== "neuromorphic") throw new Error(`neuromorphic model given a ${acc.family} accelerator`)
+  return acc
+}
+
+const prepare = (machine: Machine, layer: Layer): Prepared => {
+  const { m, n, k } = layer.gemm
+  return {
+    machine,
+    layer,
+    problem: gemmProblem(layer.gemm),
+    scales: denseScales,
+    macs: { dense: m * n * k, issued: 0, gated: 0, effectual: () => 0 },
+    actions: [],
+    actionsPj: 0,
+    metadataDecode: null,
+    mechanism: "events",
+    maskGenCycles: 0,
+    serialCycles: 0,
+    detail: null,
+  }
+}
+
+/** Every loop at DRAM level, in the problem's order: the placement leaves nothing to tile. */
+const placement = (p: Prepared): Mapping => {
+  const nd = p.problem.sizes.length
+  const factors = [0, 1, 2, 3, 4].map((pos) => p.problem.sizes.map((s) => (pos === POS_DRAM ? s : 1)))
+  const order = Array.from({ length: nd }, (_, d) => d)
+  return { factors, orders: [order, order, order], keep: [[true, true, true], [false, false, false], [true, true, true]], doubleBuffer: false }
+}
+
+const same = (a: Mapping, b: Mapping): boolean =>
+  a.factors.every((row, q) => row.every((f, d) => f === b.factors[q]![d])) && a.keep[1]!.every((k, t) => k === b.keep[1]![t])
+
+const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => {
+  const acc = accOf(p)
+  const arch = p.machine.arch
+  const nc = acc.neuromorphic
+  const { m, n, k } = p.layer.gemm
+  const events = materializeMask(p.layer.a)
+  const bMask = materializeMask(p.layer.b)
+  const plan = neuromorphicPlan(acc, bMask, k, n)
+  const neuronsIn = (d: number): number => Math.min(nc.neuronsPerCore, n - d * nc.neuronsPerCore)
+  const synPerCore = new Float64Array(plan.dstCores)
+  const activeFlag = new Uint8Array(n)
+  let cycles = 0
+  let balancedCycles = 0
+  let synops = 0
+  let eventCount = 0
+  let active = 0
+  let packets = 0
+  let hopsEw = 0
+  let hopsNs = 0
+  for (let t = 0; t < m; t++) {
+    synPerCore.fill(0)
+    activeFlag.fill(0)
+    let stepSynops = 0
+    for (let kk = 0; kk < k; kk++) {
+      if (events[t * k + kk] !== 1) continue
+      eventCount++
+      packets += plan.packets[kk]!
+      hopsEw += plan.hopsEw[kk]!
+      hopsNs += plan.hopsNs[kk]!
+      for (let d = 0; d < plan.dstCores; d++) synPerCore[d]! += plan.synapses[kk * plan.dstCores + d]!
+      for (let j = 0; j < n; j++) if (bMask[kk * n + j] === 1) activeFlag[j] = 1
+    }
+    for (let j = 0; j < n; j++) active += activeFlag[j]!
+    let step = 0
+    let stateStep = 0
+    for (let d = 0; d < plan.dstCores; d++) {
+      synops += synPerCore[d]!
+      stepSynops += synPerCore[d]!
+      const state = Math.ceil((2 * neuronsIn(d)) / nc.stateWordsPerCyclePerCore)
+      stateStep = Math.max(stateStep, state)
+      step = Math.max(step, Math.ceil(synPerCore[d]! / nc.synopsPerCyclePerCore), state)
+    }
+    cycles += step
+    // The same step with its synaptic ops spread evenly over the layer's cores.
+    balancedCycles += Math.max(stateStep, Math.ceil(stepSynops / Math.max(1, plan.dstCores) / nc.synopsPerCyclePerCore))
+  }
+  const idle = m * n - active
+  const stateWords = m * n
+  // Loihi's figures are all-in: synaptic and state memory accesses are inside them, so these counts
+  // are reported at the file's zero-energy core memory level, never charged twice.
+  const zero = () => TENSORS.map(() => ({ reads: 0, writes: 0 }))
+  const glb = zero()
+  glb[FILTER] = { reads: synops, writes: 0 }
+  glb[OFMAP] = { reads: stateWords, writes: stateWords }
+  const counts: LevelCounts = {
+    dram: zero(),
+    glb,
+    rf: zero(),
+    arrayReads: [0, synops, stateWords],
+    arrayWrites: [0, 0, stateWords],
+    onChip: [true, true, true],
+    metadataWords: 0,
+    arrayMetadataWords: 0,
+  }
+  const action = (name: string, count: number, cost: { energyPj: number; source: string }) => ({ name, count, energyPjEach: cost.energyPj, source: cost.source })
+  const actions = [
+    action("synop", synops, nc.synop),
+    action("neuronUpdateActive", active, nc.neuronUpdateActive),
+    action("neuronUpdateIdle", idle, nc.neuronUpdateIdle),
+    action("spikeWithinTile", packets, nc.spikeWithinTile),
+    action("hopEastWest", hopsEw, nc.hopEastWest),
+    action("hopNorthSouth", hopsNs, nc.hopNorthSouth),
+  ]
+  const actionsPj = actions.reduce((s, x) => s + x.count * x.energyPjEach, 0)
+  const sramPj = glb.reduce((s, x, t) => {
+    const b = arch.bufferOf[t]!
+    return b < 0 ? s : s + x.reads * arch.buffers[b]!.readEnergyPjPerWord + x.writes * arch.buffers[b]!.writeEnergyPjPerWord
+  }, 0)
+  const leakagePj = cycles * leakagePjPerCycle(arch)
+  return {
+    cycles,
+    computeCycles: cycles,
+    stallCycles: 0,
+    boundBy: "",
+    fillDrainCycles: 0,
+    imbalanceCycles: cycles - balancedCycles,
+    maskGenCycles: 0,
+    counts,
+    ofmapSramWritesExtra: 0,
+    dramWords: 0,
+    denseMacs: m * n * k,
+    macs: synops,
+    gatedMacs: 0,
+    utilization: cycles === 0 ? 0 : synops / (cycles * Math.max(1, plan.dstCores) * nc.synopsPerCyclePerCore),
+    energy: { macPj: 0, dramPj: 0, sramPj, rfPj: 0, actionsPj, leakagePj, totalPj: sramPj + actionsPj + leakagePj },
+    actions,
+    events: { events: eventCount, synops, active, idle, hops: hopsEw + hopsNs },
+  }
+}
+
+export const neuromorphic: FamilyModel = {
+  family: "neuromorphic",
+  timings: ["default"],
+  arch: (acc, opts) => baseArch(acc, opts, null),
+  prepare,
+  spatial: (p) => ({ rows: p.problem.sizes.map(() => false), cols: p.problem.sizes.map(() => false) }),
+  check: (p, m) => (same(m, placement(p)) ? null : "a neuromorphic mesh has one placement: every loop at DRAM level, nothing kept in a buffer"),
+  canonical: (p) => placement(p),
+  compute: () => ({ cycles: 0, fillDrainCycles: 0, imbalanceCycles: 0 }),
+  evaluate,
+}

@@ -1,0 +1,138 @@
+import { denseScales, FILTER, gemmProblem, IFMAP, OFMAP, POS_ROWS, relevance, type Mapping, type SparseScales, type Visits } from "../../cost/index.ts"
+import { baseArch } from "../arch.ts"
+import { canonicalMapping } from "../canonical.ts"
+import type { MapConstraints } from "../constraints.ts"
+import type { FamilyModel, Machine, Prepared } from "../family.ts"
+import { effectualMacs, encodedSize, materializeMask, operandNnz, packRows, popRange } from "../operand.ts"
+import { loweredIfmapWords, type Layer } from "../workload.ts"
+
+/**
+ * Cnvlutin-like one-sided skipping (Albericio et al., ISCA 2016): the rows are neuron lanes that
+ * split the reduction, each walking the nonzero activations of its own brick of `brickSize`
+ * consecutive elements and multiplying each by the filters across the cols; the lanes resynchronize
+ * after every window of lanes × brick activations, so the window's densest brick sets its pace (a
+ * window whose lanes are all empty still costs a cycle to fetch). Load imbalance in the real masks
+ * is the point: it is measured, window by window, and reported.
+ */
+interface Skip {
+  /** Σ over (row, window) of the slowest lane's nonzeros (at least 1). */
+  readonly total: number
+  /** The same with each window's nonzeros spread evenly over the lanes. */
+  readonly balanced: number
+}
+
+interface OneSidedDetail {
+  readonly brick: number
+  readonly skip: Map<number, Skip>
+}
+
+const skipOf = (p: Prepared, lanes: number): Skip => {
+  const d = p.detail as OneSidedDetail
+  const hit = d.skip.get(lanes)
+  if (hit !== undefined) return hit
+  const { m, k } = p.layer.gemm
+  const span = lanes * d.brick
+  const windows = Math.ceil(k / span)
+  let total = 0
+  let balanced = 0
+  if (p.layer.a.kind === "dense") {
+    // Lane 0 holds the most of every window: a full brick, or what the last window has left.
+    for (let w = 0; w < windows; w++) {
+      const left = Math.min(span, k - w * span)
+      total += Math.min(d.brick, left)
+      balanced += Math.ceil(left / lanes)
+    }
+    total *= m
+    balanced *= m
+  } else {
+    const a = packRows(materializeMask(p.layer.a), m, k)
+    for (let row = 0; row < m; row++)
+      for (let w = 0; w < windows; w++) {
+        let worst = 0
+        let sum = 0
+        for (let l = 0; l < lanes; l++) {
+          const lo = w * span + l * d.brick
+          if (lo >= k) break
+          const c = popRange(a, row, lo, Math.min(k, lo + d.brick))
+          sum += c
+          if (c > worst) worst = c
+        }
+        total += Math.max(1, worst)
+        balanced += Math.max(1, Math.ceil(sum / lanes))
+      }
+  }
+  const s = { total, balanced }
+  d.skip.set(lanes, s)
+  return s
+}
+
+const prepare = (machine: Machine, layer: Layer): Prepared => {
+  const { acc, arch } = machine
+  if (acc.family !== "one-sided-skipping") throw new Error(`one-sided model given a ${acc.family} accelerator`)
+  const g = layer.gemm
+  const words = Math.max(1, g.m * g.k)
+  const nnzA = operandNnz(layer.a)
+  const enc = encodedSize(layer.a, acc.oneSided.ifmapEncoding, arch.wordBits)
+  const ifmap = { data: enc.dataWords / words, meta: enc.metadataWords / words }
+  // The ifmap moves and sits in its sparse format; a lane fetches weights only for its nonzero activations.
+  const scales: SparseScales = {
+    ...denseScales,
+    dram: [ifmap, denseScales.dram[FILTER]!, denseScales.dram[OFMAP]!],
+    chip: [ifmap, denseScales.chip[FILTER]!, denseScales.chip[OFMAP]!],
+    arrayReads: [1, nnzA / words, 1],
+  }
+  let effectual: number | undefined
+  const detail: OneSidedDetail = { brick: acc.oneSided.brickSize, skip: new Map() }
+  return {
+    machine,
+    layer,
+    problem: gemmProblem(g, loweredIfmapWords(g, layer.conv) ?? undefined),
+    scales,
+    macs: { dense: g.m * g.n * g.k, issued: nnzA * g.n, gated: 0, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) },
+    actions: [],
+    actionsPj: 0,
+    metadataDecode: acc.energy.metadata ?? null,
+    mechanism: "one-sided",
+    maskGenCycles: 0,
+    serialCycles: 0,
+    detail,
+  }
+}
+
+/** Lanes split the reduction (rows); filters run side by side (cols). */
+const spatial = (p: Prepared) => {
+  const rel = relevance(p.problem)
+  return {
+    rows: p.problem.sizes.map((_, d) => !rel[OFMAP]![d]!),
+    cols: p.problem.sizes.map((_, d) => rel[FILTER]![d]! && rel[OFMAP]![d]! && !rel[IFMAP]![d]!),
+  }
+}
+
+const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
+  const [, N, K] = p.problem.sizes as [number, number, number]
+  const arch = p.machine.arch
+  return canonicalMapping(p, c, { rows: [1, 1, Math.min(K, arch.rows)], cols: [1, Math.min(N, arch.cols), 1], temporal: [1, 0, 2] })
+}
+
+/**
+ * The lanes' windows set the cycles of one pass over the ifmap; the mapping decides how many passes
+ * (the filter tiles across the cols) replay them.
+ */
+const compute = (p: Prepared, m: Mapping, v: Visits) => {
+  const { m: rows, k } = p.layer.gemm
+  const lanes = m.factors[POS_ROWS]![2]!
+  const skip = skipOf(p, lanes)
+  const passes = v.temporalSteps / (rows * Math.ceil(k / lanes))
+  return { cycles: passes * skip.total, fillDrainCycles: 0, imbalanceCycles: passes * (skip.total - skip.balanced) }
+}
+
+export const oneSided: FamilyModel = {
+  family: "one-sided-skipping",
+  timings: ["default"],
+  arch: (acc, opts) => baseArch(acc, opts, null),
+  prepare,
+  spatial,
+  check: () => null,
+  canonical,
+  compute,
+}

@@ -1,0 +1,272 @@
+import { FILTER, gemmProblem, IFMAP, OFMAP, POS_ROWS, relevance, type Mapping, type SparseScales } from "../../cost/index.ts"
+import { baseArch } from "../arch.ts"
+import { canonicalMapping } from "../canonical.ts"
+import type { MapConstraints } from "../constraints.ts"
+import type { FamilyModel, Machine, Prepared } from "../family.ts"
+import { encodedSize, materializeMask, packRows, popcount32, popRange, type PackedRows } from "../operand.ts"
+import { loweredIfmapWords, type Layer } from "../workload.ts"
+
+/**
+ * SparTen-like two-sided skipping (Gondimalla et al., MICRO 2019): both operands are stored as
+ * bitmask + nonzeros per chunk of the reduction; the rows are clusters, each of `cols` compute
+ * units. Within a cluster an input chunk is broadcast, each unit ANDs it with the bitmasks of the
+ * filters placed on it and performs one MAC per matched pair; clusters take different output
+ * positions and run independently. With more filters than a cluster has units, each unit works
+ * through several filters per chunk, placed by greedy balancing so the units' totals even out. The
+ * units' input FIFOs (`bufferChunks`) decouple them: a unit with a dense chunk holds up the
+ * broadcast only once some unit's FIFO is full, so what remains is the imbalance between units'
+ * totals, measured on the masks and reported.
+ */
+
+/** Matched pairs of packed row `i` of a and packed row `f` of b over words [w0, w1). */
+export const joinCount = (a: PackedRows, i: number, b: PackedRows, f: number, w0: number, w1: number): number => {
+  let total = 0
+  const ab = i * a.wordsPerRow
+  const bb = f * b.wordsPerRow
+  for (let w = w0; w < w1; w++) total += popcount32(a.words[ab + w]! & b.words[bb + w]!)
+  return total
+}
+
+export interface TwoSidedGeometry {
+  /** Compute units per cluster: one broadcast input chunk reaches all of a cluster's units. */
+  readonly units: number
+  /** Clusters, each with its own broadcast: cluster r takes position groups r, r + clusters, … */
+  readonly clusters: number
+  readonly chunk: number
+  /** Output positions in flight at once in a cluster (units / filters when filters are fewer than units). */
+  readonly positionsPerWindow: number
+  /** Filter -> unit, for the case of more filters than units. */
+  readonly unitOf: Int32Array
+  /** Input chunks a unit's FIFO holds, counting the one it is working on (1 is lockstep). */
+  readonly bufferChunks: number
+}
+
+/**
+ * Filters to a cluster's units (every cluster places them the same way). With at least as many
+ * units as filters, each filter gets a unit and the spare units take further output positions.
+ * Otherwise "greedy" is SparTen's static balancing (densest filter first, each to the unit with the
+ * fewest nonzeros so far) and "none" deals them round-robin.
+ */
+export const twoSidedGeometry = (
+  filterNnz: Int32Array,
+  units: number,
+  chunkWords: number,
+  balancing: "none" | "greedy",
+  bufferChunks = 1,
+  clusters = 1,
+): TwoSidedGeometry => {
+  const n = filterNnz.length
+  const unitOf = new Int32Array(n)
+  const depth = Math.max(1, Math.floor(bufferChunks))
+  const nc = Math.max(1, Math.floor(clusters))
+  if (n <= units) {
+    for (let f = 0; f < n; f++) unitOf[f] = f
+    return { units, clusters: nc, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf, bufferChunks: depth }
+  }
+  if (balancing === "none") for (let f = 0; f < n; f++) unitOf[f] = f % units
+  else {
+    const order = Array.from({ length: n }, (_, f) => f).sort((x, y) => filterNnz[y]! - filterNnz[x]! || x - y)
+    const load = new Float64Array(units)
+    for (const f of order) {
+      let best = 0
+      for (let u = 1; u < units; u++) if (load[u]! < load[best]!) best = u
+      unitOf[f] = best
+      load[best]! += filterNnz[f]!
+    }
+  }
+  return { units, clusters: nc, chunk: chunkWords * 32, positionsPerWindow: 1, unitOf, bufferChunks: depth }
+}
+
+/** Unit slots a window can occupy: one per (position in flight, filter), or one per unit. */
+const twoSidedSlots = (n: number, geo: TwoSidedGeometry): number => (geo.positionsPerWindow > 1 || n <= geo.units ? geo.positionsPerWindow * n : geo.units)
+
+/**
+ * The broadcast schedule with per-unit FIFOs, in closed form per window: window w is broadcast at
+ * s_w = max(s_{w−1} + 1, the finish of the window each receiving unit got `bufferChunks` windows
+ * before), and a unit starts it at max(its previous finish, s_w) and spends max(1, pairs) cycles on it.
+ */
+class BroadcastSchedule {
+  private readonly finish: Float64Array
+  /** Per slot, the finish times of its last `depth` windows (a ring). */
+  private readonly ring: Float64Array
+  private readonly filled: Int32Array
+  private last = -1
+  end = 0
+
+  constructor(
+    slots: number,
+    private readonly depth: number,
+  ) {
+    this.finish = new Float64Array(slots)
+    this.ring = new Float64Array(slots * depth)
+    this.filled = new Int32Array(slots)
+  }
+
+  /** `work[u]` > 0 for the slots that receive this window (their cost in cycles), 0 for the rest. */
+  window(work: Float64Array): void {
+    const d = this.depth
+    let s = this.last + 1
+    for (let u = 0; u < work.length; u++)
+      if (work[u]! > 0 && this.filled[u]! >= d) {
+        const t = this.ring[u * d + (this.filled[u]! % d)]!
+        if (t > s) s = t
+      }
+    this.last = s
+    for (let u = 0; u < work.length; u++) {
+      const c = work[u]!
+      if (c <= 0) continue
+      const e = Math.max(this.finish[u]!, s) + c
+      this.finish[u] = e
+      this.ring[u * d + (this.filled[u]! % d)] = e
+      this.filled[u]!++
+      if (e > this.end) this.end = e
+    }
+  }
+}
+
+/**
+ * Per window (a group of output positions × one chunk of the reduction) every unit of the cluster
+ * counts its matched pairs by AND + popcount; each cluster's broadcast schedule turns those into
+ * cycles, and the layer ends when the last cluster does.
+ */
+export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
+  const chunkWords = geo.chunk / 32
+  const n = b.count
+  const perPair = geo.positionsPerWindow > 1 || n <= geo.units
+  const work = new Float64Array(twoSidedSlots(n, geo))
+  // Units with no filter receive no chunks and never hold up a broadcast.
+  const holds = new Uint8Array(work.length)
+  if (!perPair) for (let f = 0; f < n; f++) holds[geo.unitOf[f]!] = 1
+  const groups = Math.ceil(a.count / geo.positionsPerWindow)
+  const chunks = Math.ceil(a.wordsPerRow / chunkWords)
+  const step = geo.positionsPerWindow * geo.clusters
+  let macs = 0
+  let cycles = 0
+  for (let r = 0; r < Math.min(geo.clusters, groups); r++) {
+    // A FIFO deeper than the cluster's whole share never fills, so the ring need not be deeper.
+    const windows = Math.ceil((groups - r) / geo.clusters) * chunks
+    const schedule = new BroadcastSchedule(work.length, Math.max(1, Math.min(geo.bufferChunks, windows)))
+    for (let m0 = r * geo.positionsPerWindow; m0 < a.count; m0 += step)
+      for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
+        const w1 = Math.min(a.wordsPerRow, w0 + chunkWords)
+        work.fill(0)
+        if (perPair) {
+          for (let i = m0; i < Math.min(a.count, m0 + geo.positionsPerWindow); i++)
+            for (let f = 0; f < n; f++) {
+              const c = joinCount(a, i, b, f, w0, w1)
+              macs += c
+              // A unit spends a cycle on a chunk's bitmask AND even when nothing matches.
+              work[(i - m0) * n + f] = Math.max(1, c)
+            }
+        } else {
+          for (let f = 0; f < n; f++) {
+            const c = joinCount(a, m0, b, f, w0, w1)
+            macs += c
+            work[geo.unitOf[f]!]! += c
+          }
+          for (let u = 0; u < work.length; u++) work[u] = holds[u] === 1 ? Math.max(1, work[u]!) : 0
+        }
+        schedule.window(work)
+      }
+    if (schedule.end > cycles) cycles = schedule.end
+  }
+  return { cycles, macs }
+}
+
+interface TwoSidedDetail {
+  readonly a: PackedRows
+  readonly b: PackedRows
+  readonly filterNnz: Int32Array
+  readonly chunkWords: number
+  readonly runs: Map<number, { cycles: number; macs: number }>
+}
+
+const runOf = (p: Prepared, clusters: number): { cycles: number; macs: number } => {
+  const d = p.detail as TwoSidedDetail
+  const hit = d.runs.get(clusters)
+  if (hit !== undefined) return hit
+  const acc = p.machine.acc
+  if (acc.family !== "two-sided-skipping") throw new Error(`two-sided model given a ${acc.family} accelerator`)
+  const ts = acc.twoSided
+  const geo = twoSidedGeometry(d.filterNnz, p.machine.arch.cols, d.chunkWords, ts.balancing, ts.bufferChunks, clusters)
+  const run = twoSidedCycles(d.a, d.b, geo)
+  d.runs.set(clusters, run)
+  return run
+}
+
+const prepare = (machine: Machine, layer: Layer): Prepared => {
+  const { acc, arch } = machine
+  if (acc.family !== "two-sided-skipping") throw new Error(`two-sided model given a ${acc.family} accelerator`)
+  const { m, n, k } = layer.gemm
+  const a = packRows(materializeMask(layer.a), m, k)
+  const b = packRows(materializeMask(layer.b), k, n, true)
+  const filterNnz = new Int32Array(n)
+  for (let f = 0; f < n; f++) filterNnz[f] = popRange(b, f, 0, k)
+  const chunkWords = Math.max(1, Math.ceil(acc.twoSided.chunkSize / 32))
+  let effectual = 0
+  for (let i = 0; i < m; i++) for (let f = 0; f < n; f++) effectual += joinCount(a, i, b, f, 0, a.wordsPerRow)
+  const scaleOf = (op: Layer["a"], words: number) => {
+    const e = encodedSize(op, "bitmap", arch.wordBits)
+    return { data: e.dataWords / Math.max(1, words), meta: e.metadataWords / Math.max(1, words) }
+  }
+  const ifmap = scaleOf(layer.a, m * k)
+  const filter = scaleOf(layer.b, k * n)
+  const ofmap = { data: 1, meta: 0 }
+  const scales: SparseScales = { dram: [ifmap, filter, ofmap], chip: [ifmap, filter, ofmap], arrayReads: [1, 1, 1], operandReads: [1, 1, 1] }
+  const meta = acc.energy.metadata
+  // One bitmask AND + prefix sum per (position, filter, chunk).
+  const joins = m * n * Math.ceil(k / (chunkWords * 32))
+  const actions = meta === undefined ? [] : [{ name: "metadata", count: joins, energyPjEach: meta.energyPj, source: meta.source }]
+  const detail: TwoSidedDetail = { a, b, filterNnz, chunkWords, runs: new Map() }
+  return {
+    machine,
+    layer,
+    problem: gemmProblem(layer.gemm, loweredIfmapWords(layer.gemm, layer.conv) ?? undefined),
+    scales,
+    macs: { dense: m * n * k, issued: effectual, gated: 0, effectual: () => effectual },
+    actions,
+    actionsPj: actions.reduce((s, x) => s + x.count * x.energyPjEach, 0),
+    metadataDecode: null,
+    mechanism: "two-sided",
+    maskGenCycles: 0,
+    serialCycles: 0,
+    detail,
+  }
+}
+
+/** Clusters take output positions (rows); a cluster's units take filters, and spare units more positions (cols). */
+const spatial = (p: Prepared) => {
+  const rel = relevance(p.problem)
+  return {
+    rows: p.problem.sizes.map((_, d) => rel[IFMAP]![d]! && rel[OFMAP]![d]! && !rel[FILTER]![d]!),
+    cols: p.problem.sizes.map((_, d) => rel[OFMAP]![d]!),
+  }
+}
+
+const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
+  const [M, N] = p.problem.sizes as [number, number, number]
+  const arch = p.machine.arch
+  const nCols = Math.min(N, arch.cols)
+  const mCols = Math.max(1, Math.min(M, Math.floor(arch.cols / nCols)))
+  const mRows = Math.max(1, Math.min(arch.rows, Math.ceil(M / mCols)))
+  return canonicalMapping(p, c, { rows: [mRows, 1, 1], cols: [mCols, nCols, 1], temporal: [1, 0, 2] })
+}
+
+/** The clusters the mapping uses run the broadcast schedule over the masks; tiling changes traffic, not this. */
+const compute = (p: Prepared, m: Mapping) => {
+  const clusters = m.factors[POS_ROWS]![0]!
+  const run = runOf(p, clusters)
+  const ideal = Math.ceil(p.macs.issued / (clusters * p.machine.arch.cols))
+  return { cycles: run.cycles, fillDrainCycles: 0, imbalanceCycles: Math.max(0, run.cycles - ideal) }
+}
+
+export const twoSided: FamilyModel = {
+  family: "two-sided-skipping",
+  timings: ["default"],
+  arch: (acc, opts) => baseArch(acc, opts, null),
+  prepare,
+  spatial,
+  check: () => null,
+  canonical,
+  compute,
+}

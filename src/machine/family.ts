@@ -1,0 +1,133 @@
+import type { CostArch, CountedAction, LevelCounts, Mapping, Problem, SparseScales, Visits } from "../cost/index.ts"
+import type { Accelerator, AcceleratorFamily, EnergyCost } from "../hardware/index.ts"
+import type { MachineOptions, Timing } from "./arch.ts"
+import type { MapConstraints } from "./constraints.ts"
+import type { Layer } from "./workload.ts"
+
+/**
+ * One record per accelerator family (as vega-lite keeps one compiler per mark): its legal mapspace,
+ * how a mapping of a layer becomes cycles, access counts, sparse savings and energy. The mapper
+ * searches it with statistical operands; the simulator evaluates the same record under one mapping
+ * with a trace's real masks. Nothing outside a family's record asks which family it is.
+ */
+export interface FamilyModel {
+  readonly family: AcceleratorFamily
+  /** The timings the family has: SCALE-Sim's conventions exist for systolic arrays only. */
+  readonly timings: ReadonlyArray<Timing>
+  /** The loop-nest view of an accelerator of this family. */
+  readonly arch: (acc: Accelerator, opts: MachineOptions) => CostArch
+  /** A layer as this family runs it: the loop nest, the sparse savings, the counts no mapping changes. */
+  readonly prepare: (machine: Machine, layer: Layer) => Prepared
+  /** Per dim of the prepared problem, whether the array's rows and cols can take it. */
+  readonly spatial: (p: Prepared) => { readonly rows: ReadonlyArray<boolean>; readonly cols: ReadonlyArray<boolean> }
+  /** Why the hardware cannot run a mapping under a dataflow, beyond the loop nest's and the dataflow's own rules. */
+  readonly check: (p: Prepared, m: Mapping, c: MapConstraints) => string | null
+  /** The dataflow's canonical mapping of the layer (what the simulators run without one), or why there is none. */
+  readonly canonical: (p: Prepared, c: MapConstraints) => Mapping | string
+  /** Compute cycles of a mapping: the array busy, with its fill, drain and load imbalance. */
+  readonly compute: (p: Prepared, m: Mapping, v: Visits, c: MapConstraints) => ComputeTiming
+  /** Families outside the loop-nest model (a neuromorphic mesh) evaluate a layer whole. */
+  readonly evaluate?: ((p: Prepared, m: Mapping, c: MapConstraints) => MachineCost) | undefined
+}
+
+/** An accelerator compiled through its family's record: what both the mapper and the simulator evaluate. */
+export interface Machine {
+  readonly acc: Accelerator
+  readonly model: FamilyModel
+  readonly arch: CostArch
+  readonly timing: Timing
+  readonly options: MachineOptions
+}
+
+/** MAC counts of a layer on a machine: mapping-independent, exact for the operands given. */
+export interface MacCounts {
+  readonly dense: number
+  /** MACs the array performs (skipped ones excluded, gated ones excluded). */
+  readonly issued: number
+  /** MACs clock-gated on a zero operand: they take their slot but little energy. */
+  readonly gated: number
+  /** MACs with both operands nonzero (computed on first use: it may need both masks). */
+  readonly effectual: () => number
+}
+
+/** A layer prepared for one machine. */
+export interface Prepared {
+  readonly machine: Machine
+  readonly layer: Layer
+  readonly problem: Problem
+  readonly scales: SparseScales
+  readonly macs: MacCounts
+  /** Counted actions no mapping changes (mux selects, bitmask joins, mask-generation compares). */
+  readonly actions: ReadonlyArray<CountedAction>
+  readonly actionsPj: number
+  /** Energy per metadata word crossing into the array (offset decoders), where the family charges one. */
+  readonly metadataDecode: EnergyCost | null
+  /** The mechanism that exploited sparsity: dense, nm:N:M, gating, one-sided, two-sided, events. */
+  readonly mechanism: string
+  /** N:M mask generation cycles (nm-training training passes), whether or not hidden. */
+  readonly maskGenCycles: number
+  /** Cycles added after compute and transfers (mask generation that does not overlap). */
+  readonly serialCycles: number
+  /** Family-private precomputation, memoized per geometry. */
+  readonly detail: unknown
+}
+
+export interface ComputeTiming {
+  readonly cycles: number
+  /** Of `cycles`: filling and draining the array (and reloading stationary blocks). */
+  readonly fillDrainCycles: number
+  /** Of `cycles`: load imbalance, lanes or units waiting for the slowest one, measured on the masks. */
+  readonly imbalanceCycles: number
+  /** Output-buffer writes SCALE-Sim reports beyond the real ones (its os bookkeeping adds R + C per fold). */
+  readonly ofmapSramWritesExtra?: number | undefined
+}
+
+export interface EnergyParts {
+  readonly macPj: number
+  readonly dramPj: number
+  readonly sramPj: number
+  readonly rfPj: number
+  /** Counted actions and metadata decoding. */
+  readonly actionsPj: number
+  /** Static power of every component over the layer's cycles. */
+  readonly leakagePj: number
+  readonly totalPj: number
+}
+
+/** Neuromorphic event counts. */
+export interface EventCounts {
+  readonly events: number
+  readonly synops: number
+  readonly active: number
+  readonly idle: number
+  readonly hops: number
+}
+
+/** One mapping of one layer on one machine, evaluated: the numbers every result row and search share. */
+export interface MachineCost {
+  readonly cycles: number
+  readonly computeCycles: number
+  /** Cycles compute waited for a memory level's transfers. */
+  readonly stallCycles: number
+  /** The level whose bandwidth set the pace, or "" when compute did. */
+  readonly boundBy: string
+  readonly fillDrainCycles: number
+  readonly imbalanceCycles: number
+  readonly maskGenCycles: number
+  readonly counts: LevelCounts
+  /** See ComputeTiming.ofmapSramWritesExtra. */
+  readonly ofmapSramWritesExtra: number
+  readonly dramWords: number
+  readonly denseMacs: number
+  readonly macs: number
+  readonly gatedMacs: number
+  /** (MACs + gated MACs) per PE slot over the layer's cycles. */
+  readonly utilization: number
+  readonly energy: EnergyParts
+  /** Every counted action outside MACs and memory, with its energy and source (their sum is `energy.actionsPj`). */
+  readonly actions: ReadonlyArray<CountedAction>
+  readonly events: EventCounts | null
+}
+
+/** MachineCost's objective values for a search. */
+export const dramWordsOf = (c: LevelCounts): number => c.dram.reduce((s, x) => s + x.reads + x.writes, 0)
