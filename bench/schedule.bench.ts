@@ -1,8 +1,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { convProblem, costArch, denseStats, gemmProblem, onChipWords, walkLoopNest, loopNestVisits, type Mapping } from "../src/cost/index.ts"
+import { Effect } from "effect"
+import { onChipWords, walkLoopNest, loopNestVisits, type Mapping } from "../src/cost/index.ts"
 import type { Accelerator } from "../src/hardware/index.ts"
-import { compile, freeConstraints, gemmDramLowerBoundWords, gemmTilingSeeds, gemmTwoLevelDramOptimum, searchSync, smithAccumulateLowerBoundWords } from "../src/schedule/index.ts"
+import { loadDataflow, machineOf, prepare, statisticalLayer, workloadFromConv, workloadFromGemm, type LayerWorkload, type MachineOptions } from "../src/machine/index.ts"
+import { compile, gemmDramLowerBoundWords, gemmTilingSeeds, gemmTwoLevelDramOptimum, searchSync, smithAccumulateLowerBoundWords, type Objective, type Space } from "../src/schedule/index.ts"
 import type { ConvDims } from "../src/trace/index.ts"
 import { mulberry32 } from "../src/tensor/index.ts"
 
@@ -65,12 +67,21 @@ const resnet18: ReadonlyArray<readonly [string, ConvDims]> = (
 
 const f3 = (x: number): string => x.toFixed(3)
 
+const free = Effect.runSync(loadDataflow("free"))
+/** A search space of a dense layer under the free dataflow (the family's own rules still apply). */
+const spaceOf = (acc: Accelerator, options: MachineOptions, w: LayerWorkload, objective: Objective): Space => ({
+  acc,
+  options,
+  layer: statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1),
+  dataflow: free,
+  objective,
+})
+
 export default async function scheduleBench(): Promise<void> {
   // 2. Evaluations per second, one thread, 3-level conv mapspace (Eyeriss-like: DRAM, GLB, RF).
   const eyeriss = accelerator("eyeriss-like")
-  const eArch = costArch(eyeriss)
-  const layer = convProblem(resnet18[1]![1])
-  const space = compile({ problem: layer, arch: eArch, constraints: freeConstraints(layer), sparsity: denseStats, objective: "edp" })
+  const space = compile(spaceOf(eyeriss, {}, workloadFromConv("layer1.conv", resnet18[1]![1]), "edp"))
+  const layer = space.problemDef
   const r = mulberry32(7)
   const pool: Mapping[] = []
   while (pool.length < 2000) {
@@ -84,8 +95,8 @@ export default async function scheduleBench(): Promise<void> {
   for (let i = 0; i < evals; i++) sink += space.evaluate(pool[i % pool.length]!).objective
   const perSecond = evals / ((performance.now() - t) / 1000)
   // Baseline in the same run: the brute-force walk and the closed form on a small conv, same mappings.
-  const small = convProblem({ batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4, numFilters: 4, stride: 1, padding: 1 })
-  const smallSpace = compile({ problem: small, arch: eArch, constraints: freeConstraints(small), sparsity: denseStats, objective: "edp" })
+  const smallSpace = compile(spaceOf(eyeriss, {}, workloadFromConv("small", { batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4, numFilters: 4, stride: 1, padding: 1 }), "edp"))
+  const small = smallSpace.problemDef
   const smallPool: Mapping[] = []
   while (smallPool.length < 50) {
     const m = smallSpace.random(r)
@@ -104,7 +115,8 @@ export default async function scheduleBench(): Promise<void> {
 
   // 1. DRAM traffic against the lower bound.
   const systolic = accelerator("systolic-32x32")
-  const arch = costArch(systolic, { glbWords: 65536 })
+  const glb = { glbWords: 65536 }
+  const arch = machineOf(systolic, glb).arch
   const s = onChipWords(arch)
   console.log(`\nGEMM suite on ${systolic.name}, one shared buffer of 65536 words (bound S = ${s} with the array's registers); anneal, 20000 evaluations, seed 1, objective dram`)
   console.log(`  ${"shape".padEnd(22)} ${"M×N×K".padEnd(16)} ${"DRAM words".padStart(12)} ${"bound".padStart(12)} ${"ratio".padStart(6)}  ${"acc/issue5".padStart(10)}  ${"/design".padStart(7)}  ${"tiling".padStart(6)}  ${"opt".padStart(6)}  ${"optGlb".padStart(6)}  search s`)
@@ -115,9 +127,8 @@ export default async function scheduleBench(): Promise<void> {
   let worstOverGlbOpt = 0
   const overTarget: string[] = []
   for (const [name, m, n, k] of shapes) {
-    const p = gemmProblem({ m, n, k })
     const started = performance.now()
-    const gemmSpace = { problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" as const }
+    const gemmSpace = spaceOf(systolic, glb, workloadFromGemm(name, { m, n, k }), "dram")
     const r = searchSync(gemmSpace, { strategy: "anneal", budget: 20000, seed: 1 })
     const dram = r.best!.evaluation.dramWords
     const searchSeconds = (performance.now() - started) / 1000
@@ -162,8 +173,7 @@ export default async function scheduleBench(): Promise<void> {
     let worstShape = ""
     for (let i = 0; i < 20; i++) {
       const [m, n, k] = [0, 0, 0].map(() => lo + Math.floor(r() * (4096 - lo))) as [number, number, number]
-      const p = gemmProblem({ m, n, k })
-      const found = searchSync({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" }, { strategy: "anneal", budget: 20000, seed: 1 }).best!.evaluation.dramWords
+      const found = searchSync(spaceOf(systolic, glb, workloadFromGemm("random", { m, n, k }), "dram"), { strategy: "anneal", budget: 20000, seed: 1 }).best!.evaluation.dramWords
       const formula = designFormula(m, n, k, s)
       const twoLevel = gemmTwoLevelDramOptimum({ m, n, k }, s)!.dramWords
       if (found / formula > worstFound) [worstFound, worstShape] = [found / formula, `${m}×${n}×${k}`]
@@ -175,17 +185,18 @@ export default async function scheduleBench(): Promise<void> {
   // 3. Every ResNet-18 convolution.
   for (const accName of ["eyeriss-like", "systolic-32x32"]) {
     const acc = accelerator(accName)
-    const a = costArch(acc)
+    const a = machineOf(acc).arch
     console.log(`\nResNet-18 convolutions on ${acc.name} (free dataflow, objective edp, anneal 20000 evaluations, seed 1, one thread):`)
     let slowest = 0
     for (const [name, conv] of resnet18) {
-      const p = convProblem(conv)
+      const w = workloadFromConv(name, conv)
+      const p = prepare(machineOf(acc), statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1)).problem
       const started = performance.now()
-      const res = searchSync({ problem: p, arch: a, constraints: freeConstraints(p), sparsity: denseStats, objective: "edp" }, { strategy: "anneal", budget: 20000, seed: 1 })
+      const res = searchSync(spaceOf(acc, {}, w, "edp"), { strategy: "anneal", budget: 20000, seed: 1 })
       const secs = (performance.now() - started) / 1000
       slowest = Math.max(slowest, secs)
       const e = res.best!.evaluation
-      console.log(`  ${name.padEnd(16)} ${p.sizes.join("×").padEnd(22)} ${f3(secs)} s  ${res.evaluated} evals  ${e.cycles} cycles  ${(e.energyPj / 1e6).toFixed(1)} µJ  util ${((p.sizes.reduce((x, y) => x * y, 1) / (e.cycles * a.rows * a.cols)) * 100).toFixed(0)}%`)
+      console.log(`  ${name.padEnd(16)} ${p.sizes.join("×").padEnd(22)} ${f3(secs)} s  ${res.evaluated} evals  ${e.cycles} cycles  ${(e.energyPj / 1e6).toFixed(1)} µJ  util ${((p.sizes.reduce((x, y) => x * y, 1) / (e.cycles * a.rows * a.cols)) * 100).toFixed(0)}% (${p.kind})`)
     }
     console.log(`  slowest layer: ${f3(slowest)} s`)
   }

@@ -1,4 +1,4 @@
-import { FILTER, IFMAP, OFMAP, relevance, TENSORS, tensorWords, type Problem } from "./problem.ts"
+import { FILTER, IFMAP, loweredTileWords, OFMAP, relevance, TENSORS, tensorWords, type Problem } from "./problem.ts"
 
 /**
  * The loop-nest access-counting model every family's evaluation is built on (Timeloop's reuse model).
@@ -256,13 +256,20 @@ export const BELOW = { dram: BELOW_DRAM, glb: BELOW_GLB, pe: BELOW_PE, temporal:
 
 const levelLoops = (m: Mapping, level: number): Loop[] => m.orders[level]!.map((d) => ({ dim: d, pos: LEVEL_POS[level]! }))
 
-/** Whether the GLB tile of the ifmap is the whole lowered ifmap (then it holds the raw ifmap once). */
-const holdsWholeLoweredIfmap = (p: Problem, F: ReadonlyArray<ReadonlyArray<number>>): boolean =>
-  p.loweredIfmapWords !== undefined && tileWords(p, F, IFMAP, BELOW_DRAM) >= tensorWords(p, IFMAP)
+/**
+ * For a lowered GEMM's ifmap tile (M × K below DRAM), the raw words it holds per lowered word: under
+ * 1 when the tile spans the whole reduction and its positions share input rows, else 1.
+ */
+const loweredRatio = (p: Problem, F: ReadonlyArray<ReadonlyArray<number>>): number => {
+  const l = p.lowering
+  if (l === undefined || tileOf(F, 2, BELOW_DRAM) < p.sizes[2]!) return 1
+  const positions = Math.min(p.sizes[0]!, tileOf(F, 0, BELOW_DRAM))
+  return Math.min(1, loweredTileWords(l, positions) / (positions * l.reduction))
+}
 
-/** Words the GLB must hold for tensor t's tile (the raw ifmap when it holds a whole lowered one). */
+/** Words the GLB must hold for tensor t's tile (raw input rows for a lowered ifmap that spans the reduction). */
 export const glbTileWords = (p: Problem, F: ReadonlyArray<ReadonlyArray<number>>, t: number): number =>
-  t === IFMAP && holdsWholeLoweredIfmap(p, F) ? p.loweredIfmapWords! : tileWords(p, F, t, BELOW_DRAM)
+  t === IFMAP ? Math.ceil(tileWords(p, F, t, BELOW_DRAM) * loweredRatio(p, F)) : tileWords(p, F, t, BELOW_DRAM)
 
 /** Whether the GLB refills tensor t more than once (then double buffering needs a second tile). */
 export const refilled = (p: Problem, F: ReadonlyArray<ReadonlyArray<number>>, t: number): boolean => {
@@ -303,8 +310,8 @@ export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean): Visits =
   }
   const perPe = [...spatial, ...aboveArray]
   const glbFill = TENSORS.map((_, t) => (m.keep[1]![t] ? boundaryWords(p, rel, F, dram, 0, t, BELOW_DRAM) : 0))
-  // A whole lowered ifmap is fetched once as the raw ifmap (no relevant DRAM loop refetches it).
-  if (glbFill[IFMAP]! > 0 && holdsWholeLoweredIfmap(p, F)) glbFill[IFMAP] = p.loweredIfmapWords!
+  // A lowered ifmap tile fills its raw input rows, not its im2col copies.
+  if (p.lowering !== undefined) glbFill[IFMAP] = glbFill[IFMAP]! * loweredRatio(p, F)
   const arrayUnion = TENSORS.map((_, t) => boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB))
   const rfFill = TENSORS.map((_, t) => (hasRf ? boundaryWords(p, rel, F, perPe, spatial.length, t, BELOW_PE) : 0))
   let temporalSteps = 1

@@ -26,19 +26,42 @@ export interface Problem {
   readonly sizes: ReadonlyArray<number>
   /** Per tensor (ifmap, filter, ofmap): its axes. */
   readonly axes: ReadonlyArray<ReadonlyArray<Axis>>
-  /**
-   * A GEMM whose ifmap operand is a conv's im2col lowering: the raw ifmap's words. A buffer that
-   * holds the whole lowered ifmap stores (and fills from DRAM) the raw ifmap once and lowers it on
-   * chip; smaller tiles move their lowered words.
-   */
-  readonly loweredIfmapWords?: number | undefined
+  /** A GEMM whose ifmap operand is a conv's im2col lowering: the conv, for on-chip lowering. */
+  readonly lowering?: Lowering | undefined
 }
+
+/**
+ * The conv behind a lowered GEMM (output positions as M in (image, row, column) order, the whole
+ * R·S·C window as K). A buffer tile that spans the whole reduction and a run of output positions
+ * holds and fills the raw input rows those positions read, once, and lowers them on chip: the rows
+ * under the tile's output rows plus the filter's halo. A tile that splits the reduction moves its
+ * lowered words.
+ */
+export interface Lowering {
+  readonly images: number
+  /** P·Q and Q. */
+  readonly positionsPerImage: number
+  readonly outputWidth: number
+  /** H, and W·C words per input row. */
+  readonly inputRows: number
+  readonly inputRowWords: number
+  readonly stride: number
+  readonly filterRows: number
+  /** The dense reduction (R·S·C), for problems whose K an N:M array compresses. */
+  readonly reduction: number
+}
+
+/** Raw ifmap words a tile of `positions` consecutive output positions (whole reduction) holds. */
+export const loweredTileWords = (l: Lowering, positions: number): number =>
+  positions >= l.positionsPerImage
+    ? (positions / l.positionsPerImage) * l.inputRows * l.inputRowWords
+    : Math.min(l.inputRows, (positions / l.outputWidth) * l.stride + Math.max(0, l.filterRows - l.stride)) * l.inputRowWords
 
 export const GEMM_DIMS = ["M", "N", "K"] as const
 export const CONV_DIMS = ["N", "K", "C", "P", "Q", "R", "S"] as const
 
 /** out[M×N] = ifmap[M×K] · filter[K×N]. */
-export const gemmProblem = (g: GemmDims, loweredIfmapWords?: number): Problem => ({
+export const gemmProblem = (g: GemmDims, lowering?: Lowering): Problem => ({
   kind: "gemm",
   dimNames: GEMM_DIMS,
   sizes: [g.m, g.n, g.k],
@@ -47,7 +70,7 @@ export const gemmProblem = (g: GemmDims, loweredIfmapWords?: number): Problem =>
     [{ kind: "dim", dim: 2 }, { kind: "dim", dim: 1 }],
     [{ kind: "dim", dim: 0 }, { kind: "dim", dim: 1 }],
   ],
-  ...(loweredIfmapWords !== undefined && loweredIfmapWords < g.m * g.k ? { loweredIfmapWords } : {}),
+  ...(lowering === undefined ? {} : { lowering }),
 })
 
 /**

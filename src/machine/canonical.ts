@@ -23,8 +23,11 @@ const ordered = (nd: number, innermost: ReadonlyArray<number>): number[] => [
   ...innermost,
 ]
 
-/** The skeleton with its first `split` temporal loops at DRAM and the rest at the GLB. */
-export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: ReadonlyArray<boolean>, doubleBuffer: boolean): Mapping => {
+/**
+ * The skeleton with its first `split` temporal loops at DRAM and the rest at the GLB; `share` of the
+ * innermost DRAM loop's iterations move into the GLB (a tile of that many), 1 by default.
+ */
+export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: ReadonlyArray<boolean>, doubleBuffer: boolean, share = 1): Mapping => {
   const sizes = p.problem.sizes
   const nd = sizes.length
   const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(nd).fill(1))
@@ -34,11 +37,16 @@ export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: Rea
     factors[POS_RF]![d] = s.rf?.factors[d] ?? 1
     const covered = s.rows[d]! * s.cols[d]! * (s.rf?.factors[d] ?? 1)
     const i = s.temporal.indexOf(d)
-    if (i >= 0) factors[i < split ? POS_DRAM : POS_GLB]![d] = Math.ceil(sizes[d]! / covered)
+    const f = Math.ceil(sizes[d]! / covered)
+    if (i >= 0 && i === split - 1 && share > 1) {
+      factors[POS_GLB]![d] = Math.min(share, f)
+      factors[POS_DRAM]![d] = Math.ceil(f / Math.min(share, f))
+    } else if (i >= 0) factors[i < split ? POS_DRAM : POS_GLB]![d] = f
   }
+  const boundary = split > 0 && share > 1 ? [s.temporal[split - 1]!] : []
   return {
     factors,
-    orders: [ordered(nd, s.temporal.slice(0, split)), ordered(nd, s.temporal.slice(split)), ordered(nd, s.rf?.order ?? [])],
+    orders: [ordered(nd, s.temporal.slice(0, split)), ordered(nd, [...boundary, ...s.temporal.slice(split)]), ordered(nd, s.rf?.order ?? [])],
     keep: [[true, true, true], [...keep], [true, true, true]],
     doubleBuffer,
   }
@@ -49,8 +57,9 @@ const better = (x: MachineCost, y: MachineCost): boolean =>
 
 /**
  * The canonical mapping of a skeleton: its temporal loops split between DRAM and the GLB as high as
- * the buffers allow, every tensor kept in the buffer the file gives it unless its tile does not fit
- * (fewest bypassed first). Of the splits that run, the one with the fewest DRAM words (then cycles,
+ * the buffers allow, the innermost DRAM loop lending the GLB as many iterations as still fit, and
+ * every tensor kept in the buffer the file gives it unless its tile does not fit (fewest bypassed
+ * first). Of the splits that run, the one with the fewest DRAM words (then cycles,
  * then energy) wins; on a tie, the one with more loops at DRAM (smaller tiles), as SCALE-Sim folds.
  * Double-buffered, as the default timing assumes.
  */
@@ -65,16 +74,31 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
   keeps.sort((x, y) => kept(y) - kept(x))
   let best: { m: Mapping; cost: MachineCost } | null = null
   let firstIssue: string | null = null
+  const sizes = p.problem.sizes
   for (let split = s.temporal.length; split >= 0; split--)
     for (const keep of keeps) {
-      const m = placeSkeleton(p, s, split, keep, true)
+      const place = (share: number) => placeSkeleton(p, s, split, keep, true, share)
+      const m = place(1)
       const issue = mappingIssue(p, m, c)
       if (issue !== null) {
         firstIssue ??= issue
         continue
       }
-      const cost = evaluate(p, m, c)
-      if (best === null || better(cost, best.cost)) best = { m, cost }
+      // The innermost DRAM loop lends the GLB as many iterations as still fit (tiles fill the buffer).
+      let chosen = m
+      if (split > 0) {
+        const d = s.temporal[split - 1]!
+        let lo = 1
+        let hi = Math.ceil(sizes[d]! / (s.rows[d]! * s.cols[d]! * (s.rf?.factors[d] ?? 1)))
+        while (lo < hi) {
+          const mid = Math.ceil((lo + hi) / 2)
+          if (mappingIssue(p, place(mid), c) === null) lo = mid
+          else hi = mid - 1
+        }
+        if (lo > 1) chosen = place(lo)
+      }
+      const cost = evaluate(p, chosen, c)
+      if (best === null || better(cost, best.cost)) best = { m: chosen, cost }
       break
     }
   return best?.m ?? firstIssue ?? "no placement of the dataflow's loops runs here"

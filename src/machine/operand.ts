@@ -1,6 +1,6 @@
 import { formats, type EncodedSize, type FormatName } from "../cost/index.ts"
 import { mulberry32 } from "../tensor/index.ts"
-import { unpackMask, type OperandTrace } from "../trace/index.ts"
+import { unpackMask, type NmStructure, type OperandTrace } from "../trace/index.ts"
 
 /**
  * One GEMM operand as a simulator sees it: where its nonzeros are. Either the real mask from a
@@ -9,6 +9,8 @@ import { unpackMask, type OperandTrace } from "../trace/index.ts"
  */
 export type Operand =
   | { readonly kind: "trace"; readonly trace: OperandTrace }
+  /** A mask derived from a trace's (a conv's backward-data operands re-expressed as its transposed conv). */
+  | { readonly kind: "derived"; readonly rows: number; readonly cols: number; readonly mask: Uint8Array; readonly nnz: number; readonly nm: NmStructure | null }
   | { readonly kind: "dense"; readonly rows: number; readonly cols: number }
   /** Exactly round(density · rows · cols) nonzeros at seeded uniform random positions. */
   | { readonly kind: "uniform"; readonly rows: number; readonly cols: number; readonly density: number; readonly seed: number }
@@ -61,6 +63,8 @@ export const operandNnz = (op: Operand): number => {
   switch (op.kind) {
     case "trace":
       return op.trace.nnz
+    case "derived":
+      return op.nnz
     case "dense":
       return op.rows * op.cols
     case "uniform":
@@ -77,11 +81,11 @@ export const operandDensity = (op: Operand): number => {
 
 /** The N:M structure an operand is known to have (declared by the trace or by construction). */
 export const nmOf = (op: Operand): { readonly n: number; readonly m: number; readonly axis: "row" | "col" } | null =>
-  op.kind === "nm" ? { n: op.n, m: op.m, axis: op.axis } : op.kind === "trace" ? op.trace.nm : null
+  op.kind === "nm" ? { n: op.n, m: op.m, axis: op.axis } : op.kind === "trace" ? op.trace.nm : op.kind === "derived" ? op.nm : null
 
 /** A short label for result rows: where the operand came from. */
 export const operandLabel = (op: Operand): string =>
-  op.kind === "trace" ? "trace" : op.kind === "dense" ? "dense" : op.kind === "uniform" ? `uniform:${op.density}` : `nm:${op.n}:${op.m}`
+  op.kind === "trace" || op.kind === "derived" ? "trace" : op.kind === "dense" ? "dense" : op.kind === "uniform" ? `uniform:${op.density}` : `nm:${op.n}:${op.m}`
 
 /**
  * Whether every aligned group of `m` consecutive elements along `axis` holds at most `n` nonzeros:
@@ -134,6 +138,8 @@ const build = (op: Operand): Uint8Array => {
   switch (op.kind) {
     case "trace":
       return unpackMask(op.trace)
+    case "derived":
+      return op.mask
     case "dense":
       return new Uint8Array(op.rows * op.cols).fill(1)
     case "uniform": {

@@ -1,9 +1,10 @@
 import { Either } from "effect"
+import type { Lowering } from "../cost/index.ts"
 import { inferShapes, type ModelConfig, type SampleShape } from "../engine/index.ts"
 import { convOut, fnvDeriveSeed } from "../tensor/index.ts"
-import type { ConvDims, GemmDims, Pass } from "../trace/index.ts"
+import type { ConvDims, GemmDims, NmStructure, Pass } from "../trace/index.ts"
 import { WorkloadArgError } from "./errors.ts"
-import { reductionAxis, statisticalOperand, type Operand, type OperandSpec } from "./operand.ts"
+import { materializeMask, reductionAxis, statisticalOperand, type Operand, type OperandSpec } from "./operand.ts"
 
 /**
  * The workload facts of a layer, each defined once: output sizes, the im2col lowering, the GEMMs of
@@ -44,17 +45,30 @@ export const gemmFromConv = (c: ConvDims, convention: OutputConvention = "floor"
   }
 }
 
-/** Words of a conv's raw (unpadded) ifmap: each appears in up to R·S rows of its im2col lowering. */
-export const rawIfmapWords = (c: ConvDims): number => c.batch * c.ifmapHeight * c.ifmapWidth * c.channels
 
 /**
- * Words of the raw ifmap behind a GEMM's ifmap operand, when that operand is `conv`'s im2col
- * lowering (the GEMM is exactly gemmFromConv(conv) under either convention); null otherwise.
+ * The conv behind a GEMM whose ifmap operand is its im2col lowering (the GEMM is gemmFromConv(conv)
+ * under either convention), for buffers that lower on chip; undefined otherwise.
  */
-export const loweredIfmapWords = (g: GemmDims, conv: ConvDims | null | undefined): number | null => {
-  if (conv === null || conv === undefined) return null
-  const same = (f: GemmDims): boolean => f.m === g.m && f.n === g.n && f.k === g.k
-  return same(gemmFromConv(conv)) || same(gemmFromConv(conv, "scalesim")) ? rawIfmapWords(conv) : null
+export const loweringOf = (g: GemmDims, conv: ConvDims | null | undefined): Lowering | undefined => {
+  if (conv === null || conv === undefined) return undefined
+  for (const convention of ["floor", "scalesim"] as const) {
+    const f = gemmFromConv(conv, convention)
+    if (f.m !== g.m || f.n !== g.n || f.k !== g.k) continue
+    const p = convOutputSize(conv.ifmapHeight, conv.filterHeight, conv.stride, conv.padding, convention)
+    const q = convOutputSize(conv.ifmapWidth, conv.filterWidth, conv.stride, conv.padding, convention)
+    return {
+      images: conv.batch,
+      positionsPerImage: p * q,
+      outputWidth: q,
+      inputRows: conv.ifmapHeight,
+      inputRowWords: conv.ifmapWidth * conv.channels,
+      stride: conv.stride,
+      filterRows: conv.filterHeight,
+      reduction: f.k,
+    }
+  }
+  return undefined
 }
 
 export const workloadFromGemm = (name: string, gemm: GemmDims, pass: Pass | null = null): LayerWorkload => ({
@@ -76,16 +90,104 @@ export const withConvention = (w: LayerWorkload, convention: OutputConvention): 
   w.conv === null ? w : { ...w, gemm: gemmFromConv(w.conv, convention) }
 
 /**
- * A traced (layer, pass): the trace already holds the GEMM each pass ran, so it is taken as is (the
- * backward passes are not the forward conv's im2col). Structural so this stage does not depend on
- * the trace reader.
+ * A conv's backward-data as the accelerators run it: the transposed convolution
+ * dX[b,h,w,c] = Σ_{r,s,k} dY[b,(h+p−r)/st,(w+p−s)/st,k] · W[k,r,s,c], the terms whose output
+ * coordinate is whole and in range. As a GEMM: M = B·H·W input positions, K = R·S·Cout (Cout
+ * innermost), N = Cin; its ifmap operand is dY, padded and (for stride > 1) dilated, lowered with
+ * im2col. The engine computes the same dX on a CPU as the col2im GEMM dY·W (M = B·P·Q, K = Cout,
+ * N = R·S·Cin) followed by a scatter-add, and traces that; replays re-express it (`layerFromTrace`).
+ */
+export const backwardDataGemm = (c: ConvDims): GemmDims => ({
+  m: c.batch * c.ifmapHeight * c.ifmapWidth,
+  n: c.channels,
+  k: c.filterHeight * c.filterWidth * c.numFilters,
+})
+
+/**
+ * The stride-1 transposed conv as a conv of dY with padding R − 1 − p (its im2col is the backward-data
+ * GEMM's ifmap operand), or null where that is not a plain conv (stride > 1 dilates dY; p > R − 1).
+ */
+export const transposedConv = (c: ConvDims): ConvDims | null => {
+  if (c.stride !== 1 || c.padding > c.filterHeight - 1 || c.padding > c.filterWidth - 1 || c.filterHeight !== c.filterWidth) return null
+  return {
+    batch: c.batch,
+    ifmapHeight: convOut(c.ifmapHeight, c.filterHeight, c.stride, c.padding),
+    ifmapWidth: convOut(c.ifmapWidth, c.filterWidth, c.stride, c.padding),
+    filterHeight: c.filterHeight,
+    filterWidth: c.filterWidth,
+    channels: c.numFilters,
+    numFilters: c.channels,
+    stride: 1,
+    padding: c.filterHeight - 1 - c.padding,
+  }
+}
+
+/**
+ * A traced (layer, pass) as a workload: a linear layer's GEMMs and a conv's forward and
+ * backward-weight GEMMs as recorded; a conv's backward-data as its transposed conv (see
+ * `backwardDataGemm`). Structural so this stage does not depend on the trace reader.
  */
 export const workloadFromTraceRecord = (r: {
   readonly layer: string
   readonly pass: Pass
   readonly gemm: GemmDims
   readonly conv: ConvDims | null
-}): LayerWorkload => ({ name: r.layer, gemm: { m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }, conv: r.pass === "forward" ? r.conv : null, pass: r.pass })
+}): LayerWorkload => {
+  if (r.conv !== null && r.pass === "backward-data") return { name: r.layer, pass: r.pass, gemm: backwardDataGemm(r.conv), conv: transposedConv(r.conv) }
+  return { name: r.layer, gemm: { m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }, conv: r.pass === "forward" ? r.conv : null, pass: r.pass }
+}
+
+/**
+ * The backward-data operands of a conv, from the col2im operands the engine traced: dY (B·P·Q ×
+ * Cout) and W (Cout × R·S·Cin, columns (r·S + s)·Cin + c). Nonzeros move, none appear or vanish but
+ * dY's, which appear once per (r, s) that reads them; the N:M groups of W keep their axis (groups
+ * along Cout run down the new b's columns, groups along Cin along its rows).
+ */
+export const transposedOperands = (
+  c: ConvDims,
+  dy: { readonly mask: Uint8Array; readonly nm: NmStructure | null },
+  w: { readonly mask: Uint8Array; readonly nm: NmStructure | null },
+): { readonly a: Operand; readonly b: Operand } => {
+  const { batch: B, ifmapHeight: H, ifmapWidth: W, filterHeight: R, filterWidth: S, channels: C, numFilters: K, stride: st, padding: p } = c
+  const P = convOut(H, R, st, p)
+  const Q = convOut(W, S, st, p)
+  const cols = R * S * K
+  const a = new Uint8Array(B * H * W * cols)
+  let aNnz = 0
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let x = 0; x < W; x++) {
+        const row = ((b * H + h) * W + x) * cols
+        for (let r = 0; r < R; r++) {
+          const oh = h + p - r
+          if (oh < 0 || oh % st !== 0 || oh / st >= P) continue
+          for (let s = 0; s < S; s++) {
+            const ow = x + p - s
+            if (ow < 0 || ow % st !== 0 || ow / st >= Q) continue
+            const src = ((b * P + oh / st) * Q + ow / st) * K
+            const dst = row + (r * S + s) * K
+            for (let k = 0; k < K; k++) if (dy.mask[src + k] === 1) {
+              a[dst + k] = 1
+              aNnz++
+            }
+          }
+        }
+      }
+  const bMask = new Uint8Array(cols * C)
+  let bNnz = 0
+  for (let k = 0; k < K; k++)
+    for (let rs = 0; rs < R * S; rs++)
+      for (let ch = 0; ch < C; ch++)
+        if (w.mask[k * R * S * C + rs * C + ch] === 1) {
+          bMask[(rs * K + k) * C + ch] = 1
+          bNnz++
+        }
+  return {
+    a: { kind: "derived", rows: B * H * W, cols, mask: a, nnz: aNnz, nm: null },
+    // Groups stay aligned where their run (Cout down a column, Cin along a row) is whole groups long.
+    b: { kind: "derived", rows: cols, cols: C, mask: bMask, nnz: bNnz, nm: w.nm !== null && (w.nm.axis === "col" ? K : C) % w.nm.m === 0 ? w.nm : null },
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Layers with operands
@@ -96,7 +198,10 @@ export interface Layer extends LayerWorkload {
   readonly b: Operand
 }
 
-/** A traced (layer, pass) with its real masks. Neuromorphic replays use the ifmap mask as the events. */
+/**
+ * A traced (layer, pass) with its real masks; a conv's backward-data re-expressed as its transposed
+ * conv, masks and all. Neuromorphic replays use the ifmap mask as the events.
+ */
 export const layerFromTrace = (r: {
   readonly layer: string
   readonly pass: Pass
@@ -104,7 +209,13 @@ export const layerFromTrace = (r: {
   readonly conv: ConvDims | null
   readonly a: Extract<Operand, { kind: "trace" }>["trace"]
   readonly b: Extract<Operand, { kind: "trace" }>["trace"]
-}): Layer => ({ ...workloadFromTraceRecord(r), a: { kind: "trace", trace: r.a }, b: { kind: "trace", trace: r.b } })
+}): Layer => {
+  const w = workloadFromTraceRecord(r)
+  const a: Operand = { kind: "trace", trace: r.a }
+  const b: Operand = { kind: "trace", trace: r.b }
+  if (r.conv === null || r.pass !== "backward-data") return { ...w, a, b }
+  return { ...w, ...transposedOperands(r.conv, { mask: materializeMask(a), nm: null }, { mask: materializeMask(b), nm: r.b.nm }) }
+}
 
 /** A workload with statistical operands; every operand gets its own seed derived from `seed`, the name and the pass. */
 export const statisticalLayer = (w: LayerWorkload, a: OperandSpec, b: OperandSpec, seed: number): Layer => ({
@@ -133,15 +244,14 @@ export type LayerShape =
   | { readonly kind: "conv"; readonly name: string; readonly conv: ConvDims; readonly inputGradient?: boolean | undefined }
 
 /**
- * The GEMMs of one training step, exactly as the engine runs and traces them (see
- * trace/observation.ts for the operand roles). For a conv with P×Q outputs per image:
- *   forward          M = B·P·Q, K = R·S·Cin, N = Cout   a = im2col(X), b = Wᵀ
- *   backward-data    M = B·P·Q, K = Cout,    N = R·S·Cin a = dY, b = W: the column matrix that col2im
- *                    then folds into dX (the engine's form; its fold is additions, not MACs, and is
- *                    not charged)
- *   backward-weight  M = Cout,  K = B·P·Q,   N = R·S·Cin a = dYᵀ, b = im2col(X)
- * A linear layer is the conv with P = Q = R = S = 1. Only the forward GEMM lowers a conv's ifmap,
- * so only it carries the conv.
+ * The GEMMs of one training step (see trace/observation.ts for the operand roles). For a conv with
+ * H×W inputs and P×Q outputs per image:
+ *   forward          M = B·P·Q, K = R·S·Cin,  N = Cout     a = im2col(X), b = Wᵀ
+ *   backward-data    M = B·H·W, K = R·S·Cout, N = Cin      a = im2col(dY padded), b = W rearranged:
+ *                    the transposed conv (`backwardDataGemm`)
+ *   backward-weight  M = Cout,  K = B·P·Q,    N = R·S·Cin  a = dYᵀ, b = im2col(X)
+ * A linear layer is the conv with H = W = P = Q = R = S = 1. `conv` is the conv whose im2col the
+ * ifmap operand is: the conv itself forward, the transposed conv backward (stride 1).
  */
 export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> => {
   const passes: LayerWorkload[] =
@@ -155,7 +265,7 @@ export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> =
           const f = gemmFromConv(shape.conv)
           return [
             { name: shape.name, pass: "forward" as const, gemm: f, conv: shape.conv },
-            { name: shape.name, pass: "backward-data" as const, gemm: { m: f.m, n: f.k, k: f.n }, conv: null },
+            { name: shape.name, pass: "backward-data" as const, gemm: backwardDataGemm(shape.conv), conv: transposedConv(shape.conv) },
             { name: shape.name, pass: "backward-weight" as const, gemm: { m: f.n, n: f.k, k: f.m }, conv: null },
           ]
         })()

@@ -1,5 +1,5 @@
 import type { ModelConfig } from "../engine/index.ts"
-import { layerShapesOf, operandSpecOf, statisticalLayer, trainingGemms, workloadFromTraceRecord, type Layer } from "../machine/index.ts"
+import { layerFromTrace, layerShapesOf, operandSpecOf, statisticalLayer, trainingGemms, type Layer } from "../machine/index.ts"
 import type { TraceRecord } from "../trace/index.ts"
 
 /**
@@ -19,9 +19,10 @@ export const targetsFromTrace = (records: ReadonlyArray<TraceRecord>, seed: numb
   const last = Math.max(...records.map((r) => r.step))
   return records
     .filter((r) => r.step === last)
-    .map((r) =>
-      statisticalLayer(workloadFromTraceRecord(r), operandSpecOf({ kind: "trace", trace: r.a }, "row"), operandSpecOf({ kind: "trace", trace: r.b }, "col"), seed),
-    )
+    .map((r) => {
+      const real = layerFromTrace(r)
+      return statisticalLayer(real, operandSpecOf(real.a, "row"), operandSpecOf(real.b, "col"), seed)
+    })
 }
 
 /**

@@ -4,7 +4,7 @@ import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import type { FamilyModel, Machine, Prepared } from "../family.ts"
 import { effectualMacs, encodedSize, materializeMask, operandNnz, packRows, popRange } from "../operand.ts"
-import { loweredIfmapWords, type Layer } from "../workload.ts"
+import { loweringOf, type Layer } from "../workload.ts"
 
 /**
  * Cnvlutin-like one-sided skipping (Albericio et al., ISCA 2016): the rows are neuron lanes that
@@ -86,7 +86,7 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   return {
     machine,
     layer,
-    problem: gemmProblem(g, loweredIfmapWords(g, layer.conv) ?? undefined),
+    problem: gemmProblem(g, loweringOf(g, layer.conv)),
     scales,
     macs: { dense: g.m * g.n * g.k, issued: nnzA * g.n, gated: 0, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) },
     actions: [],

@@ -17,7 +17,7 @@ import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import type { FamilyModel, Machine, Prepared } from "../family.ts"
 import { effectualMacs, encodedSize, operandNnz } from "../operand.ts"
-import { loweredIfmapWords, type Layer } from "../workload.ts"
+import { loweringOf, type Layer } from "../workload.ts"
 
 /**
  * Eyeriss-like row-stationary array (Chen et al., ISCA 2016), optionally with Eyeriss v1's zero
@@ -33,7 +33,7 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   const g = layer.gemm
   // A forward conv keeps its 2-D structure (rows of filters slide over rows of the ifmap); anything
   // else (a linear layer, a backward pass) is its GEMM.
-  const problem = layer.conv !== null && loweredIfmapWords(g, layer.conv) !== null ? convProblem(layer.conv) : gemmProblem(g)
+  const problem = layer.conv !== null && loweringOf(g, layer.conv) !== undefined ? convProblem(layer.conv) : gemmProblem(g)
   const dense = g.m * g.n * g.k
   const nnzA = operandNnz(layer.a)
   const gating = rs.gating === "zero-ifmap"

@@ -20,7 +20,7 @@ import type { MapConstraints } from "../constraints.ts"
 import type { FamilyModel, Machine, Prepared } from "../family.ts"
 import { foldTiming } from "../folds.ts"
 import { effectualMacs, satisfiesNm } from "../operand.ts"
-import { loweredIfmapWords, type Layer } from "../workload.ts"
+import { loweringOf, type Layer } from "../workload.ts"
 
 /**
  * A systolic array (TPU-like; SCALE-Sim's os, ws and is). Each PE holds one word of the stationary
@@ -82,14 +82,14 @@ interface SystolicDetail {
 const prepare = (machine: Machine, layer: Layer): Prepared => {
   const { acc, arch } = machine
   const g = layer.gemm
-  const raw = loweredIfmapWords(g, layer.conv) ?? undefined
+  const lowering = loweringOf(g, layer.conv)
   const mode = nmMode(acc, layer)
   const dense = g.m * g.n * g.k
   let effectual: number | undefined
   const macs = { dense, issued: g.m * g.n * mode.kEff, gated: 0, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) }
   const nmt = acc.family === "nm-training" ? acc.nmTraining : null
   if (!mode.sparse) {
-    const problem = gemmProblem(g, raw)
+    const problem = gemmProblem(g, lowering)
     const detail: SystolicDetail = { ratio: 1, port: nmt?.activationPortWordsPerCycle ?? Infinity }
     return { machine, layer, problem, scales: denseScales, macs, actions: [], actionsPj: 0, metadataDecode: null, mechanism: "dense", maskGenCycles: 0, serialCycles: 0, detail }
   }
@@ -97,7 +97,7 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   // the GEMM with K_eff = ⌊K/M⌋·N + min(N, K mod M) slot rows, while the activations stay dense (each
   // slot row reads its group's M candidates, M/N words per slot).
   const kScale = g.k / mode.kEff
-  const problem = gemmProblem({ m: g.m, n: g.n, k: mode.kEff }, raw === undefined ? undefined : raw / kScale)
+  const problem = gemmProblem({ m: g.m, n: g.n, k: mode.kEff }, lowering)
   const idx = indexBits(mode.m) / arch.wordBits
   const filter = { data: 1, meta: idx }
   const ifmap = { data: kScale, meta: 0 }

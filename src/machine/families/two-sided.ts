@@ -4,7 +4,7 @@ import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import type { FamilyModel, Machine, Prepared } from "../family.ts"
 import { encodedSize, materializeMask, packRows, popcount32, popRange, type PackedRows } from "../operand.ts"
-import { loweredIfmapWords, type Layer } from "../workload.ts"
+import { loweringOf, type Layer } from "../workload.ts"
 
 /**
  * SparTen-like two-sided skipping (Gondimalla et al., MICRO 2019): both operands are stored as
@@ -221,7 +221,7 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   return {
     machine,
     layer,
-    problem: gemmProblem(layer.gemm, loweredIfmapWords(layer.gemm, layer.conv) ?? undefined),
+    problem: gemmProblem(layer.gemm, loweringOf(layer.gemm, layer.conv)),
     scales,
     macs: { dense: m * n * k, issued: effectual, gated: 0, effectual: () => effectual },
     actions,
