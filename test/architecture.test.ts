@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest"
  * The stage order from DESIGN.md: a stage imports only stages to its left, and only through their
  * public index.ts. sim and schedule are siblings: neither imports the other.
  */
-const order = ["config", "tensor", "engine", "trace", "hardware", "cost", "sim", "schedule", "report", "experiment", "cli"] as const
+const order = ["config", "tensor", "engine", "trace", "hardware", "cost", "machine", "sim", "schedule", "report", "experiment", "cli"] as const
 const siblings = new Set(["sim>schedule", "schedule>sim"])
 const src = path.resolve(import.meta.dirname, "..", "src")
 

@@ -1,13 +1,28 @@
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeJsonFile, projectRoot } from "../../src/config/index.ts"
-import { Accelerator } from "../../src/hardware/index.ts"
+import { Accelerator, type Dataflow } from "../../src/hardware/index.ts"
+import { loadDataflow } from "../../src/machine/index.ts"
 
 export const loadAcc = (name: string): Accelerator =>
   Effect.runSync(decodeJsonFile(Accelerator)(path.join(projectRoot, "accelerators", `${name}.json`)))
 
-/** A small accelerator with round, distinct energies so sums can be checked by hand. */
-export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; wordBytes?: number } = {}): Accelerator => {
+export const accelerators = (): ReadonlyArray<Accelerator> =>
+  fs
+    .readdirSync(path.join(projectRoot, "accelerators"))
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => loadAcc(f.slice(0, -5)))
+
+/** A dataflow file by name or SCALE-Sim alias. */
+export const dataflow = (name: string): Dataflow => Effect.runSync(loadDataflow(name))
+
+/**
+ * A small accelerator with round, distinct energies so sums can be checked by hand. Leakage is off
+ * unless asked for (`leakMw`, per PE and per SRAM level).
+ */
+export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; wordBytes?: number; leakMw?: number } = {}): Accelerator => {
   const sram = (name: string, holds: "ifmap" | "filter" | "ofmap", rd: number, wr: number) => ({
     name,
     holds: [holds] as const,
@@ -17,6 +32,7 @@ export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; w
     readEnergyPjPerWord: rd,
     writeEnergyPjPerWord: wr,
     energySource: "test",
+    leakage: { milliwatts: over.leakMw ?? 0, source: "test" },
   })
   return {
     name: "toy",
@@ -25,7 +41,7 @@ export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; w
     clockGhz: 1,
     datatype: { name: "int8", wordBytes: over.wordBytes ?? 1 },
     peArray: { rows: 4, cols: 4, macsPerPe: 1, lanes: 1, nmSupport: null },
-    defaultDataflow: "os",
+    dataflows: ["output-stationary", "weight-stationary", "input-stationary"],
     memory: [
       {
         name: "dram",
@@ -36,11 +52,12 @@ export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; w
         readEnergyPjPerWord: 100,
         writeEnergyPjPerWord: 200,
         energySource: "test",
+        leakage: { milliwatts: 0, source: "test" },
       },
       sram("ifmap-sram", "ifmap", 2, 3),
       sram("filter-sram", "filter", 4, 5),
       sram("ofmap-sram", "ofmap", 6, 7),
     ],
-    energy: { mac: { energyPj: 1, source: "test" }, gatedMac: { energyPj: 0.5, source: "test" } },
+    energy: { mac: { energyPj: 1, source: "test" }, gatedMac: { energyPj: 0.5, source: "test" }, peLeakage: { milliwatts: over.leakMw ?? 0, source: "test" } },
   }
 }
