@@ -311,7 +311,7 @@ export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean): Visits =
   const perPe = [...spatial, ...aboveArray]
   const glbFill = TENSORS.map((_, t) => (m.keep[1]![t] ? boundaryWords(p, rel, F, dram, 0, t, BELOW_DRAM) : 0))
   // A lowered ifmap tile fills its raw input rows, not its im2col copies.
-  if (p.lowering !== undefined) glbFill[IFMAP] = glbFill[IFMAP]! * loweredRatio(p, F)
+  if (p.lowering !== undefined) glbFill[IFMAP] = Math.ceil(glbFill[IFMAP]! * loweredRatio(p, F))
   const arrayUnion = TENSORS.map((_, t) => boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB))
   const rfFill = TENSORS.map((_, t) => (hasRf ? boundaryWords(p, rel, F, perPe, spatial.length, t, BELOW_PE) : 0))
   let temporalSteps = 1

@@ -138,7 +138,9 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     for (const { t, r } of simulations)
       for (const run of runs.flat()) {
         const row = yield* simulatedRow(run, r, run.useMapper ? mapperFor(t.method, run.machine.acc.name, r.layer, r.pass) : undefined)
-        results.push({ experiment: spec.name, model: model.name, method: t.method, step: r.step, ...row, layerPass: `${r.layer} ${r.pass}` })
+        // `replay` names the run in charts: the dataflow whose canonical mapping ran, or the mapper.
+        const replay = run.useMapper ? "mapper" : row.dataflow
+        results.push({ experiment: spec.name, model: model.name, method: t.method, step: r.step, ...row, replay, layerPass: `${r.layer} ${r.pass}` })
         bar.update(++done)
       }
     bar.finish()

@@ -97,7 +97,14 @@ export const factorCandidates = (remaining: number): ReadonlyArray<number> => {
   return c
 }
 
-export const compile = (s: Space): Compiled => new Compiled(s)
+const compiled = new WeakMap<Space, Compiled>()
+
+/** A space compiled once: every chunk of a search shares its prepared layer (sparse families scan masks there). */
+export const compile = (s: Space): Compiled => {
+  let c = compiled.get(s)
+  if (c === undefined) compiled.set(s, (c = new Compiled(s)))
+  return c
+}
 
 /** A space with its machine, prepared layer and derived tables, plus the operations the searches use. */
 export class Compiled {
