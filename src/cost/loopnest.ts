@@ -218,7 +218,9 @@ export interface Loop {
 /**
  * Words moved across a boundary for tensor t: Σ over refills of the tile's words. `loops` are the
  * loops above the boundary, outermost first; the first `pinned` of them (a PE's spatial coordinates)
- * always distinguish refills. `below` is the mask of positions inside the boundary.
+ * always distinguish refills. `below` is the mask of positions inside the boundary. A level below
+ * that does not `retain` the tile (a systolic array's PEs hold only the stationary tensor) refills
+ * it on every iteration of every loop, irrelevant ones included.
  */
 export const boundaryWords = (
   p: Problem,
@@ -228,11 +230,12 @@ export const boundaryWords = (
   pinned: number,
   t: number,
   below: number,
+  retain = true,
 ): number => {
   let inner = pinned - 1
   for (let i = loops.length - 1; i >= pinned; i--) {
     const l = loops[i]!
-    if (rel[t]![l.dim] && F[l.pos]![l.dim]! > 1) {
+    if ((!retain || rel[t]![l.dim]) && F[l.pos]![l.dim]! > 1) {
       inner = i
       break
     }
@@ -297,8 +300,11 @@ export const glbOccupancy = (
   return used
 }
 
-/** The closed-form visit counts. */
-export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean): Visits => {
+/**
+ * The closed-form visit counts. `arrayRetains[t]`: whether the array keeps tensor t's tile across
+ * the temporal loops that do not index it (true for every tensor unless the family says otherwise).
+ */
+export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean, arrayRetains?: ReadonlyArray<boolean>): Visits => {
   const rel = relevance(p)
   const F = m.factors
   const dram = levelLoops(m, 0)
@@ -312,7 +318,7 @@ export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean): Visits =
   const glbFill = TENSORS.map((_, t) => (m.keep[1]![t] ? boundaryWords(p, rel, F, dram, 0, t, BELOW_DRAM) : 0))
   // A lowered ifmap tile fills its raw input rows, not its im2col copies.
   if (p.lowering !== undefined) glbFill[IFMAP] = Math.ceil(glbFill[IFMAP]! * loweredRatio(p, F))
-  const arrayUnion = TENSORS.map((_, t) => boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB))
+  const arrayUnion = TENSORS.map((_, t) => boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB, arrayRetains?.[t] ?? true))
   const rfFill = TENSORS.map((_, t) => (hasRf ? boundaryWords(p, rel, F, perPe, spatial.length, t, BELOW_PE) : 0))
   let temporalSteps = 1
   for (let d = 0; d < p.sizes.length; d++) temporalSteps *= digitCount(p.sizes[d]!, F, d, TEMPORAL)

@@ -182,8 +182,8 @@ export const TwoSidedAccelerator = Schema.Struct({
   ...common,
   family: Schema.Literal("two-sided-skipping"),
   twoSided: Schema.Struct({
-    /** Reduction-dim elements per bitmask chunk (SparTen: 128). */
-    chunkSize: PositiveInt,
+    /** Reduction-dim elements per bitmask chunk (SparTen: 128), whole 32-bit mask words. */
+    chunkSize: PositiveInt.pipe(Schema.filter((n) => n % 32 === 0 || "expected a multiple of 32 (a chunk's bitmask is whole 32-bit words)")),
     /** "greedy": SparTen's static greedy balancing (densest filter to the least-loaded unit); "none": round-robin. */
     balancing: Schema.Literal("none", "greedy"),
     /**

@@ -29,6 +29,8 @@ export const wordBytesOf = (acc: Accelerator, timing: Timing): number => (timing
  * array and, where the family has them, per-PE register files.
  */
 export const baseArch = (acc: Accelerator, opts: MachineOptions, rf: RfLevel | null): CostArch => {
+  for (const [name, v] of [["rows", opts.rows], ["cols", opts.cols], ["glbWords", opts.glbWords]] as const)
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new RangeError(`${acc.name}: ${name} must be a positive integer, got ${v}`)
   const wordBytes = wordBytesOf(acc, opts.timing ?? "default")
   const level = (l: MemoryLevel, capacityWords: number): BufferLevel => ({
     name: l.name,

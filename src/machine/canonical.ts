@@ -52,15 +52,19 @@ export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: Rea
   }
 }
 
-const better = (x: MachineCost, y: MachineCost): boolean =>
-  x.dramWords !== y.dramWords ? x.dramWords < y.dramWords : x.cycles !== y.cycles ? x.cycles < y.cycles : x.energy.totalPj < y.energy.totalPj
+/** Fewer DRAM words, then fewer tensors bypassing their buffer (the hardware's own path), then cycles, then energy. */
+const better = (x: { cost: MachineCost; bypassed: number }, y: { cost: MachineCost; bypassed: number }): boolean => {
+  if (x.cost.dramWords !== y.cost.dramWords) return x.cost.dramWords < y.cost.dramWords
+  if (x.bypassed !== y.bypassed) return x.bypassed < y.bypassed
+  return x.cost.cycles !== y.cost.cycles ? x.cost.cycles < y.cost.cycles : x.cost.energy.totalPj < y.cost.energy.totalPj
+}
 
 /**
  * The canonical mapping of a skeleton: its temporal loops split between DRAM and the GLB as high as
  * the buffers allow, the innermost DRAM loop lending the GLB as many iterations as still fit, and
  * every tensor kept in the buffer the file gives it unless its tile does not fit (fewest bypassed
- * first). Of the splits that run, the one with the fewest DRAM words (then cycles,
- * then energy) wins; on a tie, the one with more loops at DRAM (smaller tiles), as SCALE-Sim folds.
+ * first). Of the splits that run, the one with the fewest DRAM words (then bypasses, cycles,
+ * energy) wins; on a tie, the one with more loops at DRAM (smaller tiles), as SCALE-Sim folds.
  * Double-buffered, as the default timing assumes.
  */
 export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): Mapping | string => {
@@ -72,7 +76,7 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
   }
   const kept = (k: ReadonlyArray<boolean>): number => k.filter((x) => x).length
   keeps.sort((x, y) => kept(y) - kept(x))
-  let best: { m: Mapping; cost: MachineCost } | null = null
+  let best: { m: Mapping; cost: MachineCost; bypassed: number } | null = null
   let firstIssue: string | null = null
   const sizes = p.problem.sizes
   for (let split = s.temporal.length; split >= 0; split--)
@@ -97,8 +101,8 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
         }
         if (lo > 1) chosen = place(lo)
       }
-      const cost = evaluate(p, chosen, c)
-      if (best === null || better(cost, best.cost)) best = { m: chosen, cost }
+      const candidate = { m: chosen, cost: evaluate(p, chosen, c), bypassed: keep.filter((k, t) => !k && arch.bufferOf[t]! >= 0).length }
+      if (best === null || better(candidate, best)) best = candidate
       break
     }
   return best?.m ?? firstIssue ?? "no placement of the dataflow's loops runs here"

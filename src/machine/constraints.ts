@@ -122,8 +122,12 @@ export const constraintProblem = (p: Problem, c: MapConstraints, m: Mapping): st
     if (c.glbKeep[t] === "bypass" && m.keep[1]![t]) return `the glb must bypass ${TENSORS[t]}`
   }
   if (c.stationary !== null) {
+    // A tensor stays while the loops inside it stream; with nothing left to stream (a streamed dim
+    // of 1) every fold reloads it, which is slow but what the dataflow does.
+    const rel = relevance(p)[c.stationary]!
     const d = innermostTemporalDim(m)
-    if (d >= 0 && relevance(p)[c.stationary]![d]) return `${TENSORS[c.stationary]} is not stationary: the innermost temporal loop ${name(d)} indexes it`
+    const streams = p.sizes.some((_, x) => !rel[x] && [0, 1, 2].some((l) => m.factors[LEVEL_POS[l]!]![x]! > 1))
+    if (d >= 0 && rel[d] && streams) return `${TENSORS[c.stationary]} is not stationary: the innermost temporal loop ${name(d)} indexes it`
   }
   return null
 }

@@ -42,7 +42,7 @@ export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCos
   if (model.evaluate !== undefined) return model.evaluate(p, m, c)
   const a = p.machine.arch
   const hasRf = a.rf !== null
-  const v = loopNestVisits(p.problem, m, hasRf)
+  const v = loopNestVisits(p.problem, m, hasRf, model.arrayRetains?.(p, m, c))
   const counts = accessesFromVisits(p.problem, m, v, hasRf, p.scales)
   const compute = model.compute(p, m, v, c)
   const mem = memoryCycles(a, counts)
@@ -85,7 +85,8 @@ export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCos
     denseMacs: p.macs.dense,
     macs: p.macs.issued,
     gatedMacs: p.macs.gated,
-    utilization: cycles === 0 ? 0 : (p.macs.issued + p.macs.gated) / (cycles * a.rows * a.cols),
+    // Busy cycles: SCALE-Sim's printed count is one short of the demand rows the array spent.
+    utilization: cycles === 0 ? 0 : (p.macs.issued + p.macs.gated) / ((p.machine.timing === "scalesim" ? compute.cycles : cycles) * a.rows * a.cols),
     energy: { macPj, dramPj: e.dram, sramPj: e.sram, rfPj: e.rf, actionsPj, leakagePj, totalPj: macPj + e.dram + e.sram + e.rf + actionsPj + leakagePj },
     actions,
     events: null,

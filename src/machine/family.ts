@@ -24,6 +24,11 @@ export interface FamilyModel {
   readonly check: (p: Prepared, m: Mapping, c: MapConstraints) => string | null
   /** The dataflow's canonical mapping of the layer (what the simulators run without one), or why there is none. */
   readonly canonical: (p: Prepared, c: MapConstraints) => Mapping | string
+  /**
+   * Per tensor, whether the array's PEs keep its tile across temporal loops that do not index it
+   * (absent: every tensor; a systolic array holds only the stationary one, the others stream).
+   */
+  readonly arrayRetains?: ((p: Prepared, m: Mapping, c: MapConstraints) => ReadonlyArray<boolean>) | undefined
   /** Compute cycles of a mapping: the array busy, with its fill, drain and load imbalance. */
   readonly compute: (p: Prepared, m: Mapping, v: Visits, c: MapConstraints) => ComputeTiming
   /** Families outside the loop-nest model (a neuromorphic mesh) evaluate a layer whole. */

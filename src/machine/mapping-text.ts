@@ -59,17 +59,17 @@ export const loopNestText = (p: Problem, a: CostArch, m: Mapping): string => {
   const n = namedMapping(p, a, m)
   const lines: string[] = []
   let indent = ""
-  const level = (name: string, l: NamedLevel | null): void => {
+  const level = (name: string, l: NamedLevel | null, note = ""): void => {
     if (l === null) return
     const bypassed = TENSORS.filter((t) => !l.keeps.includes(t))
-    lines.push(`${indent}// ${name}: keeps ${l.keeps.join(", ")}${bypassed.length > 0 ? `; bypasses ${bypassed.join(", ")}` : ""}`)
+    lines.push(`${indent}// ${name}: keeps ${l.keeps.join(", ") || "nothing"}${bypassed.length > 0 ? `; bypasses ${bypassed.join(", ")}` : ""}${note}`)
     for (const loop of l.loops) {
       lines.push(`${indent}for ${loop.dim.toLowerCase()}_${name} in [0, ${loop.factor}):`)
       indent += "  "
     }
   }
   level(LEVEL_NAMES[0], n.dram)
-  level(LEVEL_NAMES[1], n.glb)
+  level(LEVEL_NAMES[1], n.glb, n.doubleBuffer ? "; double-buffered" : "; single-buffered")
   const spatial = [...Object.entries(n.spatial.rows).map(([d, f]) => `${d}:${f} rows`), ...Object.entries(n.spatial.cols).map(([d, f]) => `${d}:${f} cols`)]
   if (spatial.length > 0) {
     lines.push(`${indent}parallel-for ${spatial.join(", ")} (array ${a.rows}x${a.cols}):`)

@@ -3,7 +3,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeJsonFile, projectRoot } from "../../src/config/index.ts"
 import { Accelerator, type Dataflow } from "../../src/hardware/index.ts"
-import { loadDataflow } from "../../src/machine/index.ts"
+import { loadDataflow, type Operand } from "../../src/machine/index.ts"
+import { packMask, type NmStructure, type OperandTrace } from "../../src/trace/index.ts"
 
 export const loadAcc = (name: string): Accelerator =>
   Effect.runSync(decodeJsonFile(Accelerator)(path.join(projectRoot, "accelerators", `${name}.json`)))
@@ -20,15 +21,18 @@ export const dataflow = (name: string): Dataflow => Effect.runSync(loadDataflow(
 
 /**
  * A small accelerator with round, distinct energies so sums can be checked by hand. Leakage is off
- * unless asked for (`leakMw`, per PE and per SRAM level).
+ * unless asked for (`leakMw`, per PE and per SRAM level). SRAMs move 4 words a cycle through one
+ * port unless `sramWordsPerCycle` says otherwise.
  */
-export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; wordBytes?: number; leakMw?: number } = {}): Accelerator => {
+export const toyAcc = (
+  over: { sramBytes?: number; dramWordsPerCycle?: number; sramWordsPerCycle?: number; wordBytes?: number; leakMw?: number } = {},
+): Accelerator => {
   const sram = (name: string, holds: "ifmap" | "filter" | "ofmap", rd: number, wr: number) => ({
     name,
     holds: [holds] as const,
     sizeBytes: over.sramBytes ?? 1 << 20,
     ports: 1,
-    bandwidthWordsPerCycle: 4,
+    bandwidthWordsPerCycle: over.sramWordsPerCycle ?? 4,
     readEnergyPjPerWord: rd,
     writeEnergyPjPerWord: wr,
     energySource: "test",
@@ -61,3 +65,21 @@ export const toyAcc = (over: { sramBytes?: number; dramWordsPerCycle?: number; w
     energy: { mac: { energyPj: 1, source: "test" }, gatedMac: { energyPj: 0.5, source: "test" }, peLeakage: { milliwatts: over.leakMw ?? 0, source: "test" } },
   }
 }
+
+/** A trace operand (as the tracer records one) from a row-major 0/1 list. */
+export const traceOf = (rows: number, cols: number, bits: ReadonlyArray<number>, nm: NmStructure | null = null): OperandTrace => {
+  if (bits.length !== rows * cols) throw new RangeError(`traceOf: ${bits.length} bits for ${rows}×${cols}`)
+  const nnz = bits.reduce((s, b) => s + b, 0)
+  const rowNnz = Int32Array.from({ length: rows }, (_, r) => bits.slice(r * cols, (r + 1) * cols).reduce((s, b) => s + b, 0))
+  return { tensor: "test", rows, cols, nnz, density: rows * cols === 0 ? 0 : nnz / (rows * cols), mask: packMask(Uint8Array.from(bits)), rowNnz, tileNnz: Int32Array.of(nnz), nm }
+}
+
+/** An operand from a row-major 0/1 mask, as a derived (re-expressed trace) operand. */
+export const maskOperand = (rows: number, cols: number, mask: Uint8Array): Operand => ({
+  kind: "derived",
+  rows,
+  cols,
+  mask,
+  nnz: mask.reduce((s, b) => s + b, 0),
+  nm: null,
+})

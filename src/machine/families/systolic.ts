@@ -170,6 +170,12 @@ const compute = (p: Prepared, m: Mapping, _v: unknown, c: MapConstraints) => {
   return foldTiming(p.problem, m, { rows: arch.rows, cols: arch.cols, stationary, ratio: d.ratio, port: d.port, timing: p.machine.timing })
 }
 
+/** Each PE holds a word of the stationary tensor; the other two only pass through on their way. */
+const arrayRetains = (p: Prepared, m: Mapping, c: MapConstraints): ReadonlyArray<boolean> => {
+  const s = systolicStationary(p.problem, m, c) ?? FILTER
+  return [0, 1, 2].map((t) => t === s)
+}
+
 const record = (family: "dense-systolic" | "nm-training"): FamilyModel => ({
   family,
   timings: family === "dense-systolic" ? ["default", "scalesim"] : ["default"],
@@ -178,6 +184,7 @@ const record = (family: "dense-systolic" | "nm-training"): FamilyModel => ({
   spatial,
   check,
   canonical,
+  arrayRetains,
   compute,
 })
 
