@@ -14,14 +14,38 @@ import { observe, type TraceRecord } from "../src/trace/index.ts"
 export default async function engineBench(): Promise<void> {
   const model = await Effect.runPromise(loadModel("mlp-784-300-100-10"))
   const all = loadMnist({ seed: 1 })
-  const data: Split = { train: selectRows(all.train, Uint32Array.from({ length: 3200 }, (_, i) => i)), test: selectRows(all.test, Uint32Array.from({ length: 10 }, (_, i) => i)) }
-  const base: TrainOptions = { model, data, sparsity: { kind: "dense" }, epochs: 1, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, seed: 1, traceEverySteps: 0 }
+  const data: Split = {
+    train: selectRows(
+      all.train,
+      Uint32Array.from({ length: 3200 }, (_, i) => i),
+    ),
+    test: selectRows(
+      all.test,
+      Uint32Array.from({ length: 10 }, (_, i) => i),
+    ),
+  }
+  const base: TrainOptions = {
+    model,
+    data,
+    sparsity: { kind: "dense" },
+    epochs: 1,
+    batchSize: 64,
+    learningRate: 0.05,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    seed: 1,
+    traceEverySteps: 0,
+  }
   const stepsPerRun = Math.ceil(3200 / 64)
 
   /** Training seconds per step of one run (evaluation excluded via samplesPerSecond). */
   const secondsPerStep = (traceEvery: number): number => {
     const records: TraceRecord[] = []
-    const result = train({ ...base, traceEverySteps: traceEvery, onObservation: traceEvery > 0 ? (o) => records.push(observe(o)) : undefined })
+    const result = train({
+      ...base,
+      traceEverySteps: traceEvery,
+      onObservation: traceEvery > 0 ? (o) => records.push(observe(o)) : undefined,
+    })
     return 3200 / result.samplesPerSecond / stepsPerRun
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -40,7 +64,11 @@ export default async function engineBench(): Promise<void> {
   line("step time traced every 25 steps / untraced", `${(sampled / plain).toFixed(3)}x  (budget 1.10x)`)
 
   // The naive twin: the forward, backward-data and backward-weight GEMMs of every layer for one batch.
-  const dims = [[784, 300], [300, 100], [100, 10]] as const
+  const dims = [
+    [784, 300],
+    [300, 100],
+    [100, 10],
+  ] as const
   const batch = 64
   const t0 = performance.now()
   const repeats = 2

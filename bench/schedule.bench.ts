@@ -3,8 +3,26 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { onChipWords, walkLoopNest, loopNestVisits, type Mapping } from "../src/cost/index.ts"
 import type { Accelerator } from "../src/hardware/index.ts"
-import { loadDataflow, machineOf, prepare, statisticalLayer, workloadFromConv, workloadFromGemm, type LayerWorkload, type MachineOptions } from "../src/machine/index.ts"
-import { compile, gemmDramLowerBoundWords, gemmTilingSeeds, gemmTwoLevelDramOptimum, searchSync, smithAccumulateLowerBoundWords, type Objective, type Space } from "../src/schedule/index.ts"
+import {
+  loadDataflow,
+  machineOf,
+  prepare,
+  statisticalLayer,
+  workloadFromConv,
+  workloadFromGemm,
+  type LayerWorkload,
+  type MachineOptions,
+} from "../src/machine/index.ts"
+import {
+  compile,
+  gemmDramLowerBoundWords,
+  gemmTilingSeeds,
+  gemmTwoLevelDramOptimum,
+  searchSync,
+  smithAccumulateLowerBoundWords,
+  type Objective,
+  type Space,
+} from "../src/schedule/index.ts"
 import type { ConvDims } from "../src/trace/index.ts"
 import { mulberry32 } from "../src/tensor/index.ts"
 
@@ -16,7 +34,8 @@ import { mulberry32 } from "../src/tensor/index.ts"
  *   3. seconds to the best mapping of every ResNet-18 convolution.
  */
 const root = path.resolve(import.meta.dirname, "..")
-const accelerator = (name: string): Accelerator => JSON.parse(fs.readFileSync(path.join(root, "accelerators", `${name}.json`), "utf8")) as Accelerator
+const accelerator = (name: string): Accelerator =>
+  JSON.parse(fs.readFileSync(path.join(root, "accelerators", `${name}.json`), "utf8")) as Accelerator
 
 // Shapes by rule, not by result: ResNet-18's im2col GEMMs at batch 1, BERT-base's at 128 tokens, and
 // square or ragged sizes.
@@ -44,7 +63,8 @@ const shapes: ReadonlyArray<readonly [string, number, number, number]> = [
 ]
 
 /** DESIGN.md's (issue 5's) yardstick as written: max(MK + KN + MN, 2MNK/√S − 2S + MN). */
-const designFormula = (m: number, n: number, k: number, s: number): number => Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
+const designFormula = (m: number, n: number, k: number, s: number): number =>
+  Math.max(m * k + k * n + m * n, (2 * m * n * k) / Math.sqrt(s) - 2 * s + m * n)
 
 const resnet18: ReadonlyArray<readonly [string, ConvDims]> = (
   [
@@ -62,7 +82,17 @@ const resnet18: ReadonlyArray<readonly [string, ConvDims]> = (
   ] as const
 ).map(([name, hw, rs, c, k, stride, padding]) => [
   name,
-  { batch: 1, ifmapHeight: hw, ifmapWidth: hw, filterHeight: rs, filterWidth: rs, channels: c, numFilters: k, stride, padding },
+  {
+    batch: 1,
+    ifmapHeight: hw,
+    ifmapWidth: hw,
+    filterHeight: rs,
+    filterWidth: rs,
+    channels: c,
+    numFilters: k,
+    stride,
+    padding,
+  },
 ])
 
 const f3 = (x: number): string => x.toFixed(3)
@@ -95,7 +125,24 @@ export default async function scheduleBench(): Promise<void> {
   for (let i = 0; i < evals; i++) sink += space.evaluate(pool[i % pool.length]!).objective
   const perSecond = evals / ((performance.now() - t) / 1000)
   // Baseline in the same run: the brute-force walk and the closed form on a small conv, same mappings.
-  const smallSpace = compile(spaceOf(eyeriss, {}, workloadFromConv("small", { batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4, numFilters: 4, stride: 1, padding: 1 }), "edp"))
+  const smallSpace = compile(
+    spaceOf(
+      eyeriss,
+      {},
+      workloadFromConv("small", {
+        batch: 1,
+        ifmapHeight: 8,
+        ifmapWidth: 8,
+        filterHeight: 3,
+        filterWidth: 3,
+        channels: 4,
+        numFilters: 4,
+        stride: 1,
+        padding: 1,
+      }),
+      "edp",
+    ),
+  )
   const small = smallSpace.problemDef
   const smallPool: Mapping[] = []
   while (smallPool.length < 50) {
@@ -108,18 +155,27 @@ export default async function scheduleBench(): Promise<void> {
   t = performance.now()
   for (let i = 0; i < 100000; i++) sink += loopNestVisits(small, smallPool[i % smallPool.length]!, true).macs
   const closedPerSecond = 100000 / ((performance.now() - t) / 1000)
-  console.log(`Mapping evaluations, one thread, 3-level conv mapspace (${eyeriss.name}, ResNet-18 layer1 conv ${layer.sizes.join("×")}):`)
-  console.log(`  full evaluations (counts, cycles, energy; measured first, before other problem shapes make the evaluator polymorphic): ${Math.round(perSecond).toLocaleString("en-US")}/s`)
-  console.log(`  small conv 1×4×4×8×8×3×3: closed-form visits ${Math.round(closedPerSecond).toLocaleString("en-US")}/s vs brute-force walk ${walkPerSecond.toFixed(1)}/s = ${Math.round(closedPerSecond / walkPerSecond).toLocaleString("en-US")}x`)
-
+  console.log(
+    `Mapping evaluations, one thread, 3-level conv mapspace (${eyeriss.name}, ResNet-18 layer1 conv ${layer.sizes.join("×")}):`,
+  )
+  console.log(
+    `  full evaluations (counts, cycles, energy; measured first, before other problem shapes make the evaluator polymorphic): ${Math.round(perSecond).toLocaleString("en-US")}/s`,
+  )
+  console.log(
+    `  small conv 1×4×4×8×8×3×3: closed-form visits ${Math.round(closedPerSecond).toLocaleString("en-US")}/s vs brute-force walk ${walkPerSecond.toFixed(1)}/s = ${Math.round(closedPerSecond / walkPerSecond).toLocaleString("en-US")}x`,
+  )
 
   // 1. DRAM traffic against the lower bound.
   const systolic = accelerator("systolic-32x32")
   const glb = { glbWords: 65536 }
   const arch = machineOf(systolic, glb).arch
   const s = onChipWords(arch)
-  console.log(`\nGEMM suite on ${systolic.name}, one shared buffer of 65536 words (bound S = ${s} with the array's registers); anneal, 20000 evaluations, seed 1, objective dram`)
-  console.log(`  ${"shape".padEnd(22)} ${"M×N×K".padEnd(16)} ${"DRAM words".padStart(12)} ${"bound".padStart(12)} ${"ratio".padStart(6)}  ${"acc/issue5".padStart(10)}  ${"/design".padStart(7)}  ${"tiling".padStart(6)}  ${"opt".padStart(6)}  ${"optGlb".padStart(6)}  search s`)
+  console.log(
+    `\nGEMM suite on ${systolic.name}, one shared buffer of 65536 words (bound S = ${s} with the array's registers); anneal, 20000 evaluations, seed 1, objective dram`,
+  )
+  console.log(
+    `  ${"shape".padEnd(22)} ${"M×N×K".padEnd(16)} ${"DRAM words".padStart(12)} ${"bound".padStart(12)} ${"ratio".padStart(6)}  ${"acc/issue5".padStart(10)}  ${"/design".padStart(7)}  ${"tiling".padStart(6)}  ${"opt".padStart(6)}  ${"optGlb".padStart(6)}  search s`,
+  )
   let worst = 0
   let worstAcc = 0
   let worstDesign = 0
@@ -157,11 +213,19 @@ export default async function scheduleBench(): Promise<void> {
       `  ${name.padEnd(22)} ${`${m}×${n}×${k}`.padEnd(16)} ${String(Math.round(dram)).padStart(12)} ${String(Math.round(bound)).padStart(12)} ${f3(dram / bound).padStart(6)}  ${f3(acc).padStart(10)}  ${f3(design).padStart(7)}  ${f3(tiling / formula).padStart(6)}  ${f3(opt / formula).padStart(6)}  ${f3(optGlb / formula).padStart(6)}  ${f3(searchSeconds)}`,
     )
   }
-  console.log(`  worst DRAM / bound (C = AB, zero-initialized outputs): ${f3(worst)}; worst (DRAM + MN) / issue-5 formula (C += AB): ${f3(worstAcc)}; worst DRAM / DESIGN.md formula as written: ${f3(worstDesign)}`)
+  console.log(
+    `  worst DRAM / bound (C = AB, zero-initialized outputs): ${f3(worst)}; worst (DRAM + MN) / issue-5 formula (C += AB): ${f3(worstAcc)}; worst DRAM / DESIGN.md formula as written: ${f3(worstDesign)}`,
+  )
   console.log("  (tiling: the best simple tiling's DRAM words over the DESIGN.md formula, from the search's seeds;")
-  console.log(`   opt, optGlb: the fewest DRAM words of any two-level tiling, by exhaustion, with one buffer of S = ${s} words or of 65536, over the same formula)`)
-  console.log(`  shapes over 1.10 of the DESIGN.md formula: ${overTarget.length === 0 ? "none" : overTarget.join("; ")}`)
-  console.log(`  worst two-level optimum / formula: ${f3(worstOpt)}; worst search result / two-level optimum at 65536 words: ${f3(worstOverGlbOpt)}`)
+  console.log(
+    `   opt, optGlb: the fewest DRAM words of any two-level tiling, by exhaustion, with one buffer of S = ${s} words or of 65536, over the same formula)`,
+  )
+  console.log(
+    `  shapes over 1.10 of the DESIGN.md formula: ${overTarget.length === 0 ? "none" : overTarget.join("; ")}`,
+  )
+  console.log(
+    `  worst two-level optimum / formula: ${f3(worstOpt)}; worst search result / two-level optimum at 65536 words: ${f3(worstOverGlbOpt)}`,
+  )
 
   // 1b. Where Smith et al.'s bound is meant to be tight: every dim at least 2√S. Seeded random shapes, so
   // the sample is chosen by rule, not by result.
@@ -173,20 +237,28 @@ export default async function scheduleBench(): Promise<void> {
     let worstShape = ""
     for (let i = 0; i < 20; i++) {
       const [m, n, k] = [0, 0, 0].map(() => lo + Math.floor(r() * (4096 - lo))) as [number, number, number]
-      const found = searchSync(spaceOf(systolic, glb, workloadFromGemm("random", { m, n, k }), "dram"), { strategy: "anneal", budget: 20000, seed: 1 }).best!.evaluation.dramWords
+      const found = searchSync(spaceOf(systolic, glb, workloadFromGemm("random", { m, n, k }), "dram"), {
+        strategy: "anneal",
+        budget: 20000,
+        seed: 1,
+      }).best!.evaluation.dramWords
       const formula = designFormula(m, n, k, s)
       const twoLevel = gemmTwoLevelDramOptimum({ m, n, k }, s)!.dramWords
       if (found / formula > worstFound) [worstFound, worstShape] = [found / formula, `${m}×${n}×${k}`]
       worstTwoLevel = Math.max(worstTwoLevel, twoLevel / formula)
     }
-    console.log(`\n20 random GEMMs with every dim in [${lo}, 4096) (seed 7), same buffer and search: worst DRAM / DESIGN.md formula ${f3(worstFound)} (${worstShape}); worst two-level optimum with all S words / formula ${f3(worstTwoLevel)}`)
+    console.log(
+      `\n20 random GEMMs with every dim in [${lo}, 4096) (seed 7), same buffer and search: worst DRAM / DESIGN.md formula ${f3(worstFound)} (${worstShape}); worst two-level optimum with all S words / formula ${f3(worstTwoLevel)}`,
+    )
   }
 
   // 3. Every ResNet-18 convolution.
   for (const accName of ["eyeriss-like", "systolic-32x32"]) {
     const acc = accelerator(accName)
     const a = machineOf(acc).arch
-    console.log(`\nResNet-18 convolutions on ${acc.name} (free dataflow, objective edp, anneal 20000 evaluations, seed 1, one thread):`)
+    console.log(
+      `\nResNet-18 convolutions on ${acc.name} (free dataflow, objective edp, anneal 20000 evaluations, seed 1, one thread):`,
+    )
     let slowest = 0
     for (const [name, conv] of resnet18) {
       const w = workloadFromConv(name, conv)
@@ -196,7 +268,9 @@ export default async function scheduleBench(): Promise<void> {
       const secs = (performance.now() - started) / 1000
       slowest = Math.max(slowest, secs)
       const e = res.best!.evaluation
-      console.log(`  ${name.padEnd(16)} ${p.sizes.join("×").padEnd(22)} ${f3(secs)} s  ${res.evaluated} evals  ${e.cycles} cycles  ${(e.energyPj / 1e6).toFixed(1)} µJ  util ${((p.sizes.reduce((x, y) => x * y, 1) / (e.cycles * a.rows * a.cols)) * 100).toFixed(0)}% (${p.kind})`)
+      console.log(
+        `  ${name.padEnd(16)} ${p.sizes.join("×").padEnd(22)} ${f3(secs)} s  ${res.evaluated} evals  ${e.cycles} cycles  ${(e.energyPj / 1e6).toFixed(1)} µJ  util ${((p.sizes.reduce((x, y) => x * y, 1) / (e.cycles * a.rows * a.cols)) * 100).toFixed(0)}% (${p.kind})`,
+      )
     }
     console.log(`  slowest layer: ${f3(slowest)} s`)
   }

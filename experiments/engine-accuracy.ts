@@ -17,7 +17,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { projectRoot } from "../src/config/index.ts"
 import {
-  ENGINE_VERSION, loadDataset, loadModel, parseSparsity, train, type LrSchedule, type TrainResult,
+  ENGINE_VERSION,
+  loadDataset,
+  loadModel,
+  parseSparsity,
+  train,
+  type LrSchedule,
+  type TrainResult,
 } from "../src/engine/index.ts"
 import { cacheEntry, defineScript, progress, runScriptWhenMain, say } from "../src/experiment/index.ts"
 
@@ -45,17 +51,69 @@ interface RunSpec {
 // Budgets sized for plain-JS training on two shared cores: MLP ≈ 25-35 s/epoch, LeNet ≈ 80 s/epoch.
 // The MLP at 90-95% sparsity underfits (train accuracy ≈ 90%), so it gets light weight decay and
 // 20 epochs; with 5e-4 and 12 epochs SET 0.9 trailed dense by 1.6 points, with 1e-4 by 1.1.
-const mlpTraining = { epochs: 20, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, optimizer: "sgd", lrSchedule: { kind: "cosine" }, seed: 1 } as const
-const lenetTraining = { epochs: 5, batchSize: 64, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4, optimizer: "sgd", lrSchedule: { kind: "cosine" }, seed: 1 } as const
-const deltaTraining = { epochs: 5, batchSize: 16, learningRate: 0.001, momentum: 0.9, weightDecay: 0, optimizer: "adam", lrSchedule: { kind: "cosine" }, seed: 1 } as const
+const mlpTraining = {
+  epochs: 20,
+  batchSize: 64,
+  learningRate: 0.05,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  optimizer: "sgd",
+  lrSchedule: { kind: "cosine" },
+  seed: 1,
+} as const
+const lenetTraining = {
+  epochs: 5,
+  batchSize: 64,
+  learningRate: 0.05,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  optimizer: "sgd",
+  lrSchedule: { kind: "cosine" },
+  seed: 1,
+} as const
+const deltaTraining = {
+  epochs: 5,
+  batchSize: 16,
+  learningRate: 0.001,
+  momentum: 0.9,
+  weightDecay: 0,
+  optimizer: "adam",
+  lrSchedule: { kind: "cosine" },
+  seed: 1,
+} as const
 
 const MLP = "mlp-784-300-100-10"
 export const runs: ReadonlyArray<RunSpec> = [
-  ...["dense", "set:0.9", "rigl:0.9", "gmp:0.9", "erk:0.9", "set:0.95", "rigl:0.95", "gmp:0.95", "erk:0.95", "topk:0.1"].map(
-    (method): RunSpec => ({ group: "mlp", model: MLP, dataset: "fashion-mnist", method, training: mlpTraining }),
+  ...[
+    "dense",
+    "set:0.9",
+    "rigl:0.9",
+    "gmp:0.9",
+    "erk:0.9",
+    "set:0.95",
+    "rigl:0.95",
+    "gmp:0.95",
+    "erk:0.95",
+    "topk:0.1",
+  ].map((method): RunSpec => ({ group: "mlp", model: MLP, dataset: "fashion-mnist", method, training: mlpTraining })),
+  ...["dense", "srste:2:4", "nm:2:8:bdwp"].map(
+    (method): RunSpec => ({
+      group: "lenet",
+      model: "lenet5",
+      dataset: "fashion-mnist",
+      method,
+      training: lenetTraining,
+    }),
   ),
-  ...["dense", "srste:2:4", "nm:2:8:bdwp"].map((method): RunSpec => ({ group: "lenet", model: "lenet5", dataset: "fashion-mnist", method, training: lenetTraining })),
-  ...["delta:off", "dense"].map((method): RunSpec => ({ group: "delta", model: "frame-mlp-64", dataset: "moving-digits", method, training: deltaTraining })),
+  ...["delta:off", "dense"].map(
+    (method): RunSpec => ({
+      group: "delta",
+      model: "frame-mlp-64",
+      dataset: "moving-digits",
+      method,
+      training: deltaTraining,
+    }),
+  ),
 ]
 
 const label = (r: RunSpec): string => `${r.model} ${r.method}`
@@ -63,17 +121,30 @@ const label = (r: RunSpec): string => `${r.model} ${r.method}`
 /** Train one run, or reuse its cached result. */
 const runOne = async (r: RunSpec): Promise<TrainResult> => {
   const model = await Effect.runPromise(loadModel(r.model))
-  const entry = cacheEntry("engine-accuracy", { engine: ENGINE_VERSION, model, dataset: r.dataset, method: r.method, training: r.training })
+  const entry = cacheEntry("engine-accuracy", {
+    engine: ENGINE_VERSION,
+    model,
+    dataset: r.dataset,
+    method: r.method,
+    training: r.training,
+  })
   if (entry.has("result.json")) return JSON.parse(fs.readFileSync(entry.path("result.json"), "utf8")) as TrainResult
   const data = Either.getOrThrow(loadDataset(r.dataset, { seed: r.training.seed }))
   const sparsity = Either.getOrThrow(parseSparsity(r.method))
   const bar = progress(label(r).padEnd(34), r.training.epochs)
   const result = train({
-    model, data, sparsity, ...r.training, traceEverySteps: 0,
-    onProgress: (p) => bar.update(p.epoch + (p.step % p.stepsPerEpoch + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
+    model,
+    data,
+    sparsity,
+    ...r.training,
+    traceEverySteps: 0,
+    onProgress: (p) =>
+      bar.update(p.epoch + ((p.step % p.stepsPerEpoch) + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
     onEpoch: (h) => say(`${label(r)}: epoch ${h.epoch} test accuracy ${(h.testAccuracy * 100).toFixed(2)}%`),
   })
-  bar.finish(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, ${result.samplesPerSecond.toFixed(0)} samples/s`)
+  bar.finish(
+    `test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, ${result.samplesPerSecond.toFixed(0)} samples/s`,
+  )
   entry.write("result.json", JSON.stringify(result))
   return result
 }
@@ -87,18 +158,55 @@ interface Target {
   readonly minAccuracy?: number
 }
 
-const find = (group: RunSpec["group"], method: string): RunSpec => runs.find((r) => r.group === group && r.method === method)!
+const find = (group: RunSpec["group"], method: string): RunSpec =>
+  runs.find((r) => r.group === group && r.method === method)!
 
 const targets: ReadonlyArray<Target> = [
-  { target: "MLP dense ≥ 89%", run: find("mlp", "dense"), baseline: find("mlp", "dense"), maxLossPoints: null, minAccuracy: 0.89 },
+  {
+    target: "MLP dense ≥ 89%",
+    run: find("mlp", "dense"),
+    baseline: find("mlp", "dense"),
+    maxLossPoints: null,
+    minAccuracy: 0.89,
+  },
   ...["set", "rigl", "gmp", "erk"].flatMap((m): Target[] => [
-    { target: `${m} 90% within 1.0 pt`, run: find("mlp", `${m}:0.9`), baseline: find("mlp", "dense"), maxLossPoints: 1.0 },
-    { target: `${m} 95% within 2.0 pt`, run: find("mlp", `${m}:0.95`), baseline: find("mlp", "dense"), maxLossPoints: 2.0 },
+    {
+      target: `${m} 90% within 1.0 pt`,
+      run: find("mlp", `${m}:0.9`),
+      baseline: find("mlp", "dense"),
+      maxLossPoints: 1.0,
+    },
+    {
+      target: `${m} 95% within 2.0 pt`,
+      run: find("mlp", `${m}:0.95`),
+      baseline: find("mlp", "dense"),
+      maxLossPoints: 2.0,
+    },
   ]),
-  { target: "top-k ≤10% active within 1 pt", run: find("mlp", "topk:0.1"), baseline: find("mlp", "dense"), maxLossPoints: 1.0 },
-  { target: "LeNet SR-STE 2:4 within 0.5 pt", run: find("lenet", "srste:2:4"), baseline: find("lenet", "dense"), maxLossPoints: 0.5 },
-  { target: "LeNet BDWP 2:8 within 1.5 pt", run: find("lenet", "nm:2:8:bdwp"), baseline: find("lenet", "dense"), maxLossPoints: 1.5 },
-  { target: "Delta ≥2x fewer nonzeros/frame within 2 pt", run: find("delta", "dense"), baseline: find("delta", "delta:off"), maxLossPoints: 2.0 },
+  {
+    target: "top-k ≤10% active within 1 pt",
+    run: find("mlp", "topk:0.1"),
+    baseline: find("mlp", "dense"),
+    maxLossPoints: 1.0,
+  },
+  {
+    target: "LeNet SR-STE 2:4 within 0.5 pt",
+    run: find("lenet", "srste:2:4"),
+    baseline: find("lenet", "dense"),
+    maxLossPoints: 0.5,
+  },
+  {
+    target: "LeNet BDWP 2:8 within 1.5 pt",
+    run: find("lenet", "nm:2:8:bdwp"),
+    baseline: find("lenet", "dense"),
+    maxLossPoints: 1.5,
+  },
+  {
+    target: "Delta ≥2x fewer nonzeros/frame within 2 pt",
+    run: find("delta", "dense"),
+    baseline: find("delta", "delta:off"),
+    maxLossPoints: 2.0,
+  },
 ]
 
 const pct = (x: number): number => Math.round(x * 10000) / 100
@@ -125,33 +233,74 @@ const report = async (results: ReadonlyMap<RunSpec, TrainResult>): Promise<void>
       const sparse = r.layers.filter((l) => l.weightDensity < 1)
       const weights = r.layers.reduce((s, l) => s + l.outFeatures * l.inFeatures, 0)
       const kept = r.layers.reduce((s, l) => s + l.weightDensity * l.outFeatures * l.inFeatures, 0)
-      extra = `weight density ${(kept / weights * 100).toFixed(1)}% overall (${sparse.map((l) => `${l.layer} ${(l.weightDensity * 100).toFixed(1)}%`).join(", ")})`
+      extra = `weight density ${((kept / weights) * 100).toFixed(1)}% overall (${sparse.map((l) => `${l.layer} ${(l.weightDensity * 100).toFixed(1)}%`).join(", ")})`
     }
     return {
-      target: t.target, model: t.run.model, method: t.run.method, testAccuracy: pct(r.testAccuracy), baselineAccuracy: pct(b.testAccuracy),
-      lossPoints: Math.round(lossPoints * 100) / 100, met: met ? "yes" : "no", detail: extra,
-      epochs: r.epochs, samplesPerSecond: Math.round(r.samplesPerSecond),
+      target: t.target,
+      model: t.run.model,
+      method: t.run.method,
+      testAccuracy: pct(r.testAccuracy),
+      baselineAccuracy: pct(b.testAccuracy),
+      lossPoints: Math.round(lossPoints * 100) / 100,
+      met: met ? "yes" : "no",
+      detail: extra,
+      epochs: r.epochs,
+      samplesPerSecond: Math.round(r.samplesPerSecond),
     }
   })
   const curves: Row[] = [...results.entries()].flatMap(([r, res]) =>
-    res.history.map((h) => ({ group: r.group, model: r.model, method: r.method, epoch: h.epoch, testAccuracy: h.testAccuracy, trainLoss: h.trainLoss })),
+    res.history.map((h) => ({
+      group: r.group,
+      model: r.model,
+      method: r.method,
+      epoch: h.epoch,
+      testAccuracy: h.testAccuracy,
+      trainLoss: h.trainLoss,
+    })),
   )
   const chart = (group: RunSpec["group"], y: "testAccuracy" | "trainLoss", title: string) => ({
-    spec: lineChart({ rows: curves.filter((c) => c.group === group), x: "epoch", y, color: "method", title, xTitle: "epoch", yTitle: y === "testAccuracy" ? "test accuracy (fraction)" : "training loss" }),
+    spec: lineChart({
+      rows: curves.filter((c) => c.group === group),
+      x: "epoch",
+      y,
+      color: "method",
+      title,
+      xTitle: "epoch",
+      yTitle: y === "testAccuracy" ? "test accuracy (fraction)" : "training loss",
+    }),
   })
   const file = path.join(projectRoot, "reports", "engine-accuracy.html")
-  await Effect.runPromise(saveReport(file, {
-    title: "Spade: engine accuracy",
-    subtitle: "Test accuracy of the sparse-training engine against the targets of issue 3. Every number is measured by this run.",
-    meta: { engine: ENGINE_VERSION, seed: 1, command: "npx tsx experiments/engine-accuracy.ts --jobs 2" },
-    sections: [
-      { heading: "Targets", text: "Loss in points is baseline accuracy minus method accuracy (percentage points). Fashion-MNIST: 60,000 train / 10,000 test; moving digits: 6,000 / 1,000 sequences of 20 frames, accuracy per frame.", table: { rows: tableRows } },
-      { heading: "MLP 784-300-100-10 on Fashion-MNIST", charts: [chart("mlp", "testAccuracy", "Test accuracy"), chart("mlp", "trainLoss", "Training loss")] },
-      { heading: "LeNet-5 on Fashion-MNIST", charts: [chart("lenet", "testAccuracy", "Test accuracy"), chart("lenet", "trainLoss", "Training loss")] },
-      { heading: "Frame MLP with Delta layers on moving digits", charts: [chart("delta", "testAccuracy", "Test accuracy (per frame)"), chart("delta", "trainLoss", "Training loss")] },
-    ],
-    data: { targets: tableRows, curves },
-  }))
+  await Effect.runPromise(
+    saveReport(file, {
+      title: "Spade: engine accuracy",
+      subtitle:
+        "Test accuracy of the sparse-training engine against the targets of issue 3. Every number is measured by this run.",
+      meta: { engine: ENGINE_VERSION, seed: 1, command: "npx tsx experiments/engine-accuracy.ts --jobs 2" },
+      sections: [
+        {
+          heading: "Targets",
+          text: "Loss in points is baseline accuracy minus method accuracy (percentage points). Fashion-MNIST: 60,000 train / 10,000 test; moving digits: 6,000 / 1,000 sequences of 20 frames, accuracy per frame.",
+          table: { rows: tableRows },
+        },
+        {
+          heading: "MLP 784-300-100-10 on Fashion-MNIST",
+          charts: [chart("mlp", "testAccuracy", "Test accuracy"), chart("mlp", "trainLoss", "Training loss")],
+        },
+        {
+          heading: "LeNet-5 on Fashion-MNIST",
+          charts: [chart("lenet", "testAccuracy", "Test accuracy"), chart("lenet", "trainLoss", "Training loss")],
+        },
+        {
+          heading: "Frame MLP with Delta layers on moving digits",
+          charts: [
+            chart("delta", "testAccuracy", "Test accuracy (per frame)"),
+            chart("delta", "trainLoss", "Training loss"),
+          ],
+        },
+      ],
+      data: { targets: tableRows, curves },
+    }),
+  )
   process.stdout.write(`${JSON.stringify(tableRows, null, 1)}\n${path.relative(process.cwd(), file)}\n`)
 }
 
@@ -171,10 +320,20 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
   const jobs = Number(arg("--jobs") ?? 1)
   if (jobs > 1) {
     // Each worker trains every jobs-th run into the cache; the parent then reads them all back.
-    await Promise.all(Array.from({ length: jobs }, (_, i) => new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", SELF, "--worker", `${i}/${jobs}`, ...(only === undefined ? [] : ["--only", only])], { stdio: "inherit" })
-      child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`worker ${i} exited with ${code}`))))
-    })))
+    await Promise.all(
+      Array.from(
+        { length: jobs },
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(
+              process.execPath,
+              ["--import", "tsx", SELF, "--worker", `${i}/${jobs}`, ...(only === undefined ? [] : ["--only", only])],
+              { stdio: "inherit" },
+            )
+            child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`worker ${i} exited with ${code}`))))
+          }),
+      ),
+    )
   }
   const results = new Map<RunSpec, TrainResult>()
   for (const r of selected) results.set(r, await runOne(r))

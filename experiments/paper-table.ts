@@ -54,7 +54,14 @@ interface Figure extends Row {
   readonly operands: string
 }
 
-const figure = (name: string, published: number, spade: number, tolerancePercent: number, operands: string, ideal?: { value: number; what: string }): Figure => {
+const figure = (
+  name: string,
+  published: number,
+  spade: number,
+  tolerancePercent: number,
+  operands: string,
+  ideal?: { value: number; what: string },
+): Figure => {
   const target = ideal?.value ?? published
   const errorPercent = ((spade - target) / target) * 100
   return {
@@ -82,7 +89,12 @@ const bdwpTraces = (): ReadonlyArray<string> => {
   if (!fs.existsSync(dir)) return []
   return fs.readdirSync(dir).flatMap((d) => {
     const t = path.join(dir, d, "traces")
-    return fs.existsSync(t) ? fs.readdirSync(t).filter((f) => /bdwp/i.test(f) && f.endsWith(".arrow")).map((f) => path.join(t, f)) : []
+    return fs.existsSync(t)
+      ? fs
+          .readdirSync(t)
+          .filter((f) => /bdwp/i.test(f) && f.endsWith(".arrow"))
+          .map((f) => path.join(t, f))
+      : []
   })
 }
 
@@ -122,11 +134,71 @@ interface PrunedConv {
  * which makes the inputs of AlexNet conv2/conv3 and VGG conv2_1, 3_1, 4_1, 5_1 somewhat denser.
  */
 const alexnet: ReadonlyArray<PrunedConv> = [
-  { name: "conv1", h: 227, c: 3, k: 96, r: 11, stride: 4, padding: 0, groups: 1, weightDensity: 0.84, inputDensity: 1, flopPercent: 84 },
-  { name: "conv2", h: 27, c: 96, k: 256, r: 5, stride: 1, padding: 2, groups: 2, weightDensity: 0.38, inputDensity: 0.88, flopPercent: 33 },
-  { name: "conv3", h: 13, c: 256, k: 384, r: 3, stride: 1, padding: 1, groups: 1, weightDensity: 0.35, inputDensity: 0.52, flopPercent: 18 },
-  { name: "conv4", h: 13, c: 384, k: 384, r: 3, stride: 1, padding: 1, groups: 2, weightDensity: 0.37, inputDensity: 0.37, flopPercent: 14 },
-  { name: "conv5", h: 13, c: 384, k: 256, r: 3, stride: 1, padding: 1, groups: 2, weightDensity: 0.37, inputDensity: 0.4, flopPercent: 14 },
+  {
+    name: "conv1",
+    h: 227,
+    c: 3,
+    k: 96,
+    r: 11,
+    stride: 4,
+    padding: 0,
+    groups: 1,
+    weightDensity: 0.84,
+    inputDensity: 1,
+    flopPercent: 84,
+  },
+  {
+    name: "conv2",
+    h: 27,
+    c: 96,
+    k: 256,
+    r: 5,
+    stride: 1,
+    padding: 2,
+    groups: 2,
+    weightDensity: 0.38,
+    inputDensity: 0.88,
+    flopPercent: 33,
+  },
+  {
+    name: "conv3",
+    h: 13,
+    c: 256,
+    k: 384,
+    r: 3,
+    stride: 1,
+    padding: 1,
+    groups: 1,
+    weightDensity: 0.35,
+    inputDensity: 0.52,
+    flopPercent: 18,
+  },
+  {
+    name: "conv4",
+    h: 13,
+    c: 384,
+    k: 384,
+    r: 3,
+    stride: 1,
+    padding: 1,
+    groups: 2,
+    weightDensity: 0.37,
+    inputDensity: 0.37,
+    flopPercent: 14,
+  },
+  {
+    name: "conv5",
+    h: 13,
+    c: 384,
+    k: 256,
+    r: 3,
+    stride: 1,
+    padding: 1,
+    groups: 2,
+    weightDensity: 0.37,
+    inputDensity: 0.4,
+    flopPercent: 14,
+  },
 ]
 
 /**
@@ -150,7 +222,19 @@ const vgg16: ReadonlyArray<PrunedConv> = (
     ["conv5_2", 14, 512, 512, 0.29, 0.32, 9],
     ["conv5_3", 14, 512, 512, 0.36, 0.29, 11],
   ] as const
-).map(([name, h, c, k, weightDensity, inputDensity, flopPercent]) => ({ name, h, c, k, r: 3, stride: 1, padding: 1, groups: 1, weightDensity, inputDensity, flopPercent }))
+).map(([name, h, c, k, weightDensity, inputDensity, flopPercent]) => ({
+  name,
+  h,
+  c,
+  k,
+  r: 3,
+  stride: 1,
+  padding: 1,
+  groups: 1,
+  weightDensity,
+  inputDensity,
+  flopPercent,
+}))
 
 const NETWORKS = [
   { network: "alexnet", layers: alexnet },
@@ -161,7 +245,10 @@ const NETWORKS = [
 for (const { network, layers } of NETWORKS)
   for (const l of layers) {
     const implied = l.weightDensity * l.inputDensity * 100
-    if (Math.abs(implied - l.flopPercent) > 1.01) throw new RangeError(`${network} ${l.name}: Weights% × Act% = ${implied.toFixed(1)}%, table FLOP% ${l.flopPercent}%`)
+    if (Math.abs(implied - l.flopPercent) > 1.01)
+      throw new RangeError(
+        `${network} ${l.name}: Weights% × Act% = ${implied.toFixed(1)}%, table FLOP% ${l.flopPercent}%`,
+      )
   }
 
 /**
@@ -173,54 +260,155 @@ const CNVLUTIN_ACTIVATION_DENSITY = 0.56
 
 /** One group of a (possibly grouped) conv with statistical operands. */
 const convLayer = (l: PrunedConv, a: number, w: number): Layer => {
-  const c: ConvDims = { batch: 1, ifmapHeight: l.h, ifmapWidth: l.h, filterHeight: l.r, filterWidth: l.r, channels: l.c / l.groups, numFilters: l.k / l.groups, stride: l.stride, padding: l.padding }
-  return statisticalLayer(workloadFromConv(l.name, c, "forward"), a >= 1 ? { kind: "dense" } : { kind: "uniform", density: a }, w >= 1 ? { kind: "dense" } : { kind: "uniform", density: w }, SEED)
+  const c: ConvDims = {
+    batch: 1,
+    ifmapHeight: l.h,
+    ifmapWidth: l.h,
+    filterHeight: l.r,
+    filterWidth: l.r,
+    channels: l.c / l.groups,
+    numFilters: l.k / l.groups,
+    stride: l.stride,
+    padding: l.padding,
+  }
+  return statisticalLayer(
+    workloadFromConv(l.name, c, "forward"),
+    a >= 1 ? { kind: "dense" } : { kind: "uniform", density: a },
+    w >= 1 ? { kind: "dense" } : { kind: "uniform", density: w },
+    SEED,
+  )
 }
 const geomean = (xs: ReadonlyArray<number>): number => Math.exp(mean(xs.map(Math.log)))
 
 // ------------------------------------------------------------------ the experiment
 
 const program = Effect.gen(function* () {
-  const [sat, cnv, spt, loihi] = yield* Effect.all([load("sat-like-2x8"), load("cnvlutin-like"), load("sparten-like"), load("loihi-like")])
+  const [sat, cnv, spt, loihi] = yield* Effect.all([
+    load("sat-like-2x8"),
+    load("cnvlutin-like"),
+    load("sparten-like"),
+    load("loihi-like"),
+  ])
   const figures: Figure[] = []
   const detail: Row[] = []
 
   // --- SAT BDWP 2:8 iteration speedup over dense training on the same array.
   const traces = bdwpTraces()
   const satPerModel: Row[] = []
-  const satModels = yield* Effect.forEach(SAT_MODELS, (name) => Effect.map(loadModel(name), (model) => ({ model: name, layers: layerShapesOf(model, BATCH) })))
+  const satModels = yield* Effect.forEach(SAT_MODELS, (name) =>
+    Effect.map(loadModel(name), (model) => ({ model: name, layers: layerShapesOf(model, BATCH) })),
+  )
   for (const { model, layers } of satModels) {
     const run = (method: (sparse: boolean) => TrainingMethod): ReadonlyArray<SimResult> =>
-      layers.flatMap(({ shape, sparse }) => trainingStepLayers(shape, method(sparse), SEED).map((layer) => simulate(sat, layer)))
+      layers.flatMap(({ shape, sparse }) =>
+        trainingStepLayers(shape, method(sparse), SEED).map((layer) => simulate(sat, layer)),
+      )
     const dense = run(() => ({ kind: "dense" }))
     const bdwp = run((sparse) => (sparse ? { kind: "bdwp", n: 2, m: 8 } : { kind: "dense" }))
     const d = iterationSummary(dense)
     const s = iterationSummary(bdwp)
     for (const [i, r] of bdwp.entries())
-      detail.push({ study: "sat", model, layer: r.row.layer, pass: r.row.pass, mechanism: r.row.mechanism, denseCycles: dense[i]!.row.cycles, cycles: r.row.cycles, macs: r.row.macs, denseMacs: r.row.denseMacs, maskGenCycles: r.row.maskGenCycles, speedup: dense[i]!.row.cycles / r.row.cycles })
-    satPerModel.push({ model, denseCycles: d.cycles, bdwpCycles: s.cycles, exposedMaskGenCycles: s.exposedMaskGenCycles, speedup: d.cycles / s.cycles, macSpeedup: d.macs / s.macs, idealEqualPasses: 3 / (1 + (2 * 2) / 8) })
+      detail.push({
+        study: "sat",
+        model,
+        layer: r.row.layer,
+        pass: r.row.pass,
+        mechanism: r.row.mechanism,
+        denseCycles: dense[i]!.row.cycles,
+        cycles: r.row.cycles,
+        macs: r.row.macs,
+        denseMacs: r.row.denseMacs,
+        maskGenCycles: r.row.maskGenCycles,
+        speedup: dense[i]!.row.cycles / r.row.cycles,
+      })
+    satPerModel.push({
+      model,
+      denseCycles: d.cycles,
+      bdwpCycles: s.cycles,
+      exposedMaskGenCycles: s.exposedMaskGenCycles,
+      speedup: d.cycles / s.cycles,
+      macSpeedup: d.macs / s.macs,
+      idealEqualPasses: 3 / (1 + (2 * 2) / 8),
+    })
   }
   // The paper's 1.75x is an average of per-model speedups, so each model counts once here too.
   const satSpeedup = mean(satPerModel.map((r) => r.speedup as number))
-  const satPooled = sum(satPerModel.map((r) => r.denseCycles as number)) / sum(satPerModel.map((r) => r.bdwpCycles as number))
-  figures.push(figure("SAT: BDWP 2:8 training-iteration speedup vs dense (Fang et al.)", 1.75, satSpeedup, 10,
-    traces.length > 0 ? `statistical 2:8 operands (BDWP traces found but not used: ${traces.map((t) => path.basename(t)).join(", ")})` : `statistical 2:8 operands on the layers of models/${SAT_MODELS.join(".json and models/")}.json (their sparse flags), batch 64; mean of the per-model speedups (no BDWP traces from the engine yet)`))
+  const satPooled =
+    sum(satPerModel.map((r) => r.denseCycles as number)) / sum(satPerModel.map((r) => r.bdwpCycles as number))
+  figures.push(
+    figure(
+      "SAT: BDWP 2:8 training-iteration speedup vs dense (Fang et al.)",
+      1.75,
+      satSpeedup,
+      10,
+      traces.length > 0
+        ? `statistical 2:8 operands (BDWP traces found but not used: ${traces.map((t) => path.basename(t)).join(", ")})`
+        : `statistical 2:8 operands on the layers of models/${SAT_MODELS.join(".json and models/")}.json (their sparse flags), batch 64; mean of the per-model speedups (no BDWP traces from the engine yet)`,
+    ),
+  )
 
   // --- Cnvlutin one-sided on AlexNet; SparTen two-sided on pruned AlexNet and VGG-16.
   // A grouped conv runs its groups one after the other; they are statistically alike, so one group
   // is simulated and its cycles counted `groups` times.
-  const skip = (acc: typeof cnv, network: string, layers: ReadonlyArray<PrunedConv>, aOf: (l: PrunedConv) => number, wOf: (l: PrunedConv) => number) =>
+  const skip = (
+    acc: typeof cnv,
+    network: string,
+    layers: ReadonlyArray<PrunedConv>,
+    aOf: (l: PrunedConv) => number,
+    wOf: (l: PrunedConv) => number,
+  ) =>
     layers.map((l) => {
       const s = simulate(acc, convLayer(l, aOf(l), wOf(l))).row
       const d = simulate(acc, convLayer(l, 1, 1)).row
-      detail.push({ study: acc.name, model: network, layer: s.layer, pass: s.pass, groups: l.groups, mechanism: s.mechanism, aDensity: s.aDensity, bDensity: s.bDensity, denseCycles: d.cycles * l.groups, cycles: s.cycles * l.groups, macs: s.macs * l.groups, denseMacs: s.denseMacs * l.groups, boundBy: s.boundBy, speedup: d.cycles / s.cycles, idealSpeedup: s.denseMacs / Math.max(1, s.macs) })
-      return { dense: d.cycles * l.groups, sparse: s.cycles * l.groups, macs: s.macs * l.groups, denseMacs: s.denseMacs * l.groups, speedup: d.cycles / s.cycles }
+      detail.push({
+        study: acc.name,
+        model: network,
+        layer: s.layer,
+        pass: s.pass,
+        groups: l.groups,
+        mechanism: s.mechanism,
+        aDensity: s.aDensity,
+        bDensity: s.bDensity,
+        denseCycles: d.cycles * l.groups,
+        cycles: s.cycles * l.groups,
+        macs: s.macs * l.groups,
+        denseMacs: s.denseMacs * l.groups,
+        boundBy: s.boundBy,
+        speedup: d.cycles / s.cycles,
+        idealSpeedup: s.denseMacs / Math.max(1, s.macs),
+      })
+      return {
+        dense: d.cycles * l.groups,
+        sparse: s.cycles * l.groups,
+        macs: s.macs * l.groups,
+        denseMacs: s.denseMacs * l.groups,
+        speedup: d.cycles / s.cycles,
+      }
     })
-  const cnvRows = skip(cnv, "alexnet", alexnet, (l) => (l.inputDensity >= 1 ? 1 : CNVLUTIN_ACTIVATION_DENSITY), () => 1)
-  figures.push(figure("Cnvlutin: one-sided skipping speedup vs dense (Albericio et al.)", 1.37, sum(cnvRows.map((r) => r.dense)) / sum(cnvRows.map((r) => r.sparse)), 15,
-    "AlexNet conv layers (grouped as in Caffe); uniform activations at Cnvlutin's 44% average zeros (conv1 dense image)"))
+  const cnvRows = skip(
+    cnv,
+    "alexnet",
+    alexnet,
+    (l) => (l.inputDensity >= 1 ? 1 : CNVLUTIN_ACTIVATION_DENSITY),
+    () => 1,
+  )
+  figures.push(
+    figure(
+      "Cnvlutin: one-sided skipping speedup vs dense (Albericio et al.)",
+      1.37,
+      sum(cnvRows.map((r) => r.dense)) / sum(cnvRows.map((r) => r.sparse)),
+      15,
+      "AlexNet conv layers (grouped as in Caffe); uniform activations at Cnvlutin's 44% average zeros (conv1 dense image)",
+    ),
+  )
   const sptNets = NETWORKS.map(({ network, layers }) => {
-    const rows = skip(spt, network, layers, (l) => l.inputDensity, (l) => l.weightDensity)
+    const rows = skip(
+      spt,
+      network,
+      layers,
+      (l) => l.inputDensity,
+      (l) => l.weightDensity,
+    )
     return {
       network,
       denseCycles: sum(rows.map((r) => r.dense)),
@@ -240,9 +428,19 @@ const program = Effect.gen(function* () {
   const sptLayerGeomean = Math.exp(sum(sptNets.map((r) => r.logSumOfLayerSpeedups)) / sum(sptNets.map((r) => r.layers)))
   // SparTen's 4.7x cannot be reached at Han et al.'s densities: even skipping every ineffectual MAC on
   // an equal-MAC dense array gives less (the ideal below). Spade is held to that ideal, within 5%.
-  figures.push(figure("SparTen: two-sided skipping speedup vs dense (Gondimalla et al.)", 4.7, sptSpeedup, 5,
-    "pruned AlexNet and VGG-16 conv layers at Han et al. 2015's per-layer weight and activation densities (Tables 4, 5); geomean of the per-network speedups (GoogLeNet not included)",
-    { value: sptIdeal, what: "the ideal at Han et al.'s densities: dense MACs over effectual MACs (geomean over the networks), all the skipping those densities allow" }))
+  figures.push(
+    figure(
+      "SparTen: two-sided skipping speedup vs dense (Gondimalla et al.)",
+      4.7,
+      sptSpeedup,
+      5,
+      "pruned AlexNet and VGG-16 conv layers at Han et al. 2015's per-layer weight and activation densities (Tables 4, 5); geomean of the per-network speedups (GoogLeNet not included)",
+      {
+        value: sptIdeal,
+        what: "the ideal at Han et al.'s densities: dense MACs over effectual MACs (geomean over the networks), all the skipping those densities allow",
+      },
+    ),
+  )
 
   // --- Delta networks on the Loihi-like mesh: speedup vs 1/(1−Γ).
   const gammas = [0, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999]
@@ -250,48 +448,184 @@ const program = Effect.gen(function* () {
   const deltaRows: Row[] = []
   let base = 0
   for (const gamma of gammas) {
-    const layer = statisticalLayer(workloadFromGemm("fc1", deltaGemm), gamma === 0 ? { kind: "dense" } : { kind: "uniform", density: 1 - gamma }, { kind: "dense" }, SEED)
+    const layer = statisticalLayer(
+      workloadFromGemm("fc1", deltaGemm),
+      gamma === 0 ? { kind: "dense" } : { kind: "uniform", density: 1 - gamma },
+      { kind: "dense" },
+      SEED,
+    )
     const r = simulate(loihi, layer).row
     if (gamma === 0) base = r.cycles
     const nc = loihi.family === "neuromorphic" ? loihi.neuromorphic : null
-    const synCyclesPerStep = (r.synops / deltaGemm.m) / (nc?.synopsPerCyclePerCore ?? 1)
+    const synCyclesPerStep = r.synops / deltaGemm.m / (nc?.synopsPerCyclePerCore ?? 1)
     const stateCyclesPerStep = (2 * deltaGemm.n) / (nc?.stateWordsPerCyclePerCore ?? 1)
     const speedup = base / r.cycles
     const ideal = 1 / (1 - gamma)
-    deltaRows.push({ gamma, eventDensity: 1 - gamma, speedup, ideal, errorPercent: ((speedup - ideal) / ideal) * 100, bound: synCyclesPerStep >= 2 * stateCyclesPerStep ? "synaptic ops" : "state bandwidth", energyPj: r.energyPj })
+    deltaRows.push({
+      gamma,
+      eventDensity: 1 - gamma,
+      speedup,
+      ideal,
+      errorPercent: ((speedup - ideal) / ideal) * 100,
+      bound: synCyclesPerStep >= 2 * stateCyclesPerStep ? "synaptic ops" : "state bandwidth",
+      energyPj: r.energyPj,
+    })
   }
   const tracked = deltaRows.filter((r) => r.bound === "synaptic ops" && (r.gamma as number) > 0)
-  const worst = tracked.reduce((w, r) => (Math.abs(r.errorPercent as number) > Math.abs(w.errorPercent as number) ? r : w), tracked[0] ?? { errorPercent: 0, gamma: 0, speedup: 1, ideal: 1 })
-  figures.push(figure(`Delta networks: speedup tracks 1/(1−Γ) until bandwidth-bound (worst point, Γ = ${worst.gamma})`, worst.ideal as number, worst.speedup as number, 10,
-    `Loihi-like, a 784→128 layer over 200 steps, uniform events at density 1−Γ; ${tracked.length} of ${deltaRows.length - 1} sparse points before the state-bandwidth bound`))
+  const worst = tracked.reduce(
+    (w, r) => (Math.abs(r.errorPercent as number) > Math.abs(w.errorPercent as number) ? r : w),
+    tracked[0] ?? { errorPercent: 0, gamma: 0, speedup: 1, ideal: 1 },
+  )
+  figures.push(
+    figure(
+      `Delta networks: speedup tracks 1/(1−Γ) until bandwidth-bound (worst point, Γ = ${worst.gamma})`,
+      worst.ideal as number,
+      worst.speedup as number,
+      10,
+      `Loihi-like, a 784→128 layer over 200 steps, uniform events at density 1−Γ; ${tracked.length} of ${deltaRows.length - 1} sparse points before the state-bandwidth bound`,
+    ),
+  )
 
   // --- Real traces vs uniform masks of equal density (the default experiment's traces).
   const traceDir = path.join(projectRoot, "reports", "default", "traces")
-  if (!fs.existsSync(traceDir) || fs.readdirSync(traceDir).filter((f) => f.endsWith(".arrow")).length === 0) yield* runExperiment(defaultSpec)
+  if (!fs.existsSync(traceDir) || fs.readdirSync(traceDir).filter((f) => f.endsWith(".arrow")).length === 0)
+    yield* runExperiment(defaultSpec)
   const realRows: Row[] = []
-  for (const file of fs.readdirSync(traceDir).filter((f) => f.endsWith(".arrow")).sort()) {
+  for (const file of fs
+    .readdirSync(traceDir)
+    .filter((f) => f.endsWith(".arrow"))
+    .sort()) {
     const trace = yield* readTrace(path.join(traceDir, file))
     const last = Math.max(...trace.records.map((r) => r.step))
     for (const r of trace.records.filter((x: TraceRecord) => x.step === last))
-      for (const [acc, twoSided] of [[cnv, false], [spt, true]] as const) {
+      for (const [acc, twoSided] of [
+        [cnv, false],
+        [spt, true],
+      ] as const) {
         const real = simulate(acc, layerFromTrace(r)).row
-        const uniform = simulate(acc, statisticalLayer(workloadFromTraceRecord(r), { kind: "uniform", density: r.a.density }, twoSided ? { kind: "uniform", density: r.b.density } : { kind: "dense" }, SEED)).row
-        realRows.push({ method: trace.meta.method, layer: r.layer, pass: r.pass, accelerator: acc.name, aDensity: r.a.density, bDensity: twoSided ? r.b.density : 1, realCycles: real.cycles, uniformCycles: uniform.cycles, realOverUniform: real.cycles / uniform.cycles, realComputeCycles: real.computeCycles, uniformComputeCycles: uniform.computeCycles, computeRatio: real.computeCycles / uniform.computeCycles, boundBy: real.boundBy })
+        const uniform = simulate(
+          acc,
+          statisticalLayer(
+            workloadFromTraceRecord(r),
+            { kind: "uniform", density: r.a.density },
+            twoSided ? { kind: "uniform", density: r.b.density } : { kind: "dense" },
+            SEED,
+          ),
+        ).row
+        realRows.push({
+          method: trace.meta.method,
+          layer: r.layer,
+          pass: r.pass,
+          accelerator: acc.name,
+          aDensity: r.a.density,
+          bDensity: twoSided ? r.b.density : 1,
+          realCycles: real.cycles,
+          uniformCycles: uniform.cycles,
+          realOverUniform: real.cycles / uniform.cycles,
+          realComputeCycles: real.computeCycles,
+          uniformComputeCycles: uniform.computeCycles,
+          computeRatio: real.computeCycles / uniform.computeCycles,
+          boundBy: real.boundBy,
+        })
       }
   }
 
   const html = yield* Effect.promise(() =>
     renderReport({
       title: "Spade: simulators vs published figures",
-      subtitle: "Each figure a paper publishes beside Spade's value for the same setting, with the error. Misses are reported as misses.",
-      meta: { seed: SEED, accelerators: [sat, cnv, spt, loihi].map((a) => a.name).join(", "), command: "npx tsx experiments/paper-table.ts" },
+      subtitle:
+        "Each figure a paper publishes beside Spade's value for the same setting, with the error. Misses are reported as misses.",
+      meta: {
+        seed: SEED,
+        accelerators: [sat, cnv, spt, loihi].map((a) => a.name).join(", "),
+        command: "npx tsx experiments/paper-table.ts",
+      },
       sections: [
-        { heading: "Published figures", text: "Speedups are total cycles of the dense run over total cycles of the sparse run on the same accelerator. Each row holds Spade to its target: the published figure, or (SparTen) the ideal the source's densities allow, where the published figure is out of reach of any model at those densities; the published figure stays beside it. Tolerances are the issues'.", table: { rows: figures } },
-        { heading: "SAT: BDWP 2:8 per model", text: `The layers are read from the model files, with each layer's sparse flag (LeNet-5's first conv stays dense). Iteration = forward, backward-data and backward-weight GEMMs of every layer, except the first layer's backward-data: nothing consumes the input image's gradient, and the engine does not compute it either. A conv's backward-data is its transposed conv, whose ifmap (dY) the array reads from DRAM once and lowers on chip, as it does the forward ifmap. BDWP prunes W (forward) and Wᵀ (backward-data) 2:8 along each pass's reduction dim; the weight gradient stays dense; mask generation overlaps the weight-gradient pass. 'macSpeedup' is the same ratio in MACs, each model's bound; 'idealEqualPasses' is 3/(1+2N/M), which holds only when all three passes of every layer run and cost the same. The figure is the mean of the per-model speedups (pooled over both models' cycles it is ${satPooled.toFixed(2)}x). ${traces.length > 0 ? "" : "No BDWP traces exist yet under reports/*/traces, so the operands are statistical 2:8 masks; the per-pass MAC counts are exact either way."}`, table: { rows: satPerModel }, charts: [{ spec: barChart({ rows: detail.filter((r) => r.study === "sat"), x: "layer", y: "speedup", color: "pass", column: "model", title: "SAT-like 2:8: per-pass speedup over dense", yTitle: "speedup (x)" }) }] },
-        { heading: "Cnvlutin and SparTen on pruned AlexNet and VGG-16", text: `Per layer, dense cycles over sparse cycles on the same accelerator (a grouped conv counts each group). Cnvlutin: AlexNet, activations at Cnvlutin's 44% average zero fraction (conv1 reads the dense image), dense weights. SparTen: pruned AlexNet and VGG-16 with each layer's weight density and input-activation density from Han et al. (NeurIPS 2015) Tables 4 and 5 (a layer's input density is the previous layer's Act%; every value checked against a full-text copy of the paper). Each network's speedup is its total dense cycles over its total sparse cycles; the figure is their geometric mean (arithmetic mean ${sptArith.toFixed(2)}x). SparTen's abstract gives 4.7x \"on average\" over a dense architecture; its networks, their densities and whether the average runs over networks or layers are in the paper's evaluation, which no source reachable offline holds. GoogLeNet, which pruning-accelerator papers of the time also report, is left out for want of per-layer densities. Averaged over the ${sum(sptNets.map((r) => r.layers))} layers instead of the networks, the speedups would give ${sptLayerGeomean.toFixed(2)}x (geometric mean) or ${sptLayerMean.toFixed(2)}x (arithmetic mean); the figure keeps the per-network geomean, because a network's time is what a user waits for. What limits SparTen here is the densities: the effectual MACs alone allow ${sptIdeal.toFixed(2)}x (geomean of dense MACs over effectual MACs: ${sptNets.map((r) => `${r.network} ${r.idealSpeedup.toFixed(2)}x`).join(", ")}), and the model reaches ${((sptSpeedup / sptIdeal) * 100).toFixed(0)}% of that. The model: 32 clusters of 32 units; a cluster broadcasts input chunks to its units, which buffer two chunks; clusters take different output positions; with more filters than units, greedy balancing spreads each cluster's filters over its units and each unit holds one chunk of each of its filters while positions stream past.`, table: { rows: sptNets.map((r) => ({ ...r })) }, charts: [{ spec: barChart({ rows: detail.filter((r) => r.study !== "sat"), x: "layer", y: "speedup", color: "study", column: "model", title: "Skipping speedup per conv layer", yTitle: "speedup (x)" }) }] },
-        { heading: "Cnvlutin and SparTen per layer", text: "idealSpeedup is dense MACs over effectual MACs for the layer.", table: { rows: detail.filter((r) => r.study !== "sat") } },
-        { heading: "Delta networks: speedup vs 1/(1−Γ)", text: "Γ is the fraction of inputs whose change stays under the threshold (no event). Work scales with events × fan-out; every neuron's state is still read, written and updated each step, so once synaptic work falls below the state traffic the core is bandwidth-bound and the speedup flattens. A point counts as bandwidth-bound when the mean synaptic cycles per step fall below twice the state cycles per step (events are random, so below that many steps are state-bound); only the other points are held to the 10% tolerance.", table: { rows: deltaRows }, charts: [{ spec: lineChart({ rows: deltaRows.flatMap((r) => [{ gamma: r.gamma, series: "Spade", speedup: r.speedup }, { gamma: r.gamma, series: "1/(1−Γ)", speedup: r.ideal }]), x: "gamma", y: "speedup", color: "series", yScale: "log", title: "Delta network speedup", yTitle: "speedup (x)" }) }] },
-        { heading: "Real traces vs uniform masks of equal density", text: "The default experiment's last traced step: each layer and pass with its real masks and with uniform random masks of the same density. realOverUniform > 1 is load imbalance the real data adds; computeRatio is the same before memory stalls (where a layer is bandwidth-bound, its total cycles hide the imbalance) (for example, MNIST's always-zero border pixels concentrate nonzeros in some lanes).", table: { rows: realRows }, charts: [{ spec: barChart({ rows: realRows.map((r) => ({ ...r, case: `${r.method} ${r.layer} ${r.pass}` })), x: "case", y: "realOverUniform", color: "accelerator", title: "Cycles with real masks / cycles with uniform masks", yTitle: "ratio", baseline: 1 }) }] },
+        {
+          heading: "Published figures",
+          text: "Speedups are total cycles of the dense run over total cycles of the sparse run on the same accelerator. Each row holds Spade to its target: the published figure, or (SparTen) the ideal the source's densities allow, where the published figure is out of reach of any model at those densities; the published figure stays beside it. Tolerances are the issues'.",
+          table: { rows: figures },
+        },
+        {
+          heading: "SAT: BDWP 2:8 per model",
+          text: `The layers are read from the model files, with each layer's sparse flag (LeNet-5's first conv stays dense). Iteration = forward, backward-data and backward-weight GEMMs of every layer, except the first layer's backward-data: nothing consumes the input image's gradient, and the engine does not compute it either. A conv's backward-data is its transposed conv, whose ifmap (dY) the array reads from DRAM once and lowers on chip, as it does the forward ifmap. BDWP prunes W (forward) and Wᵀ (backward-data) 2:8 along each pass's reduction dim; the weight gradient stays dense; mask generation overlaps the weight-gradient pass. 'macSpeedup' is the same ratio in MACs, each model's bound; 'idealEqualPasses' is 3/(1+2N/M), which holds only when all three passes of every layer run and cost the same. The figure is the mean of the per-model speedups (pooled over both models' cycles it is ${satPooled.toFixed(2)}x). ${traces.length > 0 ? "" : "No BDWP traces exist yet under reports/*/traces, so the operands are statistical 2:8 masks; the per-pass MAC counts are exact either way."}`,
+          table: { rows: satPerModel },
+          charts: [
+            {
+              spec: barChart({
+                rows: detail.filter((r) => r.study === "sat"),
+                x: "layer",
+                y: "speedup",
+                color: "pass",
+                column: "model",
+                title: "SAT-like 2:8: per-pass speedup over dense",
+                yTitle: "speedup (x)",
+              }),
+            },
+          ],
+        },
+        {
+          heading: "Cnvlutin and SparTen on pruned AlexNet and VGG-16",
+          text: `Per layer, dense cycles over sparse cycles on the same accelerator (a grouped conv counts each group). Cnvlutin: AlexNet, activations at Cnvlutin's 44% average zero fraction (conv1 reads the dense image), dense weights. SparTen: pruned AlexNet and VGG-16 with each layer's weight density and input-activation density from Han et al. (NeurIPS 2015) Tables 4 and 5 (a layer's input density is the previous layer's Act%; every value checked against a full-text copy of the paper). Each network's speedup is its total dense cycles over its total sparse cycles; the figure is their geometric mean (arithmetic mean ${sptArith.toFixed(2)}x). SparTen's abstract gives 4.7x "on average" over a dense architecture; its networks, their densities and whether the average runs over networks or layers are in the paper's evaluation, which no source reachable offline holds. GoogLeNet, which pruning-accelerator papers of the time also report, is left out for want of per-layer densities. Averaged over the ${sum(sptNets.map((r) => r.layers))} layers instead of the networks, the speedups would give ${sptLayerGeomean.toFixed(2)}x (geometric mean) or ${sptLayerMean.toFixed(2)}x (arithmetic mean); the figure keeps the per-network geomean, because a network's time is what a user waits for. What limits SparTen here is the densities: the effectual MACs alone allow ${sptIdeal.toFixed(2)}x (geomean of dense MACs over effectual MACs: ${sptNets.map((r) => `${r.network} ${r.idealSpeedup.toFixed(2)}x`).join(", ")}), and the model reaches ${((sptSpeedup / sptIdeal) * 100).toFixed(0)}% of that. The model: 32 clusters of 32 units; a cluster broadcasts input chunks to its units, which buffer two chunks; clusters take different output positions; with more filters than units, greedy balancing spreads each cluster's filters over its units and each unit holds one chunk of each of its filters while positions stream past.`,
+          table: { rows: sptNets.map((r) => ({ ...r })) },
+          charts: [
+            {
+              spec: barChart({
+                rows: detail.filter((r) => r.study !== "sat"),
+                x: "layer",
+                y: "speedup",
+                color: "study",
+                column: "model",
+                title: "Skipping speedup per conv layer",
+                yTitle: "speedup (x)",
+              }),
+            },
+          ],
+        },
+        {
+          heading: "Cnvlutin and SparTen per layer",
+          text: "idealSpeedup is dense MACs over effectual MACs for the layer.",
+          table: { rows: detail.filter((r) => r.study !== "sat") },
+        },
+        {
+          heading: "Delta networks: speedup vs 1/(1−Γ)",
+          text: "Γ is the fraction of inputs whose change stays under the threshold (no event). Work scales with events × fan-out; every neuron's state is still read, written and updated each step, so once synaptic work falls below the state traffic the core is bandwidth-bound and the speedup flattens. A point counts as bandwidth-bound when the mean synaptic cycles per step fall below twice the state cycles per step (events are random, so below that many steps are state-bound); only the other points are held to the 10% tolerance.",
+          table: { rows: deltaRows },
+          charts: [
+            {
+              spec: lineChart({
+                rows: deltaRows.flatMap((r) => [
+                  { gamma: r.gamma, series: "Spade", speedup: r.speedup },
+                  { gamma: r.gamma, series: "1/(1−Γ)", speedup: r.ideal },
+                ]),
+                x: "gamma",
+                y: "speedup",
+                color: "series",
+                yScale: "log",
+                title: "Delta network speedup",
+                yTitle: "speedup (x)",
+              }),
+            },
+          ],
+        },
+        {
+          heading: "Real traces vs uniform masks of equal density",
+          text: "The default experiment's last traced step: each layer and pass with its real masks and with uniform random masks of the same density. realOverUniform > 1 is load imbalance the real data adds; computeRatio is the same before memory stalls (where a layer is bandwidth-bound, its total cycles hide the imbalance) (for example, MNIST's always-zero border pixels concentrate nonzeros in some lanes).",
+          table: { rows: realRows },
+          charts: [
+            {
+              spec: barChart({
+                rows: realRows.map((r) => ({ ...r, case: `${r.method} ${r.layer} ${r.pass}` })),
+                x: "case",
+                y: "realOverUniform",
+                color: "accelerator",
+                title: "Cycles with real masks / cycles with uniform masks",
+                yTitle: "ratio",
+                baseline: 1,
+              }),
+            },
+          ],
+        },
       ],
       data: { figures, detail, satPerModel, sptNets: sptNets.map((r) => ({ ...r })), deltaRows, realRows },
     }),

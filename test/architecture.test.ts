@@ -6,12 +6,29 @@ import { describe, expect, it } from "vitest"
  * The stage order from DESIGN.md: a stage imports only stages to its left, and only through their
  * public index.ts. sim and schedule are siblings: neither imports the other.
  */
-const order = ["config", "tensor", "engine", "trace", "hardware", "cost", "machine", "sim", "schedule", "report", "experiment", "cli"] as const
+const order = [
+  "config",
+  "tensor",
+  "engine",
+  "trace",
+  "hardware",
+  "cost",
+  "machine",
+  "sim",
+  "schedule",
+  "report",
+  "experiment",
+  "cli",
+] as const
 const siblings = new Set(["sim>schedule", "schedule>sim"])
 const src = path.resolve(import.meta.dirname, "..", "src")
 
 const files = (dir: string): string[] =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []))
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : [],
+    )
 
 describe("stage boundaries", () => {
   const stages = fs.readdirSync(src).filter((d) => fs.statSync(path.join(src, d)).isDirectory())
@@ -20,7 +37,8 @@ describe("stage boundaries", () => {
     for (const s of stages) {
       expect(order, `src/${s} is not a known stage`).toContain(s)
       // cli is imported by nobody: its public face is main.ts, the command.
-      if (s !== "cli" && files(path.join(src, s)).length > 0) expect(fs.existsSync(path.join(src, s, "index.ts")), `src/${s}/index.ts`).toBe(true)
+      if (s !== "cli" && files(path.join(src, s)).length > 0)
+        expect(fs.existsSync(path.join(src, s, "index.ts")), `src/${s}/index.ts`).toBe(true)
     }
   })
 
@@ -36,7 +54,8 @@ describe("stage boundaries", () => {
           const where = `${path.relative(src, file)} imports ${m[1]}`
           const from = order.indexOf(s as (typeof order)[number])
           const to = order.indexOf(stage as (typeof order)[number])
-          if (to < 0 || to >= from || siblings.has(`${s}>${stage}`)) violations.push(`${where}: ${s} may not import ${stage}`)
+          if (to < 0 || to >= from || siblings.has(`${s}>${stage}`))
+            violations.push(`${where}: ${s} may not import ${stage}`)
           else if (rest.join("/") !== "index.ts") violations.push(`${where}: import src/${stage}/index.ts instead`)
         }
       }

@@ -1,5 +1,5 @@
 import { ValidationError } from "@effect/cli"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, type Effect, Exit, Option } from "effect"
 import { exitCodeFor, runToExit } from "../config/index.ts"
 
 /** A bad command line exits 2: @effect/cli has already printed what was wrong. */

@@ -27,16 +27,23 @@ import {
 
 const options = {
   accelerator: acceleratorOption,
-  topology: Options.file("topology").pipe(Options.optional, Options.withDescription("A SCALE-Sim topology CSV, conv or GEMM format.")),
+  topology: Options.file("topology").pipe(
+    Options.optional,
+    Options.withDescription("A SCALE-Sim topology CSV, conv or GEMM format."),
+  ),
   gemm: gemmOption,
   conv: convOption,
   dataflow: Options.text("dataflow").pipe(
     Options.optional,
-    Options.withDescription("A dataflow from dataflows/ (name, file, or os/ws/is); its canonical mapping runs. Defaults to the accelerator's first."),
+    Options.withDescription(
+      "A dataflow from dataflows/ (name, file, or os/ws/is); its canonical mapping runs. Defaults to the accelerator's first.",
+    ),
   ),
   mapping: Options.file("mapping").pipe(
     Options.optional,
-    Options.withDescription("Run each layer under a mapping `spade map --json` wrote (one JSON object per line) instead of the dataflow's canonical one."),
+    Options.withDescription(
+      "Run each layer under a mapping `spade map --json` wrote (one JSON object per line) instead of the dataflow's canonical one.",
+    ),
   ),
   ...machineFlags,
   ...operandOptions,
@@ -52,27 +59,61 @@ export const layerCommand = Command.make("layer", options, (o) =>
     const entries: ReadonlyArray<MappingEntry> = Option.isSome(o.mapping) ? yield* readMappingFile(o.mapping.value) : []
     const mine = entries.filter((e) => e.accelerator === acc.name)
     if (Option.isSome(o.mapping) && mine.length === 0)
-      return yield* Effect.fail(new ConfigError({ file: o.mapping.value, path: "accelerator", expected: `expected a mapping found for ${acc.name}; the file has ${[...new Set(entries.map((e) => e.accelerator))].join(", ")}` }))
-    const found = mine[0] === undefined ? undefined : { source: o.mapping.pipe(Option.getOrElse(() => "")), settings: mine[0].machine }
+      return yield* Effect.fail(
+        new ConfigError({
+          file: o.mapping.value,
+          path: "accelerator",
+          expected: `expected a mapping found for ${acc.name}; the file has ${[...new Set(entries.map((e) => e.accelerator))].join(", ")}`,
+        }),
+      )
+    const found =
+      mine[0] === undefined
+        ? undefined
+        : { source: o.mapping.pipe(Option.getOrElse(() => "")), settings: mine[0].machine }
     const settings = yield* machineOptionsOf(acc, o, found)
     const machine = machineOf(acc, settings)
     const { a, b } = yield* operandSpecs(o)
     // SCALE-Sim sizes a conv's outputs its own way; its layers are lowered that way in its timing.
-    const workloads = (yield* resolveWorkloads(o)).map((w) => withConvention(w, settings.timing === "scalesim" ? "scalesim" : "floor"))
+    const workloads = (yield* resolveWorkloads(o)).map((w) =>
+      withConvention(w, settings.timing === "scalesim" ? "scalesim" : "floor"),
+    )
     const rows: SimRow[] = []
     for (const w of workloads) {
       const layer = statisticalLayer(w, a, b, o.seed)
       if (Option.isSome(o.mapping)) {
         const entry = entryFor(mine, w.name, w.pass)
         const source = o.mapping.value
-        if (entry === null) return yield* Effect.fail(new ConfigError({ file: source, path: "", expected: `expected a mapping for layer ${w.name}` }))
+        if (entry === null)
+          return yield* Effect.fail(
+            new ConfigError({ file: source, path: "", expected: `expected a mapping for layer ${w.name}` }),
+          )
         if (Option.isSome(o.dataflow) && o.dataflow.value !== entry.dataflow)
-          return yield* Effect.fail(new ConfigError({ file: "command line", path: "--dataflow", expected: `expected ${entry.dataflow}: the mapping in ${source} was found under it` }))
+          return yield* Effect.fail(
+            new ConfigError({
+              file: "command line",
+              path: "--dataflow",
+              expected: `expected ${entry.dataflow}: the mapping in ${source} was found under it`,
+            }),
+          )
         const df = yield* loadDataflow(entry.dataflow)
-        rows.push((yield* Either.match(simulateWithEntry(machine, layer, df, entry, `${source} (${entry.layer}${entry.pass === null ? "" : ` ${entry.pass}`})`), { onLeft: Effect.fail, onRight: Effect.succeed })).row)
+        rows.push(
+          (yield* Either.match(
+            simulateWithEntry(
+              machine,
+              layer,
+              df,
+              entry,
+              `${source} (${entry.layer}${entry.pass === null ? "" : ` ${entry.pass}`})`,
+            ),
+            { onLeft: Effect.fail, onRight: Effect.succeed },
+          )).row,
+        )
       } else {
         const df = yield* loadDataflow(Option.getOrElse(o.dataflow, () => acc.dataflows[0]))
-        rows.push((yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed })).row)
+        rows.push(
+          (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed }))
+            .row,
+        )
       }
     }
     if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))

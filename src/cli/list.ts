@@ -1,5 +1,5 @@
 import { Command } from "@effect/cli"
-import { Console, Effect, Either, Schema } from "effect"
+import { Console, Effect, Either, type Schema } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { configDir, decodeValue, listConfigNames, readJson, type ConfigKind } from "../config/index.ts"
@@ -18,20 +18,29 @@ const describeJson = <A extends { description: string }, I>(kind: ConfigKind, sc
   Effect.forEach(listConfigNames(kind), (name) => {
     const file = path.join(configDir(kind), `${name}.json`)
     return readJson(file).pipe(
-      Effect.map((v) => Either.match(decodeValue(schema)(file, v), {
-        onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
-        onRight: (c) => `  ${name.padEnd(28)} ${firstSentence(c.description)}`,
-      })),
+      Effect.map((v) =>
+        Either.match(decodeValue(schema)(file, v), {
+          onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
+          onRight: (c) => `  ${name.padEnd(28)} ${firstSentence(c.description)}`,
+        }),
+      ),
       Effect.catchAll((e) => Effect.succeed(`  ${name.padEnd(28)} INVALID: ${e.message}`)),
     )
   })
 
 const describeExperiments = Effect.forEach(listConfigNames("experiments"), (name) =>
-  Effect.tryPromise(() => import(pathToFileURL(path.join(configDir("experiments"), `${name}.ts`)).href) as Promise<{ default: unknown }>).pipe(
-    Effect.map((m) => isScriptExperiment(m.default) ? `  ${name.padEnd(28)} ${firstSentence(m.default.description)}` : Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
-      onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
-      onRight: (s) => `  ${name.padEnd(28)} ${firstSentence(s.description)}`,
-    })),
+  Effect.tryPromise(
+    () =>
+      import(pathToFileURL(path.join(configDir("experiments"), `${name}.ts`)).href) as Promise<{ default: unknown }>,
+  ).pipe(
+    Effect.map((m) =>
+      isScriptExperiment(m.default)
+        ? `  ${name.padEnd(28)} ${firstSentence(m.default.description)}`
+        : Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
+            onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
+            onRight: (s) => `  ${name.padEnd(28)} ${firstSentence(s.description)}`,
+          }),
+    ),
     Effect.catchAll(() => Effect.succeed(`  ${name.padEnd(28)} INVALID: does not load`)),
   ),
 )

@@ -4,8 +4,26 @@ import { ConfigError } from "../config/index.ts"
 import { problemDims } from "../cost/index.ts"
 import { loadModel } from "../engine/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
-import { loadDataflow, loopNestText, namedMapping, statisticalLayer, workloadFromConvArgs, workloadFromGemmArgs, type MachineOptions, type Timing } from "../machine/index.ts"
-import { DEFAULT_CHUNKS, mapLayer, targetsFromModel, targetsFromTrace, workerRunner, type LayerMapping, type Objective, type Strategy } from "../schedule/index.ts"
+import {
+  loadDataflow,
+  loopNestText,
+  namedMapping,
+  statisticalLayer,
+  workloadFromConvArgs,
+  workloadFromGemmArgs,
+  type MachineOptions,
+  type Timing,
+} from "../machine/index.ts"
+import {
+  DEFAULT_CHUNKS,
+  mapLayer,
+  targetsFromModel,
+  targetsFromTrace,
+  workerRunner,
+  type LayerMapping,
+  type Objective,
+  type Strategy,
+} from "../schedule/index.ts"
 import { readTrace } from "../trace/index.ts"
 import {
   acceleratorOption,
@@ -23,27 +41,51 @@ import {
 const positiveInt = (flag: string, value: number): Effect.Effect<number, ConfigError> =>
   Number.isSafeInteger(value) && value >= 1
     ? Effect.succeed(value)
-    : Effect.fail(new ConfigError({ file: "command line", path: flag, expected: `expected a positive integer, got ${value}` }))
+    : Effect.fail(
+        new ConfigError({ file: "command line", path: flag, expected: `expected a positive integer, got ${value}` }),
+      )
 
 const options = {
   accelerator: acceleratorOption,
   gemm: gemmOption,
   conv: convOption,
-  trace: Options.file("trace").pipe(Options.optional, Options.withDescription("Map every layer and pass of a trace's last step (Arrow IPC from `spade train`), with its operands' densities and N:M structure.")),
+  trace: Options.file("trace").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Map every layer and pass of a trace's last step (Arrow IPC from `spade train`), with its operands' densities and N:M structure.",
+    ),
+  ),
   model: Options.text("model").pipe(
     Options.optional,
-    Options.withDescription("Map every weighted layer of a model (name from models/ or a file) for its three training passes, dense operands."),
+    Options.withDescription(
+      "Map every weighted layer of a model (name from models/ or a file) for its three training passes, dense operands.",
+    ),
   ),
-  batch: Options.integer("batch").pipe(Options.withDefault(64), Options.withDescription("Samples per step for --model (rows per step for frame models).")),
+  batch: Options.integer("batch").pipe(
+    Options.withDefault(64),
+    Options.withDescription("Samples per step for --model (rows per step for frame models)."),
+  ),
   dataflow: Options.text("dataflow").pipe(
     Options.repeated,
-    Options.withDescription("Search under this dataflow from dataflows/ (name, file, or os/ws/is); repeat for several. Default: the dataflows the accelerator's file declares (`free` is opt-in)."),
+    Options.withDescription(
+      "Search under this dataflow from dataflows/ (name, file, or os/ws/is); repeat for several. Default: the dataflows the accelerator's file declares (`free` is opt-in).",
+    ),
   ),
-  objective: Options.choice("objective", ["cycles", "energy", "edp", "dram"]).pipe(Options.withDefault("cycles" as Objective)),
+  objective: Options.choice("objective", ["cycles", "energy", "edp", "dram"]).pipe(
+    Options.withDefault("cycles" as Objective),
+  ),
   ...machineFlags,
   ...operandOptions,
-  budget: Options.integer("budget").pipe(Options.withDefault(20000), Options.withDescription("Mapping evaluations per dataflow and layer.")),
-  seconds: Options.float("seconds").pipe(Options.optional, Options.withDescription("Wall-clock cap per dataflow and layer (results are seed-deterministic only if it does not bite).")),
+  budget: Options.integer("budget").pipe(
+    Options.withDefault(20000),
+    Options.withDescription("Mapping evaluations per dataflow and layer."),
+  ),
+  seconds: Options.float("seconds").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Wall-clock cap per dataflow and layer (results are seed-deterministic only if it does not bite).",
+    ),
+  ),
   search: Options.choice("search", ["auto", "exhaustive", "random", "anneal"]).pipe(
     Options.withDefault("auto" as Strategy | "auto"),
     Options.withDescription("auto: exhaustive when the mapspace fits the budget, else simulated annealing."),
@@ -55,14 +97,25 @@ const options = {
   json: jsonOption,
 }
 
-type Flags = { gemm: Option.Option<string>; conv: Option.Option<string>; trace: Option.Option<string>; model: Option.Option<string>; batch: number; seed: number }
+type Flags = {
+  gemm: Option.Option<string>
+  conv: Option.Option<string>
+  trace: Option.Option<string>
+  model: Option.Option<string>
+  batch: number
+  seed: number
+}
 
 const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
   Effect.gen(function* () {
     const given = (["gemm", "conv", "trace", "model"] as const).filter((k) => Option.isSome(o[k]))
     if (given.length !== 1)
       return yield* Effect.fail(
-        new ConfigError({ file: "command line", path: "", expected: `expected exactly one of --gemm, --conv, --trace, --model; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}` }),
+        new ConfigError({
+          file: "command line",
+          path: "",
+          expected: `expected exactly one of --gemm, --conv, --trace, --model; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}`,
+        }),
       )
     if (Option.isSome(o.model)) {
       const batch = yield* positiveInt("--batch", o.batch)
@@ -72,7 +125,10 @@ const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
     const { a, b } = yield* operandSpecs(o)
     const w = Option.isSome(o.gemm)
       ? yield* Either.match(workloadFromGemmArgs(o.gemm.value), { onLeft: Effect.fail, onRight: Effect.succeed })
-      : yield* Either.match(workloadFromConvArgs(Option.getOrThrow(o.conv)), { onLeft: Effect.fail, onRight: Effect.succeed })
+      : yield* Either.match(workloadFromConvArgs(Option.getOrThrow(o.conv)), {
+          onLeft: Effect.fail,
+          onRight: Effect.succeed,
+        })
     return [statisticalLayer(w, a, b, o.seed)]
   })
 
@@ -83,7 +139,12 @@ const round = (x: number): number => Math.round(x * 1000) / 1000
  * machine, dims, mapping), which `spade layer --mapping` and `spade simulate --mapping` read back,
  * then what the search found.
  */
-const jsonRow = (r: LayerMapping, acc: Accelerator, settings: MachineOptions & { readonly timing: Timing }, objective: Objective) => {
+const jsonRow = (
+  r: LayerMapping,
+  acc: Accelerator,
+  settings: MachineOptions & { readonly timing: Timing },
+  objective: Objective,
+) => {
   const mapping = namedMapping(r.problem, r.arch, r.mapping)
   const g = r.target.gemm
   return {
@@ -97,17 +158,34 @@ const jsonRow = (r: LayerMapping, acc: Accelerator, settings: MachineOptions & {
     objective,
     problem: r.problem.kind,
     gemm: g,
-    best: { dataflow: r.dataflow, cycles: r.evaluation.cycles, energyPj: r.evaluation.energyPj, dramWords: r.evaluation.dramWords, mapping },
+    best: {
+      dataflow: r.dataflow,
+      cycles: r.evaluation.cycles,
+      energyPj: r.evaluation.energyPj,
+      dramWords: r.evaluation.dramWords,
+      mapping,
+    },
     lowerBound: r.lowerBound,
     dramOverLowerBound: r.evaluation.dramWords / r.lowerBound.dramWords,
     // The same mapping accumulating into C (M·N more reads) against issue 5's C += AB formula.
-    accumulateOverSmith: r.lowerBound.accumulateDramWords === null ? null : (r.evaluation.dramWords + g.m * g.n) / r.lowerBound.accumulateDramWords,
-    dramOverTwoLevelOptimum: r.lowerBound.twoLevelOptimumDramWords === null ? null : r.evaluation.dramWords / r.lowerBound.twoLevelOptimumDramWords,
+    accumulateOverSmith:
+      r.lowerBound.accumulateDramWords === null
+        ? null
+        : (r.evaluation.dramWords + g.m * g.n) / r.lowerBound.accumulateDramWords,
+    dramOverTwoLevelOptimum:
+      r.lowerBound.twoLevelOptimumDramWords === null
+        ? null
+        : r.evaluation.dramWords / r.lowerBound.twoLevelOptimumDramWords,
     evaluated: r.evaluated,
     seconds: r.seconds,
     strategy: r.strategy,
     complete: r.complete,
-    paretoFront: r.paretoFront.map((p) => ({ dataflow: p.dataflow, cycles: p.evaluation.cycles, energyPj: p.evaluation.energyPj, dramWords: p.evaluation.dramWords })),
+    paretoFront: r.paretoFront.map((p) => ({
+      dataflow: p.dataflow,
+      cycles: p.evaluation.cycles,
+      energyPj: p.evaluation.energyPj,
+      dramWords: p.evaluation.dramWords,
+    })),
   }
 }
 
@@ -118,7 +196,13 @@ export const mapCommand = Command.make("map", options, (o) =>
     const concurrency = yield* positiveInt("--concurrency", o.concurrency)
     const settings = yield* machineOptionsOf(acc, o)
     if (Option.isSome(o.seconds) && !(o.seconds.value > 0))
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--seconds", expected: `expected a positive number, got ${o.seconds.value}` }))
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--seconds",
+          expected: `expected a positive number, got ${o.seconds.value}`,
+        }),
+      )
     const targets = yield* targetsOf(o)
     const dataflows = yield* Effect.forEach(o.dataflow.length > 0 ? o.dataflow : acc.dataflows, loadDataflow)
     // Worker threads cost a few hundred ms to start: worth it only with several threads and a big budget.

@@ -4,41 +4,67 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ConfigError, FileError } from "../config/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
-import { entryFor, layerFromTrace, loadDataflow, machineOf, readMappingFile, type MappingEntry, type SimRow } from "../machine/index.ts"
+import {
+  entryFor,
+  layerFromTrace,
+  loadDataflow,
+  machineOf,
+  readMappingFile,
+  type MappingEntry,
+  type SimRow,
+} from "../machine/index.ts"
 import { simulateLayer, simulateWithEntry, writeRows } from "../sim/index.ts"
 import { readTrace, type TraceRecord } from "../trace/index.ts"
 import { jsonOption, loadAccelerator, machineFlags, machineOptionsOf } from "./workload-options.ts"
 
 const options = {
-  trace: Options.file("trace").pipe(Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment.")),
+  trace: Options.file("trace").pipe(
+    Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment."),
+  ),
   accelerator: Options.text("accelerator").pipe(
     Options.repeated,
     Options.withDescription("An accelerator name from accelerators/ or a JSON file; repeat for several."),
   ),
-  out: Options.text("out").pipe(Options.optional, Options.withDescription("Write the result rows: .csv for CSV, .arrow for Arrow IPC.")),
+  out: Options.text("out").pipe(
+    Options.optional,
+    Options.withDescription("Write the result rows: .csv for CSV, .arrow for Arrow IPC."),
+  ),
   step: Options.text("step").pipe(
     Options.withDefault("last"),
     Options.withDescription("Which traced step to replay: last, all, or a step number."),
   ),
   dataflow: Options.text("dataflow").pipe(
     Options.optional,
-    Options.withDescription("Run every accelerator under this dataflow's canonical mapping (name, file, or os/ws/is); each accelerator's first by default."),
+    Options.withDescription(
+      "Run every accelerator under this dataflow's canonical mapping (name, file, or os/ws/is); each accelerator's first by default.",
+    ),
   ),
   mapping: Options.file("mapping").pipe(
     Options.optional,
-    Options.withDescription("Replay each (layer, pass) under the mapping `spade map --json` found for it (an accelerator with no entry in the file runs canonical mappings)."),
+    Options.withDescription(
+      "Replay each (layer, pass) under the mapping `spade map --json` found for it (an accelerator with no entry in the file runs canonical mappings).",
+    ),
   ),
   ...machineFlags,
   json: jsonOption,
 }
 
-const pickSteps = (records: ReadonlyArray<TraceRecord>, step: string): Effect.Effect<ReadonlyArray<TraceRecord>, ConfigError> => {
+const pickSteps = (
+  records: ReadonlyArray<TraceRecord>,
+  step: string,
+): Effect.Effect<ReadonlyArray<TraceRecord>, ConfigError> => {
   if (records.length === 0) return Effect.succeed([])
   if (step === "all") return Effect.succeed(records)
   const steps = [...new Set(records.map((r) => r.step))].sort((x, y) => x - y)
   const wanted = step === "last" ? steps[steps.length - 1]! : /^\d+$/.test(step) ? Number(step) : NaN
   if (!steps.includes(wanted))
-    return Effect.fail(new ConfigError({ file: "command line", path: "--step", expected: `expected last, all, or one of the traced steps (${steps.slice(0, 8).join(", ")}${steps.length > 8 ? ", …" : ""}), got "${step}"` }))
+    return Effect.fail(
+      new ConfigError({
+        file: "command line",
+        path: "--step",
+        expected: `expected last, all, or one of the traced steps (${steps.slice(0, 8).join(", ")}${steps.length > 8 ? ", …" : ""}), got "${step}"`,
+      }),
+    )
   return Effect.succeed(records.filter((r) => r.step === wanted))
 }
 
@@ -55,21 +81,46 @@ const runOne = (
     if (mine.length > 0) {
       const entry = entryFor(mine, layer.name, layer.pass)
       if (entry === null)
-        return yield* Effect.fail(new ConfigError({ file: source, path: "", expected: `expected a mapping for ${layer.name} ${layer.pass} on ${acc.name}` }))
+        return yield* Effect.fail(
+          new ConfigError({
+            file: source,
+            path: "",
+            expected: `expected a mapping for ${layer.name} ${layer.pass} on ${acc.name}`,
+          }),
+        )
       const df = yield* loadDataflow(entry.dataflow)
-      const result = simulateWithEntry(machine, layer, df, entry, `${source} (${entry.layer} ${entry.pass ?? ""})`.replace(" )", ")"))
+      const result = simulateWithEntry(
+        machine,
+        layer,
+        df,
+        entry,
+        `${source} (${entry.layer} ${entry.pass ?? ""})`.replace(" )", ")"),
+      )
       return (yield* Either.match(result, { onLeft: Effect.fail, onRight: Effect.succeed })).row
     }
     const df = yield* loadDataflow(dataflow ?? acc.dataflows[0])
-    return (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed })).row
+    return (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed }))
+      .row
   })
 
 export const simulateCommand = Command.make("simulate", options, (o) =>
   Effect.gen(function* () {
     if (o.accelerator.length === 0)
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--accelerator", expected: "expected at least one --accelerator" }))
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--accelerator",
+          expected: "expected at least one --accelerator",
+        }),
+      )
     if (Option.isSome(o.out) && !/\.(csv|arrow)$/i.test(o.out.value))
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--out", expected: `expected a file ending in .csv or .arrow, got "${o.out.value}"` }))
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--out",
+          expected: `expected a file ending in .csv or .arrow, got "${o.out.value}"`,
+        }),
+      )
     const accs = yield* Effect.forEach(o.accelerator, loadAccelerator)
     const trace = yield* readTrace(o.trace)
     const records = yield* pickSteps(trace.records, o.step)
@@ -78,7 +129,11 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
     for (const acc of accs) {
       const mine = entries.filter((e) => e.accelerator === acc.name)
       const source = Option.getOrElse(o.mapping, () => "")
-      const settings = yield* machineOptionsOf(acc, o, mine[0] === undefined ? undefined : { source, settings: mine[0].machine })
+      const settings = yield* machineOptionsOf(
+        acc,
+        o,
+        mine[0] === undefined ? undefined : { source, settings: mine[0].machine },
+      )
       const machine = machineOf(acc, settings)
       for (const r of records) {
         const layer = layerFromTrace(r)
@@ -93,13 +148,23 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
           fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
           fs.writeFileSync(file, writeRows(file, rows))
         },
-        catch: (e) => new FileError({ file, reason: `cannot write (${e instanceof Error && "code" in e ? String(e.code) : String(e)})` }),
+        catch: (e) =>
+          new FileError({
+            file,
+            reason: `cannot write (${e instanceof Error && "code" in e ? String(e.code) : String(e)})`,
+          }),
       })
     }
     if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))
     else if (Option.isNone(o.out))
       for (const r of rows)
-        yield* Console.log(`${r.layer.padEnd(10)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`)
+        yield* Console.log(
+          `${r.layer.padEnd(10)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`,
+        )
     else yield* Console.log(`${rows.length} rows -> ${o.out.value}`)
   }),
-).pipe(Command.withDescription("Replay a trace's layers and passes on one or more accelerators (any family), under canonical mappings or the mapper's (--mapping), and write tidy result rows (CSV or Arrow)."))
+).pipe(
+  Command.withDescription(
+    "Replay a trace's layers and passes on one or more accelerators (any family), under canonical mappings or the mapper's (--mapping), and write tidy result rows (CSV or Arrow).",
+  ),
+)

@@ -4,14 +4,24 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ConfigError, FileError, loadConfig } from "../config/index.ts"
 import {
-  DATASET_NAMES, ENGINE_VERSION, loadDataset, ModelConfig, parseSparsity, sparsityLabel, sparsityParams, SPARSITY_HELP, train,
+  DATASET_NAMES,
+  ENGINE_VERSION,
+  loadDataset,
+  ModelConfig,
+  parseSparsity,
+  sparsityLabel,
+  sparsityParams,
+  SPARSITY_HELP,
+  train,
 } from "../engine/index.ts"
 import { progress } from "../experiment/index.ts"
 import { encodeTrace, observe, TRACE_SCHEMA_VERSION, type TraceRecord } from "../trace/index.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
-  model: Options.text("model").pipe(Options.withDescription("A model name from models/ (see `spade list`) or a path to a JSON file.")),
+  model: Options.text("model").pipe(
+    Options.withDescription("A model name from models/ (see `spade list`) or a path to a JSON file."),
+  ),
   dataset: Options.text("dataset").pipe(
     Options.withDefault("mnist-digits"),
     Options.withDescription(
@@ -23,20 +33,33 @@ const options = {
   epochs: Options.integer("epochs").pipe(Options.withDefault(1)),
   batchSize: Options.integer("batch-size").pipe(Options.withDefault(64)),
   learningRate: Options.float("lr").pipe(Options.withDefault(0.05)),
-  optimizer: Options.choice("optimizer", ["sgd", "adam"]).pipe(Options.withDefault("sgd" as const), Options.withDescription("sgd (momentum 0.9) or adam.")),
+  optimizer: Options.choice("optimizer", ["sgd", "adam"]).pipe(
+    Options.withDefault("sgd" as const),
+    Options.withDescription("sgd (momentum 0.9) or adam."),
+  ),
   schedule: Options.choice("lr-schedule", ["constant", "cosine", "step"]).pipe(
     Options.withDefault("constant" as const),
     Options.withDescription("constant, cosine (to 0 over the run) or step (×0.1 every third of the epochs)."),
   ),
   weightDecay: Options.float("weight-decay").pipe(Options.withDefault(0.0001)),
   seed: Options.integer("seed").pipe(Options.withDefault(1)),
-  traceEvery: Options.integer("trace-every").pipe(Options.withDefault(25), Options.withDescription("Trace every k-th step.")),
-  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Write the trace to this Arrow IPC file.")),
+  traceEvery: Options.integer("trace-every").pipe(
+    Options.withDefault(25),
+    Options.withDescription("Trace every k-th step."),
+  ),
+  trace: Options.text("trace").pipe(
+    Options.optional,
+    Options.withDescription("Write the trace to this Arrow IPC file."),
+  ),
   json: jsonOption,
 }
 
 const atLeast = (flag: string, v: number, min: number) =>
-  v < min ? Effect.fail(new ConfigError({ file: "command line", path: flag, expected: `expected an integer >= ${min}, got ${v}` })) : Effect.void
+  v < min
+    ? Effect.fail(
+        new ConfigError({ file: "command line", path: flag, expected: `expected an integer >= ${min}, got ${v}` }),
+      )
+    : Effect.void
 
 export const trainCommand = Command.make("train", options, (o) =>
   Effect.gen(function* () {
@@ -44,30 +67,66 @@ export const trainCommand = Command.make("train", options, (o) =>
     yield* atLeast("--batch-size", o.batchSize, 1)
     yield* atLeast("--trace-every", o.traceEvery, 1)
     yield* atLeast("--seed", o.seed, 0)
-    if (!(o.learningRate > 0)) yield* Effect.fail(new ConfigError({ file: "command line", path: "--lr", expected: `expected a positive number, got ${o.learningRate}` }))
+    if (!(o.learningRate > 0))
+      yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--lr",
+          expected: `expected a positive number, got ${o.learningRate}`,
+        }),
+      )
     const model = yield* loadConfig("models", ModelConfig)(o.model)
     const sparsity = yield* Either.match(parseSparsity(o.sparsity), { onLeft: Effect.fail, onRight: Effect.succeed })
-    const data = yield* Either.match(loadDataset(o.dataset, { seed: o.seed, testFraction: 0.2 }), { onLeft: Effect.fail, onRight: Effect.succeed })
+    const data = yield* Either.match(loadDataset(o.dataset, { seed: o.seed, testFraction: 0.2 }), {
+      onLeft: Effect.fail,
+      onRight: Effect.succeed,
+    })
     if (data.train.features !== model.input.features)
-      return yield* Effect.fail(new ConfigError({ file: "command line", path: "--dataset", expected: `model "${model.name}" takes ${model.input.features} values per sample, dataset "${o.dataset}" has ${data.train.features}` }))
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--dataset",
+          expected: `model "${model.name}" takes ${model.input.features} values per sample, dataset "${o.dataset}" has ${data.train.features}`,
+        }),
+      )
     const records: TraceRecord[] = []
     const tracing = Option.isSome(o.trace)
     const label = sparsityLabel(sparsity)
     const bar = progress(`train ${label}`, o.epochs)
     const result = train({
-      model, data, sparsity, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, momentum: 0.9, weightDecay: o.weightDecay, seed: o.seed,
+      model,
+      data,
+      sparsity,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      learningRate: o.learningRate,
+      momentum: 0.9,
+      weightDecay: o.weightDecay,
+      seed: o.seed,
       optimizer: o.optimizer,
-      lrSchedule: o.schedule === "step" ? { kind: "step", everyEpochs: Math.max(1, Math.ceil(o.epochs / 3)), gamma: 0.1 } : { kind: o.schedule },
+      lrSchedule:
+        o.schedule === "step"
+          ? { kind: "step", everyEpochs: Math.max(1, Math.ceil(o.epochs / 3)), gamma: 0.1 }
+          : { kind: o.schedule },
       traceEverySteps: tracing ? o.traceEvery : 0,
       onObservation: tracing ? (obs) => records.push(observe(obs)) : undefined,
-      onProgress: (p) => bar.update(p.epoch + (p.step % p.stepsPerEpoch + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
+      onProgress: (p) =>
+        bar.update(p.epoch + ((p.step % p.stepsPerEpoch) + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
       onEpoch: (h) => bar.update(h.epoch, `epoch ${h.epoch}: test accuracy ${(h.testAccuracy * 100).toFixed(2)}%`),
     })
     bar.finish(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`)
     if (Option.isSome(o.trace)) {
       const file = o.trace.value
       const bytes = encodeTrace(
-        { schemaVersion: TRACE_SCHEMA_VERSION, model: model.name, dataset: o.dataset, method: label, methodParams: sparsityParams(sparsity), seed: o.seed, engineVersion: ENGINE_VERSION },
+        {
+          schemaVersion: TRACE_SCHEMA_VERSION,
+          model: model.name,
+          dataset: o.dataset,
+          method: label,
+          methodParams: sparsityParams(sparsity),
+          seed: o.seed,
+          engineVersion: ENGINE_VERSION,
+        },
         records,
       )
       yield* Effect.try({
@@ -79,14 +138,27 @@ export const trainCommand = Command.make("train", options, (o) =>
       })
     }
     const summary = {
-      model: model.name, dataset: o.dataset, sparsity: label, seed: o.seed,
-      testAccuracy: result.testAccuracy, trainLoss: result.trainLoss, epochs: result.epochs, seconds: result.seconds,
+      model: model.name,
+      dataset: o.dataset,
+      sparsity: label,
+      seed: o.seed,
+      testAccuracy: result.testAccuracy,
+      trainLoss: result.trainLoss,
+      epochs: result.epochs,
+      seconds: result.seconds,
       samplesPerSecond: result.samplesPerSecond,
       densities: Object.fromEntries(result.layers.map((l) => [l.layer, l.weightDensity])),
-      layers: result.layers, hiddenActivationDensity: result.hiddenActivationDensity, temporal: result.temporal,
-      history: result.history, traceRecords: records.length,
+      layers: result.layers,
+      hiddenActivationDensity: result.hiddenActivationDensity,
+      temporal: result.temporal,
+      history: result.history,
+      traceRecords: records.length,
       trace: Option.getOrNull(o.trace),
     }
-    yield* Console.log(o.json ? JSON.stringify(summary) : `test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, loss ${result.trainLoss.toFixed(4)}, ${result.samplesPerSecond.toFixed(0)} samples/s`)
+    yield* Console.log(
+      o.json
+        ? JSON.stringify(summary)
+        : `test accuracy ${(result.testAccuracy * 100).toFixed(2)}%, loss ${result.trainLoss.toFixed(4)}, ${result.samplesPerSecond.toFixed(0)} samples/s`,
+    )
   }),
 ).pipe(Command.withDescription("Train a model with a sparsity method and optionally write its per-layer trace."))

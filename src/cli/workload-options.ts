@@ -1,6 +1,6 @@
 import { Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
-import { ConfigError, FileError, loadConfig } from "../config/index.ts"
+import { ConfigError, type FileError, loadConfig } from "../config/index.ts"
 import { Accelerator } from "../hardware/index.ts"
 import {
   timingsOf,
@@ -19,7 +19,10 @@ import { readTopologyCsv, type TopologyCsvError } from "../sim/index.ts"
 export const acceleratorOption = Options.text("accelerator").pipe(
   Options.withDescription("An accelerator name from accelerators/ (see `spade list`) or a path to a JSON file."),
 )
-export const gemmOption = Options.text("gemm").pipe(Options.optional, Options.withDescription("One GEMM layer: M,N,K (out[M×N] = a[M×K]·b[K×N])."))
+export const gemmOption = Options.text("gemm").pipe(
+  Options.optional,
+  Options.withDescription("One GEMM layer: M,N,K (out[M×N] = a[M×K]·b[K×N])."),
+)
 export const convOption = Options.text("conv").pipe(
   Options.optional,
   Options.withDescription("One conv layer: H,W,R,S,C,K[,stride] (ifmap H×W, filter R×S, C channels, K filters)."),
@@ -28,7 +31,8 @@ export const jsonOption = Options.boolean("json").pipe(Options.withDescription("
 
 export const loadAccelerator = loadConfig("accelerators", Accelerator)
 
-const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> => Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
+const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
+  Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
 
 const commandLine = (path: string, expected: string) => new ConfigError({ file: "command line", path, expected })
 
@@ -40,9 +44,16 @@ export const resolveWorkloads = (sources: {
 }): Effect.Effect<ReadonlyArray<LayerWorkload>, ConfigError | FileError | TopologyCsvError | WorkloadArgError> => {
   const given = (["topology", "gemm", "conv"] as const).filter((k) => Option.isSome(sources[k]))
   if (given.length !== 1)
-    return Effect.fail(commandLine("", `expected exactly one of --topology, --gemm, --conv; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}`))
-  if (Option.isSome(sources.gemm)) return fromEither(workloadFromGemmArgs(sources.gemm.value)).pipe(Effect.map((w) => [w]))
-  if (Option.isSome(sources.conv)) return fromEither(workloadFromConvArgs(sources.conv.value)).pipe(Effect.map((w) => [w]))
+    return Effect.fail(
+      commandLine(
+        "",
+        `expected exactly one of --topology, --gemm, --conv; got ${given.length === 0 ? "none" : given.map((g) => `--${g}`).join(" and ")}`,
+      ),
+    )
+  if (Option.isSome(sources.gemm))
+    return fromEither(workloadFromGemmArgs(sources.gemm.value)).pipe(Effect.map((w) => [w]))
+  if (Option.isSome(sources.conv))
+    return fromEither(workloadFromConvArgs(sources.conv.value)).pipe(Effect.map((w) => [w]))
   return readTopologyCsv(Option.getOrThrow(sources.topology))
 }
 
@@ -56,12 +67,20 @@ export const operandOptions = {
     Options.optional,
     Options.withDescription("Statistical filter (weight) operand: uniform random nonzeros at this density (0..1)."),
   ),
-  nm: Options.text("nm").pipe(Options.optional, Options.withDescription("Statistical filter operand with N:M structure along the reduction dim, e.g. 2:8.")),
-  seed: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("Seed for statistical operands' masks (and, for map, the search).")),
+  nm: Options.text("nm").pipe(
+    Options.optional,
+    Options.withDescription("Statistical filter operand with N:M structure along the reduction dim, e.g. 2:8."),
+  ),
+  seed: Options.integer("seed").pipe(
+    Options.withDefault(1),
+    Options.withDescription("Seed for statistical operands' masks (and, for map, the search)."),
+  ),
 }
 
 const fraction = (flag: string, v: Option.Option<number>) =>
-  Option.isSome(v) && !(v.value >= 0 && v.value <= 1) ? Effect.fail(commandLine(flag, `expected a density between 0 and 1, got ${v.value}`)) : Effect.void
+  Option.isSome(v) && !(v.value >= 0 && v.value <= 1)
+    ? Effect.fail(commandLine(flag, `expected a density between 0 and 1, got ${v.value}`))
+    : Effect.void
 
 export const parseNm = (value: string): Effect.Effect<{ n: number; m: number }, ConfigError> => {
   const match = /^(\d+):(\d+)$/.exec(value.trim())
@@ -81,13 +100,20 @@ export const operandSpecs = (o: {
   Effect.gen(function* () {
     yield* fraction("--density", o.density)
     yield* fraction("--weight-density", o.weightDensity)
-    if (Option.isSome(o.nm) && Option.isSome(o.weightDensity)) return yield* Effect.fail(commandLine("--nm", "expected at most one of --nm and --weight-density"))
-    const a: OperandSpec = Option.match(o.density, { onNone: () => ({ kind: "dense" }), onSome: (density) => ({ kind: "uniform", density }) })
+    if (Option.isSome(o.nm) && Option.isSome(o.weightDensity))
+      return yield* Effect.fail(commandLine("--nm", "expected at most one of --nm and --weight-density"))
+    const a: OperandSpec = Option.match(o.density, {
+      onNone: () => ({ kind: "dense" }),
+      onSome: (density) => ({ kind: "uniform", density }),
+    })
     if (Option.isSome(o.nm)) {
       const nm = yield* parseNm(o.nm.value)
       return { a, b: { kind: "nm", n: nm.n, m: nm.m } }
     }
-    const b: OperandSpec = Option.match(o.weightDensity, { onNone: () => ({ kind: "dense" }), onSome: (density) => ({ kind: "uniform", density }) })
+    const b: OperandSpec = Option.match(o.weightDensity, {
+      onNone: () => ({ kind: "dense" }),
+      onSome: (density) => ({ kind: "uniform", density }),
+    })
     return { a, b }
   })
 
@@ -101,7 +127,10 @@ export const machineFlags = {
   ),
   rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("Override the PE array's rows.")),
   cols: Options.integer("cols").pipe(Options.optional, Options.withDescription("Override the PE array's columns.")),
-  glbWords: Options.integer("glb-words").pipe(Options.optional, Options.withDescription("Replace the on-chip buffers by one shared buffer of this many words.")),
+  glbWords: Options.integer("glb-words").pipe(
+    Options.optional,
+    Options.withDescription("Replace the on-chip buffers by one shared buffer of this many words."),
+  ),
 }
 
 export interface MachineFlagValues {
@@ -142,13 +171,21 @@ export const machineOptionsOf = (
         const flag = flags[key]
         if (flag !== undefined && flag !== own[key])
           return yield* Effect.fail(
-            commandLine(`--${key === "glbWords" ? "glb-words" : key}`, `expected ${String(own[key] ?? "no value")}: the mapping in ${found!.source} was found with it`),
+            commandLine(
+              `--${key === "glbWords" ? "glb-words" : key}`,
+              `expected ${String(own[key] ?? "no value")}: the mapping in ${found!.source} was found with it`,
+            ),
           )
       }
     }
     const timing = flags.timing ?? f?.timing ?? "default"
     if (!timingsOf(acc).includes(timing))
-      return yield* Effect.fail(commandLine("--timing", `expected one of ${timingsOf(acc).join(", ")}: ${acc.name} is a ${acc.family} accelerator, and SCALE-Sim timing is for dense systolic arrays`))
+      return yield* Effect.fail(
+        commandLine(
+          "--timing",
+          `expected one of ${timingsOf(acc).join(", ")}: ${acc.name} is a ${acc.family} accelerator, and SCALE-Sim timing is for dense systolic arrays`,
+        ),
+      )
     return {
       timing,
       rows: flags.rows ?? (f !== undefined && f.rows !== acc.peArray.rows ? f.rows : undefined),

@@ -5,9 +5,7 @@ import { ConfigError, FileError, NotFoundError } from "./errors.ts"
 
 /** Render a field path the way a user would write it: `layers[2].out`. */
 export const formatPath = (p: ReadonlyArray<PropertyKey>): string =>
-  p
-    .map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
-    .join("")
+  p.map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("")
 
 /**
  * Turn a ParseError into the single most useful ConfigError: the first failing path, with every
@@ -68,10 +66,14 @@ export const readJson = (file: string): Effect.Effect<unknown, FileError> =>
 export const decodeJsonFile =
   <A, I>(schema: Schema.Schema<A, I>) =>
   (file: string): Effect.Effect<A, ConfigError | FileError> =>
-    readJson(file).pipe(Effect.flatMap((v) => Either.match(decodeValue(schema)(file, v), {
-      onLeft: (e) => Effect.fail(e),
-      onRight: (a) => Effect.succeed(a),
-    })))
+    readJson(file).pipe(
+      Effect.flatMap((v) =>
+        Either.match(decodeValue(schema)(file, v), {
+          onLeft: (e) => Effect.fail(e),
+          onRight: (a) => Effect.succeed(a),
+        }),
+      ),
+    )
 
 const errnoMessage = (e: unknown): string =>
   typeof e === "object" && e !== null && "code" in e ? String(e.code) : e instanceof Error ? e.message : String(e)
@@ -106,7 +108,9 @@ export const resolveConfigFile = (kind: ConfigKind, nameOrFile: string): Effect.
   const file = path.join(configDir(kind), nameOrFile + ext)
   return fs.existsSync(file)
     ? Effect.succeed(file)
-    : Effect.fail(new NotFoundError({ kind: kind.replace(/s$/, ""), name: nameOrFile, available: listConfigNames(kind) }))
+    : Effect.fail(
+        new NotFoundError({ kind: kind.replace(/s$/, ""), name: nameOrFile, available: listConfigNames(kind) }),
+      )
 }
 
 export const loadConfig =

@@ -42,7 +42,9 @@ export const isUserError = (u: unknown): u is UserError =>
   typeof u === "object" &&
   u !== null &&
   "_tag" in u &&
-  (u._tag === "ConfigError" || u._tag === "FileError" || u._tag === "NotFoundError" ||
+  (u._tag === "ConfigError" ||
+    u._tag === "FileError" ||
+    u._tag === "NotFoundError" ||
     // later stages add their own user-facing errors; they mark themselves with `userFacing`
     ("userFacing" in u && u.userFacing === true))
 
@@ -63,7 +65,10 @@ export const exitCodeFor = (exit: Exit.Exit<unknown, unknown>, prefix = "spade")
 }
 
 /** Run a program to completion and set the process's exit code from how it ended. */
-export const runToExit = <E>(program: Effect.Effect<unknown, E>, codeFor: (exit: Exit.Exit<unknown, unknown>) => number = (e) => exitCodeFor(e)): void => {
+export const runToExit = <E>(
+  program: Effect.Effect<unknown, E>,
+  codeFor: (exit: Exit.Exit<unknown, unknown>) => number = (e) => exitCodeFor(e),
+): void => {
   void Effect.runPromiseExit(program).then((exit) => {
     process.exitCode = codeFor(exit)
   })

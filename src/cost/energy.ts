@@ -45,8 +45,16 @@ export interface AccessEnergy {
  * machine evaluation's energy, by level and component, which a test holds equal to the fast sum the
  * mapper uses. Throws on a level the accelerator does not have: that is a bug, not a user error.
  */
-export const energyOfAccesses = (acc: Accelerator, c: AccessCounts, extraLevels: ReadonlyArray<ExtraLevel> = []): AccessEnergy => {
-  const byComponent: Record<string, number> = { mac: c.macs * acc.energy.mac.energyPj + c.gatedMacs * acc.energy.gatedMac.energyPj, sram: 0, dram: 0 }
+export const energyOfAccesses = (
+  acc: Accelerator,
+  c: AccessCounts,
+  extraLevels: ReadonlyArray<ExtraLevel> = [],
+): AccessEnergy => {
+  const byComponent: Record<string, number> = {
+    mac: c.macs * acc.energy.mac.energyPj + c.gatedMacs * acc.energy.gatedMac.energyPj,
+    sram: 0,
+    dram: 0,
+  }
   const byLevel: Record<string, number> = {}
   const dramName = acc.memory[0].name
   for (const a of c.accesses) {

@@ -1,4 +1,14 @@
-import { POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, POSITIONS, type Loop, type Mapping, type Visits } from "./loopnest.ts"
+import {
+  POS_COLS,
+  POS_DRAM,
+  POS_GLB,
+  POS_RF,
+  POS_ROWS,
+  POSITIONS,
+  type Loop,
+  type Mapping,
+  type Visits,
+} from "./loopnest.ts"
 import { relevance, TENSORS, type Problem } from "./problem.ts"
 
 /**
@@ -81,5 +91,11 @@ export const walkLoopNest = (p: Problem, m: Mapping, hasRf: boolean): Visits => 
   }
   const words = (maps: ReadonlyArray<Map<string, Set<string>>>): number[] =>
     maps.map((mp) => [...mp.values()].reduce((s, set) => s + set.size, 0))
-  return { glbFill: words(refills.glb), arrayUnion: words(refills.union), rfFill: hasRf ? words(refills.pe) : [0, 0, 0], temporalSteps: steps.size, macs }
+  return {
+    glbFill: words(refills.glb),
+    arrayUnion: words(refills.union),
+    rfFill: hasRf ? words(refills.pe) : [0, 0, 0],
+    temporalSteps: steps.size,
+    macs,
+  }
 }

@@ -257,7 +257,8 @@ const BELOW_PE = bit(POS_RF)
 const TEMPORAL = bit(POS_DRAM) | bit(POS_GLB) | bit(POS_RF)
 export const BELOW = { dram: BELOW_DRAM, glb: BELOW_GLB, pe: BELOW_PE, temporal: TEMPORAL } as const
 
-const levelLoops = (m: Mapping, level: number): Loop[] => m.orders[level]!.map((d) => ({ dim: d, pos: LEVEL_POS[level]! }))
+const levelLoops = (m: Mapping, level: number): Loop[] =>
+  m.orders[level]!.map((d) => ({ dim: d, pos: LEVEL_POS[level]! }))
 
 /**
  * For a lowered GEMM's ifmap tile (M × K below DRAM), the raw words it holds per lowered word: under
@@ -304,7 +305,12 @@ export const glbOccupancy = (
  * The closed-form visit counts. `arrayRetains[t]`: whether the array keeps tensor t's tile across
  * the temporal loops that do not index it (true for every tensor unless the family says otherwise).
  */
-export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean, arrayRetains?: ReadonlyArray<boolean>): Visits => {
+export const loopNestVisits = (
+  p: Problem,
+  m: Mapping,
+  hasRf: boolean,
+  arrayRetains?: ReadonlyArray<boolean>,
+): Visits => {
   const rel = relevance(p)
   const F = m.factors
   const dram = levelLoops(m, 0)
@@ -318,7 +324,9 @@ export const loopNestVisits = (p: Problem, m: Mapping, hasRf: boolean, arrayReta
   const glbFill = TENSORS.map((_, t) => (m.keep[1]![t] ? boundaryWords(p, rel, F, dram, 0, t, BELOW_DRAM) : 0))
   // A lowered ifmap tile fills its raw input rows, not its im2col copies.
   if (p.lowering !== undefined) glbFill[IFMAP] = Math.ceil(glbFill[IFMAP]! * loweredRatio(p, F))
-  const arrayUnion = TENSORS.map((_, t) => boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB, arrayRetains?.[t] ?? true))
+  const arrayUnion = TENSORS.map((_, t) =>
+    boundaryWords(p, rel, F, aboveArray, 0, t, BELOW_GLB, arrayRetains?.[t] ?? true),
+  )
   const rfFill = TENSORS.map((_, t) => (hasRf ? boundaryWords(p, rel, F, perPe, spatial.length, t, BELOW_PE) : 0))
   let temporalSteps = 1
   for (let d = 0; d < p.sizes.length; d++) temporalSteps *= digitCount(p.sizes[d]!, F, d, TEMPORAL)
@@ -380,7 +388,13 @@ export interface LevelCounts {
  * Access counts from visits. Inputs: the parent reads what it sends, the child writes what it
  * receives. Outputs: every visit is written up; all but an element's first are read back down.
  */
-export const accessesFromVisits = (p: Problem, m: Mapping, v: Visits, hasRf: boolean, sc: SparseScales): LevelCounts => {
+export const accessesFromVisits = (
+  p: Problem,
+  m: Mapping,
+  v: Visits,
+  hasRf: boolean,
+  sc: SparseScales,
+): LevelCounts => {
   const outputs = tensorWords(p, OFMAP)
   const dram = TENSORS.map(() => ({ reads: 0, writes: 0 }))
   const glb = TENSORS.map(() => ({ reads: 0, writes: 0 }))
@@ -428,7 +442,16 @@ export const accessesFromVisits = (p: Problem, m: Mapping, v: Visits, hasRf: boo
     rf[OFMAP]!.writes += v.arrayUnion[OFMAP]! - outputs + ops
     rf[OFMAP]!.reads += v.rfFill[OFMAP]! + ops
   }
-  return { dram, glb, rf, arrayReads, arrayWrites, onChip: [0, 1, 2].map((t) => m.keep[1]![t]!), metadataWords, arrayMetadataWords }
+  return {
+    dram,
+    glb,
+    rf,
+    arrayReads,
+    arrayWrites,
+    onChip: [0, 1, 2].map((t) => m.keep[1]![t]!),
+    metadataWords,
+    arrayMetadataWords,
+  }
 }
 
 /** Energy of the counted accesses (DRAM, buffers, RFs), pJ. */
@@ -439,7 +462,9 @@ export const accessEnergyPj = (a: CostArch, c: LevelCounts): { dram: number; sra
   for (let t = 0; t < 3; t++) {
     dram += c.dram[t]!.reads * a.dram.readEnergyPjPerWord + c.dram[t]!.writes * a.dram.writeEnergyPjPerWord
     const b = a.bufferOf[t]!
-    if (b >= 0) sram += c.glb[t]!.reads * a.buffers[b]!.readEnergyPjPerWord + c.glb[t]!.writes * a.buffers[b]!.writeEnergyPjPerWord
+    if (b >= 0)
+      sram +=
+        c.glb[t]!.reads * a.buffers[b]!.readEnergyPjPerWord + c.glb[t]!.writes * a.buffers[b]!.writeEnergyPjPerWord
     if (a.rf !== null) rf += c.rf[t]!.reads * a.rf.readEnergyPjPerWord + c.rf[t]!.writes * a.rf.writeEnergyPjPerWord
   }
   return { dram, sram, rf }
@@ -474,16 +499,23 @@ export const memoryCycles = (a: CostArch, c: LevelCounts): { dram: number; buffe
 // Legality
 
 /** Why a mapping is illegal for the loop nest itself (structure, array, capacity), or null. */
-export const mappingProblem = (p: Problem, a: CostArch, m: Mapping, scale: ReadonlyArray<number> = [1, 1, 1]): string | null => {
+export const mappingProblem = (
+  p: Problem,
+  a: CostArch,
+  m: Mapping,
+  scale: ReadonlyArray<number> = [1, 1, 1],
+): string | null => {
   const nd = p.sizes.length
   const name = (d: number): string => p.dimNames[d] ?? String(d)
-  if (m.factors.length !== POSITIONS || m.factors.some((f) => f.length !== nd)) return "factors must be 5 positions × dims"
+  if (m.factors.length !== POSITIONS || m.factors.some((f) => f.length !== nd))
+    return "factors must be 5 positions × dims"
   for (let d = 0; d < nd; d++) {
     for (let q = 0; q < POSITIONS; q++) {
       const f = m.factors[q]![d]!
       if (!Number.isInteger(f) || f < 1) return `factor of ${name(d)} at position ${q} must be a positive integer`
       // A loop whose inner tile already covers the dim has only one non-empty iteration: wasted.
-      if (f > 1 && weightOf(m.factors, q, d) >= p.sizes[d]!) return `factor ${f} of ${name(d)} at position ${q} has empty iterations`
+      if (f > 1 && weightOf(m.factors, q, d) >= p.sizes[d]!)
+        return `factor ${f} of ${name(d)} at position ${q} has empty iterations`
     }
     if (tileOf(m.factors, d, 0b11111) < p.sizes[d]!)
       return `factors of ${name(d)} cover ${tileOf(m.factors, d, 0b11111)} < ${p.sizes[d]}`

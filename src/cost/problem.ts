@@ -55,7 +55,8 @@ export interface Lowering {
 export const loweredTileWords = (l: Lowering, positions: number): number =>
   positions >= l.positionsPerImage
     ? (positions / l.positionsPerImage) * l.inputRows * l.inputRowWords
-    : Math.min(l.inputRows, (positions / l.outputWidth) * l.stride + Math.max(0, l.filterRows - l.stride)) * l.inputRowWords
+    : Math.min(l.inputRows, (positions / l.outputWidth) * l.stride + Math.max(0, l.filterRows - l.stride)) *
+      l.inputRowWords
 
 export const GEMM_DIMS = ["M", "N", "K"] as const
 export const CONV_DIMS = ["N", "K", "C", "P", "Q", "R", "S"] as const
@@ -66,9 +67,18 @@ export const gemmProblem = (g: GemmDims, lowering?: Lowering): Problem => ({
   dimNames: GEMM_DIMS,
   sizes: [g.m, g.n, g.k],
   axes: [
-    [{ kind: "dim", dim: 0 }, { kind: "dim", dim: 2 }],
-    [{ kind: "dim", dim: 2 }, { kind: "dim", dim: 1 }],
-    [{ kind: "dim", dim: 0 }, { kind: "dim", dim: 1 }],
+    [
+      { kind: "dim", dim: 0 },
+      { kind: "dim", dim: 2 },
+    ],
+    [
+      { kind: "dim", dim: 2 },
+      { kind: "dim", dim: 1 },
+    ],
+    [
+      { kind: "dim", dim: 0 },
+      { kind: "dim", dim: 1 },
+    ],
   ],
   ...(lowering === undefined ? {} : { lowering }),
 })

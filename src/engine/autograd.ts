@@ -19,7 +19,8 @@ export class Var implements Tensor {
     readonly backwardFn: ((self: Var) => void) | null = null,
     readonly label: string = "",
   ) {
-    if (data.length !== sizeOf(shape)) throw new RangeError(`Var: shape [${shape.join(", ")}] does not match ${data.length} values`)
+    if (data.length !== sizeOf(shape))
+      throw new RangeError(`Var: shape [${shape.join(", ")}] does not match ${data.length} values`)
   }
 
   /** The gradient buffer, zero-filled on first use; ops accumulate into it. */
@@ -55,7 +56,11 @@ export const noGrad = <A>(f: () => A): A => {
  * needs a gradient, so evaluation and constant inputs cost no closures.
  */
 export const result = (
-  shape: ReadonlyArray<number>, data: Float32Array, parents: ReadonlyArray<Var>, backwardFn: (self: Var) => void, label = "",
+  shape: ReadonlyArray<number>,
+  data: Float32Array,
+  parents: ReadonlyArray<Var>,
+  backwardFn: (self: Var) => void,
+  label = "",
 ): Var => {
   const needs = gradEnabled && parents.some((p) => p.requiresGrad)
   return needs ? new Var(shape, data, true, parents, backwardFn, label) : new Var(shape, data, false, [], null, label)

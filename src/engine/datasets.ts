@@ -49,17 +49,24 @@ export const framesOf = (s: Samples): number => (isSequences(s) ? s.frames : 1)
  * Parse an IDX file (LeCun's MNIST format): magic 0x0000 + type byte + rank, big-endian dims, data.
  * Only unsigned bytes (type 0x08), which is what image and label files use.
  */
-export const parseIdx = (bytes: Uint8Array, file: string): Either.Either<{ readonly dims: ReadonlyArray<number>; readonly data: Uint8Array }, DatasetError> => {
+export const parseIdx = (
+  bytes: Uint8Array,
+  file: string,
+): Either.Either<{ readonly dims: ReadonlyArray<number>; readonly data: Uint8Array }, DatasetError> => {
   const bad = (reason: string) => Either.left(new DatasetError({ file, reason }))
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) return bad("not an IDX file (expected the magic bytes 00 00 at the start)")
-  if (bytes[2] !== 0x08) return bad(`IDX data type 0x${bytes[2]!.toString(16)} is not supported (expected 0x08, unsigned bytes)`)
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
+    return bad("not an IDX file (expected the magic bytes 00 00 at the start)")
+  if (bytes[2] !== 0x08)
+    return bad(`IDX data type 0x${bytes[2]!.toString(16)} is not supported (expected 0x08, unsigned bytes)`)
   const rank = bytes[3]!
-  if (rank < 1 || rank > 4 || bytes.length < 4 + 4 * rank) return bad(`IDX header claims rank ${rank} (expected 1 to 4 dimensions)`)
+  if (rank < 1 || rank > 4 || bytes.length < 4 + 4 * rank)
+    return bad(`IDX header claims rank ${rank} (expected 1 to 4 dimensions)`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false))
   const size = dims.reduce((a, b) => a * b, 1)
   const start = 4 + 4 * rank
-  if (bytes.length - start !== size) return bad(`IDX header says ${dims.join("×")} = ${size} bytes of data, the file holds ${bytes.length - start}`)
+  if (bytes.length - start !== size)
+    return bad(`IDX header says ${dims.join("×")} = ${size} bytes of data, the file holds ${bytes.length - start}`)
   return Either.right({ dims, data: bytes.subarray(start) })
 }
 
@@ -68,7 +75,9 @@ const readMaybeGzip = (file: string): Either.Either<Uint8Array, DatasetError> =>
     const raw = fs.readFileSync(file)
     return Either.right(raw[0] === 0x1f && raw[1] === 0x8b ? zlib.gunzipSync(raw) : raw)
   } catch (e) {
-    return Either.left(new DatasetError({ file, reason: `cannot read (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }))
+    return Either.left(
+      new DatasetError({ file, reason: `cannot read (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }),
+    )
   }
 }
 
@@ -83,10 +92,25 @@ export const loadIdxPair = (imagesFile: string, labelsFile: string): Either.Eith
   Either.gen(function* () {
     const images = yield* parseIdx(yield* readMaybeGzip(imagesFile), imagesFile)
     const labels = yield* parseIdx(yield* readMaybeGzip(labelsFile), labelsFile)
-    if (images.dims.length < 2) return yield* Either.left(new DatasetError({ file: imagesFile, reason: `expected images with at least 2 dimensions, got ${images.dims.length}` }))
-    if (labels.dims.length !== 1) return yield* Either.left(new DatasetError({ file: labelsFile, reason: `expected labels with 1 dimension, got ${labels.dims.length}` }))
+    if (images.dims.length < 2)
+      return yield* Either.left(
+        new DatasetError({
+          file: imagesFile,
+          reason: `expected images with at least 2 dimensions, got ${images.dims.length}`,
+        }),
+      )
+    if (labels.dims.length !== 1)
+      return yield* Either.left(
+        new DatasetError({ file: labelsFile, reason: `expected labels with 1 dimension, got ${labels.dims.length}` }),
+      )
     const count = images.dims[0]!
-    if (labels.dims[0] !== count) return yield* Either.left(new DatasetError({ file: labelsFile, reason: `has ${labels.dims[0]} labels for ${count} images in ${imagesFile}` }))
+    if (labels.dims[0] !== count)
+      return yield* Either.left(
+        new DatasetError({
+          file: labelsFile,
+          reason: `has ${labels.dims[0]} labels for ${count} images in ${imagesFile}`,
+        }),
+      )
     const features = images.data.length / Math.max(1, count)
     const pixels = new Float32Array(images.data.length)
     for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i]! / 255
@@ -111,17 +135,29 @@ export const loadIdxDataset = (location: string, missingHint = ""): Either.Eithe
   const isDir = fs.existsSync(location) && fs.statSync(location).isDirectory()
   const prefix = isDir ? `${location.replace(/\/+$/, "")}/` : location
   const find = (names: ReadonlyArray<string>) => findFile(names.map((n) => `${prefix}${n}`))
-  const files = { trainImages: find(IDX_NAMES.trainImages), trainLabels: find(IDX_NAMES.trainLabels), testImages: find(IDX_NAMES.testImages), testLabels: find(IDX_NAMES.testLabels) }
+  const files = {
+    trainImages: find(IDX_NAMES.trainImages),
+    trainLabels: find(IDX_NAMES.trainLabels),
+    testImages: find(IDX_NAMES.testImages),
+    testLabels: find(IDX_NAMES.testLabels),
+  }
   const missing = Object.entries(files).find(([, f]) => f === null)
   if (missing !== undefined) {
     const key = missing[0] as keyof typeof IDX_NAMES
-    const what = !isDir && !fs.existsSync(path.dirname(prefix) || ".") ? "no such directory" : `no ${IDX_NAMES[key][0]}[.gz] found`
+    const what =
+      !isDir && !fs.existsSync(path.dirname(prefix) || ".") ? "no such directory" : `no ${IDX_NAMES[key][0]}[.gz] found`
     return Either.left(new DatasetError({ file: location, reason: `${what}${missingHint}` }))
   }
   return Either.gen(function* () {
     const train = yield* loadIdxPair(files.trainImages!, files.trainLabels!)
     const test = yield* loadIdxPair(files.testImages!, files.testLabels!)
-    if (train.features !== test.features) return yield* Either.left(new DatasetError({ file: files.testImages!, reason: `test images have ${test.features} values each, training images ${train.features}` }))
+    if (train.features !== test.features)
+      return yield* Either.left(
+        new DatasetError({
+          file: files.testImages!,
+          reason: `test images have ${test.features} values each, training images ${train.features}`,
+        }),
+      )
     const classes = Math.max(train.classes, test.classes)
     return { train: { ...train, classes }, test: { ...test, classes } }
   })
@@ -132,7 +168,9 @@ export const FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 let fashionCache: Split | null = null
 
 /** Fashion-MNIST (Xiao et al. 2017) from Debian's dataset-fashion-mnist: 60,000 train / 10,000 test. */
-export const loadFashionMnist = (dir: string = process.env.SPADE_FASHION_MNIST_DIR ?? FASHION_MNIST_DIR): Either.Either<Split, DatasetError> => {
+export const loadFashionMnist = (
+  dir: string = process.env.SPADE_FASHION_MNIST_DIR ?? FASHION_MNIST_DIR,
+): Either.Either<Split, DatasetError> => {
   if (fashionCache !== null && dir === FASHION_MNIST_DIR) return Either.right(fashionCache)
   const loaded = loadIdxDataset(dir, "; install it with `sudo apt-get install dataset-fashion-mnist`")
   if (Either.isRight(loaded) && dir === FASHION_MNIST_DIR) fashionCache = loaded.right
@@ -160,13 +198,18 @@ export interface MovingDigitsOptions {
  * use digits never seen in training. Only each sequence's trajectory is stored; frames are
  * rendered when a batch asks for them.
  */
-export const movingDigits = (options: MovingDigitsOptions): { readonly train: SequenceDataset; readonly test: SequenceDataset } => {
+export const movingDigits = (
+  options: MovingDigitsOptions,
+): { readonly train: SequenceDataset; readonly test: SequenceDataset } => {
   const source = options.source ?? splitDataset(mnistDigits(), { seed: options.seed, testFraction: 0.2 })
   const frames = options.frames ?? 20
   const canvas = options.canvas ?? 64
   const make = (images: Dataset, count: number, stream: string): SequenceDataset => {
     const side = Math.round(Math.sqrt(images.features))
-    if (side * side !== images.features || side > canvas) throw new RangeError(`movingDigits: source images of ${images.features} values are not square digits that fit a ${canvas}×${canvas} canvas`)
+    if (side * side !== images.features || side > canvas)
+      throw new RangeError(
+        `movingDigits: source images of ${images.features} values are not square digits that fit a ${canvas}×${canvas} canvas`,
+      )
     const rng = createRng(deriveSeed(options.seed, "moving-digits", stream))
     const digit = new Uint32Array(count)
     const positions = new Int16Array(count * frames * 2)
@@ -186,15 +229,32 @@ export const movingDigits = (options: MovingDigitsOptions): { readonly train: Se
         positions[(i * frames + t) * 2 + 1] = Math.round(y)
         x += vx
         y += vy
-        if (x < 0) { x = -x; vx = -vx }
-        if (x > room) { x = 2 * room - x; vx = -vx }
-        if (y < 0) { y = -y; vy = -vy }
-        if (y > room) { y = 2 * room - y; vy = -vy }
+        if (x < 0) {
+          x = -x
+          vx = -vx
+        }
+        if (x > room) {
+          x = 2 * room - x
+          vx = -vx
+        }
+        if (y < 0) {
+          y = -y
+          vy = -vy
+        }
+        if (y > room) {
+          y = 2 * room - y
+          vy = -vy
+        }
       }
     }
     const features = canvas * canvas
     return {
-      kind: "sequences", count, frames, features, classes: images.classes, labels,
+      kind: "sequences",
+      count,
+      frames,
+      features,
+      classes: images.classes,
+      labels,
       render: (index, out, offset) => {
         out.fill(0, offset, offset + frames * features)
         const src = digit[index]! * images.features
@@ -210,7 +270,10 @@ export const movingDigits = (options: MovingDigitsOptions): { readonly train: Se
       },
     }
   }
-  return { train: make(source.train, options.trainCount ?? 6000, "train"), test: make(source.test, options.testCount ?? 1000, "test") }
+  return {
+    train: make(source.train, options.trainCount ?? 6000, "train"),
+    test: make(source.test, options.testCount ?? 1000, "test"),
+  }
 }
 
 // ------------------------------------------------------------------------------------------ by name
@@ -228,16 +291,26 @@ export interface LoadDatasetOptions {
  * "fashion-mnist" (Debian's package), "moving-digits" (sequences from mnist-digits), or a
  * directory/prefix of IDX files.
  */
-export const loadDataset = (nameOrPath: string, options: LoadDatasetOptions): Either.Either<DataSplit, DatasetError> => {
+export const loadDataset = (
+  nameOrPath: string,
+  options: LoadDatasetOptions,
+): Either.Either<DataSplit, DatasetError> => {
   switch (nameOrPath) {
     case "mnist-digits":
-      return Either.right(splitDataset(mnistDigits(), { seed: options.seed, testFraction: options.testFraction ?? 0.2 }))
+      return Either.right(
+        splitDataset(mnistDigits(), { seed: options.seed, testFraction: options.testFraction ?? 0.2 }),
+      )
     case "fashion-mnist":
       return loadFashionMnist()
     case "moving-digits":
       return Either.right(movingDigits({ seed: options.seed }))
   }
   if (!nameOrPath.includes("/") && !nameOrPath.includes(".") && !fs.existsSync(nameOrPath))
-    return Either.left(new DatasetError({ file: "--dataset", reason: `expected one of ${DATASET_NAMES.join(", ")} or a path to IDX files, got "${nameOrPath}"` }))
+    return Either.left(
+      new DatasetError({
+        file: "--dataset",
+        reason: `expected one of ${DATASET_NAMES.join(", ")} or a path to IDX files, got "${nameOrPath}"`,
+      }),
+    )
   return loadIdxDataset(nameOrPath)
 }

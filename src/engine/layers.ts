@@ -68,12 +68,14 @@ export abstract class WeightedLayer implements Layer, LinearWeights {
   }
 
   setMask(mask: Uint8Array | null): void {
-    if (mask !== null && mask.length !== this.weight.data.length) throw new RangeError(`${this.name}: mask size ${mask.length} != weight size ${this.weight.data.length}`)
+    if (mask !== null && mask.length !== this.weight.data.length)
+      throw new RangeError(`${this.name}: mask size ${mask.length} != weight size ${this.weight.data.length}`)
     this.mask = mask
   }
 
   setBackwardMask(mask: Uint8Array | null): void {
-    if (mask !== null && mask.length !== this.weight.data.length) throw new RangeError(`${this.name}: backward mask size ${mask.length} != weight size ${this.weight.data.length}`)
+    if (mask !== null && mask.length !== this.weight.data.length)
+      throw new RangeError(`${this.name}: backward mask size ${mask.length} != weight size ${this.weight.data.length}`)
     this.backwardMask = mask
   }
 
@@ -145,7 +147,12 @@ export class Conv2d extends WeightedLayer {
     sparse = true,
   ) {
     const channels = inputShape[2]
-    super(name, kernelSize * kernelSize * channels, outChannels, hasBias, seed, sparse, [outChannels, channels, kernelSize, kernelSize])
+    super(name, kernelSize * kernelSize * channels, outChannels, hasBias, seed, sparse, [
+      outChannels,
+      channels,
+      kernelSize,
+      kernelSize,
+    ])
   }
 
   get outHeight(): number {
@@ -162,7 +169,16 @@ export class Conv2d extends WeightedLayer {
     const batch = x.shape[0]!
     if (x.data.length !== batch * height * width * channels)
       throw new RangeError(`${this.name}: input [${x.shape.join(", ")}] is not ${batch}×${height}×${width}×${channels}`)
-    const g: ConvGeometry = { batch, height, width, channels, filterHeight: this.kernelSize, filterWidth: this.kernelSize, stride: this.stride, padding: this.padding }
+    const g: ConvGeometry = {
+      batch,
+      height,
+      width,
+      channels,
+      filterHeight: this.kernelSize,
+      filterWidth: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+    }
     const col = im2colOp(x, g)
     const y = linear(col, this)
     this.lastGeometry = g
@@ -183,7 +199,11 @@ export class Relu implements Layer {
 }
 
 export class Pool2d implements Layer {
-  constructor(readonly kind: "maxpool" | "avgpool", readonly size: number, readonly stride: number) {}
+  constructor(
+    readonly kind: "maxpool" | "avgpool",
+    readonly size: number,
+    readonly stride: number,
+  ) {}
   forward(x: Var): Var {
     return this.kind === "maxpool" ? maxPool2d(x, this.size, this.stride) : avgPool2d(x, this.size, this.stride)
   }
@@ -209,7 +229,10 @@ export class TopK implements Layer {
   readonly kind = "topk"
   /** The kept-unit mask of the last forward, 1 byte per activation. */
   lastMask: Uint8Array | null = null
-  constructor(readonly fraction: number, readonly features: number) {}
+  constructor(
+    readonly fraction: number,
+    readonly features: number,
+  ) {}
   /** k = ⌊fraction · features⌋, at least 1. */
   get k(): number {
     return Math.max(1, Math.floor(this.fraction * this.features + 1e-9))
@@ -238,7 +261,10 @@ export class DeltaLayer implements Layer {
   /** Frames per sequence of the rows flowing through; the trainer sets it per batch. */
   frames = 1
   last: DeltaOutput | null = null
-  constructor(readonly name: string, public settings: DeltaSettings) {}
+  constructor(
+    readonly name: string,
+    public settings: DeltaSettings,
+  ) {}
   forward(x: Var): Var {
     if (!this.settings.enabled) {
       this.last = passthroughStats(x, this.frames)
@@ -337,15 +363,34 @@ export const buildModel = (config: ModelConfig, seed: number, options: BuildOpti
     const outShape = inferred.shapes[i]!
     switch (layer.type) {
       case "linear":
-        layers.push(new Linear(layer.name, shape[0]!, layer.outFeatures, layer.bias ?? true, seed, layer.sparse ?? true))
+        layers.push(
+          new Linear(layer.name, shape[0]!, layer.outFeatures, layer.bias ?? true, seed, layer.sparse ?? true),
+        )
         break
       case "conv2d":
-        layers.push(new Conv2d(layer.name, shape as readonly [number, number, number], layer.outChannels, layer.kernelSize, layer.stride ?? 1, layer.padding ?? 0, layer.bias ?? true, seed, layer.sparse ?? true))
+        layers.push(
+          new Conv2d(
+            layer.name,
+            shape as readonly [number, number, number],
+            layer.outChannels,
+            layer.kernelSize,
+            layer.stride ?? 1,
+            layer.padding ?? 0,
+            layer.bias ?? true,
+            seed,
+            layer.sparse ?? true,
+          ),
+        )
         break
       case "relu":
         layers.push(new Relu())
         if (options.topKFraction != null && i < config.layers.length - 1)
-          layers.push(new TopK(options.topKFraction, outShape.reduce((a, b) => a * b, 1)))
+          layers.push(
+            new TopK(
+              options.topKFraction,
+              outShape.reduce((a, b) => a * b, 1),
+            ),
+          )
         break
       case "maxpool":
       case "avgpool":
@@ -355,13 +400,24 @@ export const buildModel = (config: ModelConfig, seed: number, options: BuildOpti
         layers.push(new Reshape(outShape))
         break
       case "topk":
-        layers.push(new TopK(layer.fraction, outShape.reduce((a, b) => a * b, 1)))
+        layers.push(
+          new TopK(
+            layer.fraction,
+            outShape.reduce((a, b) => a * b, 1),
+          ),
+        )
         break
       case "delta":
-        layers.push(new DeltaLayer(`delta${deltaCount++}`, {
-          threshold: layer.threshold, quantStep: layer.quantStep ?? 1 / 32, bits: layer.bits ?? 8, l1: layer.l1 ?? 0, enabled: true,
-          ...(options.delta ?? {}),
-        }))
+        layers.push(
+          new DeltaLayer(`delta${deltaCount++}`, {
+            threshold: layer.threshold,
+            quantStep: layer.quantStep ?? 1 / 32,
+            bits: layer.bits ?? 8,
+            l1: layer.l1 ?? 0,
+            enabled: true,
+            ...(options.delta ?? {}),
+          }),
+        )
         break
     }
     shape = outShape

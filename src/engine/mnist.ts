@@ -75,8 +75,11 @@ export const selectRows = (data: Dataset, indices: ArrayLike<number>): Dataset =
 /** Seeded shuffle, then the first (1 − testFraction) for training and the rest for testing. */
 export const splitDataset = (data: Dataset, options: MnistOptions): Split => {
   const testFraction = options.testFraction ?? 0.2
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`)
-  const order = createRng(deriveSeed(options.seed, "dataset-split")).shuffle(Uint32Array.from({ length: data.count }, (_, i) => i))
+  if (!(testFraction > 0 && testFraction < 1))
+    throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`)
+  const order = createRng(deriveSeed(options.seed, "dataset-split")).shuffle(
+    Uint32Array.from({ length: data.count }, (_, i) => i),
+  )
   const used = Math.min(data.count, options.limit ?? data.count)
   const testCount = Math.round(used * testFraction)
   return {

@@ -1,4 +1,4 @@
-import { Effect, Schema } from "effect"
+import { type Effect, Schema } from "effect"
 import { loadConfig, type ConfigError, type FileError, type NotFoundError } from "../config/index.ts"
 import { convOut } from "../tensor/index.ts"
 
@@ -82,7 +82,14 @@ export const DeltaLayerConfig = Schema.Struct({
 export type DeltaLayerConfig = typeof DeltaLayerConfig.Type
 
 export const LayerConfig = Schema.Union(
-  LinearLayerConfig, Conv2dLayerConfig, ReluLayerConfig, MaxPoolLayerConfig, AvgPoolLayerConfig, FlattenLayerConfig, TopKLayerConfig, DeltaLayerConfig,
+  LinearLayerConfig,
+  Conv2dLayerConfig,
+  ReluLayerConfig,
+  MaxPoolLayerConfig,
+  AvgPoolLayerConfig,
+  FlattenLayerConfig,
+  TopKLayerConfig,
+  DeltaLayerConfig,
 )
 export type LayerConfig = typeof LayerConfig.Type
 
@@ -96,34 +103,58 @@ export type SampleShape = readonly [number] | readonly [number, number, number]
 export const inferShapes = (
   input: { readonly features: number; readonly shape?: ReadonlyArray<number> | undefined },
   layers: ReadonlyArray<LayerConfig>,
-): { readonly shapes: ReadonlyArray<SampleShape> } | { readonly index: number; readonly field: string; readonly reason: string } => {
-  let shape: SampleShape = input.shape !== undefined && input.shape.length === 3
-    ? [input.shape[0]!, input.shape[1]!, input.shape[2]!]
-    : [input.features]
+):
+  | { readonly shapes: ReadonlyArray<SampleShape> }
+  | { readonly index: number; readonly field: string; readonly reason: string } => {
+  let shape: SampleShape =
+    input.shape !== undefined && input.shape.length === 3
+      ? [input.shape[0]!, input.shape[1]!, input.shape[2]!]
+      : [input.features]
   const shapes: SampleShape[] = []
   for (const [index, layer] of layers.entries()) {
     switch (layer.type) {
       case "linear":
-        if (shape.length !== 1) return { index, field: "type", reason: `linear needs flat input, got [${shape.join(", ")}]: add { "type": "flatten" } before it` }
+        if (shape.length !== 1)
+          return {
+            index,
+            field: "type",
+            reason: `linear needs flat input, got [${shape.join(", ")}]: add { "type": "flatten" } before it`,
+          }
         shape = [layer.outFeatures]
         break
       case "conv2d": {
-        if (shape.length !== 3) return { index, field: "type", reason: `conv2d needs height×width×channels input, got [${shape.join(", ")}]: give the model an input.shape` }
+        if (shape.length !== 3)
+          return {
+            index,
+            field: "type",
+            reason: `conv2d needs height×width×channels input, got [${shape.join(", ")}]: give the model an input.shape`,
+          }
         const [h, w] = shape
         const s = layer.stride ?? 1
         const p = layer.padding ?? 0
         const oh = convOut(h, layer.kernelSize, s, p)
         const ow = convOut(w, layer.kernelSize, s, p)
-        if (oh < 1 || ow < 1) return { index, field: "kernelSize", reason: `kernel ${layer.kernelSize} does not fit input ${h}×${w} with padding ${p}` }
+        if (oh < 1 || ow < 1)
+          return {
+            index,
+            field: "kernelSize",
+            reason: `kernel ${layer.kernelSize} does not fit input ${h}×${w} with padding ${p}`,
+          }
         shape = [oh, ow, layer.outChannels]
         break
       }
       case "maxpool":
       case "avgpool": {
-        if (shape.length !== 3) return { index, field: "type", reason: `${layer.type} needs height×width×channels input, got [${shape.join(", ")}]` }
+        if (shape.length !== 3)
+          return {
+            index,
+            field: "type",
+            reason: `${layer.type} needs height×width×channels input, got [${shape.join(", ")}]`,
+          }
         const [h, w, c] = shape
         const s = layer.stride ?? layer.size
-        if (layer.size > h || layer.size > w) return { index, field: "size", reason: `window ${layer.size} does not fit input ${h}×${w}` }
+        if (layer.size > h || layer.size > w)
+          return { index, field: "size", reason: `window ${layer.size} does not fit input ${h}×${w}` }
         shape = [convOut(h, layer.size, s, 0), convOut(w, layer.size, s, 0), c]
         break
       }
@@ -134,7 +165,8 @@ export const inferShapes = (
       case "topk":
         break
       case "delta":
-        if (shape.length !== 1) return { index, field: "type", reason: `delta needs flat input, got [${shape.join(", ")}]` }
+        if (shape.length !== 1)
+          return { index, field: "type", reason: `delta needs flat input, got [${shape.join(", ")}]` }
         break
     }
     shapes.push(shape)
@@ -158,24 +190,39 @@ export const ModelConfig = Schema.Struct({
   Schema.filter((model) => {
     const shape = model.input.shape
     if (shape !== undefined && shape[0] * shape[1] * shape[2] !== model.input.features)
-      return { path: ["input", "shape"], message: `expected height·width·channels = features (${model.input.features}), got ${shape.join("·")}` }
+      return {
+        path: ["input", "shape"],
+        message: `expected height·width·channels = features (${model.input.features}), got ${shape.join("·")}`,
+      }
     const seen = new Set<string>()
     for (const [i, layer] of model.layers.entries()) {
       if (layer.type !== "linear" && layer.type !== "conv2d") continue
       if (seen.has(layer.name)) return { path: ["layers", i, "name"], message: `duplicate layer name "${layer.name}"` }
       seen.add(layer.name)
     }
-    if (!model.layers.some((l) => l.type === "linear" || l.type === "conv2d")) return { path: ["layers"], message: "needs at least one linear or conv2d layer" }
+    if (!model.layers.some((l) => l.type === "linear" || l.type === "conv2d"))
+      return { path: ["layers"], message: "needs at least one linear or conv2d layer" }
     const inferred = inferShapes(model.input, model.layers)
     if ("reason" in inferred) {
       const layer = model.layers[inferred.index]!
       // A conv or pooling layer on a model without input.shape: the shape is what is missing.
-      if (shape === undefined && inferred.field === "type" && layer.type !== "linear" && layer.type !== "delta" && model.layers.slice(0, inferred.index).every((l) => l.type !== "linear"))
-        return { path: ["input", "shape"], message: `is missing: layer ${inferred.index} (${layer.type}) needs a [height, width, channels] input shape` }
+      if (
+        shape === undefined &&
+        inferred.field === "type" &&
+        layer.type !== "linear" &&
+        layer.type !== "delta" &&
+        model.layers.slice(0, inferred.index).every((l) => l.type !== "linear")
+      )
+        return {
+          path: ["input", "shape"],
+          message: `is missing: layer ${inferred.index} (${layer.type}) needs a [height, width, channels] input shape`,
+        }
       return { path: ["layers", inferred.index, inferred.field], message: inferred.reason }
     }
     const last = inferred.shapes[inferred.shapes.length - 1]!
-    return last.length === 1 ? undefined : { path: ["layers"], message: `the last layer must produce flat logits, got [${last.join(", ")}]` }
+    return last.length === 1
+      ? undefined
+      : { path: ["layers"], message: `the last layer must produce flat logits, got [${last.join(", ")}]` }
   }),
 )
 export type ModelConfig = typeof ModelConfig.Type

@@ -3,20 +3,32 @@ import { result, type Var } from "./autograd.ts"
 
 /** Same data, new shape (flatten, NHWC ↔ rows). The data is shared; the gradient passes through. */
 export const reshape = (x: Var, shape: ReadonlyArray<number>): Var =>
-  result(shape, x.data, [x], (self) => {
-    const dy = self.grad!
-    const dx = x.ensureGrad()
-    for (let i = 0; i < dx.length; i++) dx[i] += dy[i]!
-  }, "reshape")
+  result(
+    shape,
+    x.data,
+    [x],
+    (self) => {
+      const dy = self.grad!
+      const dx = x.ensureGrad()
+      for (let i = 0; i < dx.length; i++) dx[i] += dy[i]!
+    },
+    "reshape",
+  )
 
 /** The im2col lowering as a graph node: [B, H, W, C] → [B·OH·OW, R·S·C]; backward is col2im. */
 export const im2colOp = (x: Var, g: ConvGeometry): Var => {
   const oh = convOut(g.height, g.filterHeight, g.stride, g.padding)
   const ow = convOut(g.width, g.filterWidth, g.stride, g.padding)
   const col = im2col(g, x.data)
-  return result([g.batch * oh * ow, g.filterHeight * g.filterWidth * g.channels], col, [x], (self) => {
-    col2im(g, self.grad!, x.ensureGrad())
-  }, "im2col")
+  return result(
+    [g.batch * oh * ow, g.filterHeight * g.filterWidth * g.channels],
+    col,
+    [x],
+    (self) => {
+      col2im(g, self.grad!, x.ensureGrad())
+    },
+    "im2col",
+  )
 }
 
 const poolDims = (x: Var, size: number, stride: number) => {
@@ -32,11 +44,17 @@ export const maxPool2d = (x: Var, size: number, stride: number): Var => {
   const y = new Float32Array(n)
   const argmax = new Int32Array(n)
   maxPool(g, x.data, y, argmax)
-  return result(shape, y, [x], (self) => {
-    const dy = self.grad!
-    const dx = x.ensureGrad()
-    for (let i = 0; i < n; i++) dx[argmax[i]!] += dy[i]!
-  }, "maxpool")
+  return result(
+    shape,
+    y,
+    [x],
+    (self) => {
+      const dy = self.grad!
+      const dx = x.ensureGrad()
+      for (let i = 0; i < n; i++) dx[argmax[i]!] += dy[i]!
+    },
+    "maxpool",
+  )
 }
 
 export const avgPool2d = (x: Var, size: number, stride: number): Var => {
@@ -76,11 +94,17 @@ export const topK = (x: Var, k: number): { readonly y: Var; readonly mask: Uint8
       }
     }
   }
-  const out = result(x.shape, y, [x], (self) => {
-    const dy = self.grad!
-    const dx = x.ensureGrad()
-    for (let i = 0; i < dy.length; i++) if (mask[i] !== 0) dx[i] += dy[i]!
-  }, "topk")
+  const out = result(
+    x.shape,
+    y,
+    [x],
+    (self) => {
+      const dy = self.grad!
+      const dx = x.ensureGrad()
+      for (let i = 0; i < dy.length; i++) if (mask[i] !== 0) dx[i] += dy[i]!
+    },
+    "topk",
+  )
   return { y: out, mask }
 }
 
@@ -114,7 +138,8 @@ export interface DeltaOutput {
 export const deltaActivation = (x: Var, o: DeltaOptions): DeltaOutput => {
   const rows = x.shape[0]!
   const features = x.data.length / rows
-  if (rows % o.frames !== 0) throw new RangeError(`delta: ${rows} rows are not a whole number of ${o.frames}-frame sequences`)
+  if (rows % o.frames !== 0)
+    throw new RangeError(`delta: ${rows} rows are not a whole number of ${o.frames}-frame sequences`)
   const levels = 2 ** (o.bits - 1) - 1
   const thresholdLevels = o.threshold / o.quantStep
   const xd = x.data
@@ -133,8 +158,13 @@ export const deltaActivation = (x: Var, o: DeltaOptions): DeltaOutput => {
     let nnz = 0
     for (let i = 0; i < features; i++) {
       let q = Math.round(xd[off + i]! / o.quantStep)
-      if (q > levels) { q = levels; clipped[off + i] = 1 }
-      else if (q < -levels) { q = -levels; clipped[off + i] = 1 }
+      if (q > levels) {
+        q = levels
+        clipped[off + i] = 1
+      } else if (q < -levels) {
+        q = -levels
+        clipped[off + i] = 1
+      }
       if (q !== 0) nnz++
       const d = q - state[i]!
       if (d !== 0 && Math.abs(d) > thresholdLevels) {
@@ -149,15 +179,21 @@ export const deltaActivation = (x: Var, o: DeltaOptions): DeltaOutput => {
     activationNnzPerFrame[frame] += nnz
   }
   const scale = o.l1 / rows
-  const out = result(x.shape, y, [x], (self) => {
-    const dy = self.grad!
-    const dx = x.ensureGrad()
-    for (let i = 0; i < dy.length; i++) {
-      let g = clipped[i] === 0 ? dy[i]! : 0
-      const d = deltas[i]!
-      if (scale !== 0 && d !== 0) g += d > 0 ? scale : -scale
-      dx[i] += g
-    }
-  }, "delta")
-  return { y: out, deltas, eventsPerFrame, activationNnzPerFrame, penalty: o.l1 * l1Sum / rows }
+  const out = result(
+    x.shape,
+    y,
+    [x],
+    (self) => {
+      const dy = self.grad!
+      const dx = x.ensureGrad()
+      for (let i = 0; i < dy.length; i++) {
+        let g = clipped[i] === 0 ? dy[i]! : 0
+        const d = deltas[i]!
+        if (scale !== 0 && d !== 0) g += d > 0 ? scale : -scale
+        dx[i] += g
+      }
+    },
+    "delta",
+  )
+  return { y: out, deltas, eventsPerFrame, activationNnzPerFrame, penalty: (o.l1 * l1Sum) / rows }
 }

@@ -24,7 +24,10 @@ export class Sgd implements Optimizer {
   private readonly velocity: ReadonlyArray<Float32Array>
   learningRate: number
 
-  constructor(readonly params: ReadonlyArray<Parameter>, readonly options: SgdOptions) {
+  constructor(
+    readonly params: ReadonlyArray<Parameter>,
+    readonly options: SgdOptions,
+  ) {
     this.velocity = params.map((p) => new Float32Array(p.value.data.length))
     this.learningRate = options.learningRate
   }
@@ -72,7 +75,10 @@ export class Adam implements Optimizer {
   private t = 0
   learningRate: number
 
-  constructor(readonly params: ReadonlyArray<Parameter>, readonly options: AdamOptions) {
+  constructor(
+    readonly params: ReadonlyArray<Parameter>,
+    readonly options: AdamOptions,
+  ) {
     this.m = params.map((p) => new Float32Array(p.value.data.length))
     this.v = params.map((p) => new Float32Array(p.value.data.length))
     this.learningRate = options.learningRate
@@ -113,7 +119,11 @@ export class Adam implements Optimizer {
     const m = this.m[idx]
     const v = this.v[idx]
     if (m === undefined || v === undefined) return
-    for (let i = 0; i < m.length; i++) if (keep[i] === 0) { m[i] = 0; v[i] = 0 }
+    for (let i = 0; i < m.length; i++)
+      if (keep[i] === 0) {
+        m[i] = 0
+        v[i] = 0
+      }
   }
 }
 
@@ -125,7 +135,13 @@ export type LrSchedule =
   | { readonly kind: "cosine" }
 
 /** Learning rate at a global step (0-based), for `totalSteps` steps of `stepsPerEpoch`. */
-export const learningRateAt = (schedule: LrSchedule, base: number, step: number, totalSteps: number, stepsPerEpoch: number): number => {
+export const learningRateAt = (
+  schedule: LrSchedule,
+  base: number,
+  step: number,
+  totalSteps: number,
+  stepsPerEpoch: number,
+): number => {
   switch (schedule.kind) {
     case "constant":
       return base

@@ -54,7 +54,9 @@ export type WeightSparsitySpec =
   | { readonly kind: "pgf"; readonly n: number; readonly m: number; readonly stepped: boolean }
   | { readonly kind: "gmp" | "set" | "rigl" | "snip" | "erk"; readonly sparsity: number }
 
-export type DeltaOverride = { readonly enabled: false } | { readonly enabled: true; readonly threshold: number; readonly l1?: number }
+export type DeltaOverride =
+  | { readonly enabled: false }
+  | { readonly enabled: true; readonly threshold: number; readonly l1?: number }
 
 export interface ActivationSparsitySpec {
   /** Fraction of hidden units kept per sample after every hidden ReLU. */
@@ -80,7 +82,10 @@ const isNum = (p: string | undefined): p is string => p !== undefined && /^(\d+\
 /** Parse a spec string; a bad one is a ConfigError naming --sparsity and what was expected. */
 export const parseSparsity = (text: string): Either.Either<SparsitySpec, ConfigError> => {
   const fail = (expected: string) => Either.left(new ConfigError({ file: flag, path: "", expected }))
-  const pieces = text.trim().split("+").map((p) => p.trim())
+  const pieces = text
+    .trim()
+    .split("+")
+    .map((p) => p.trim())
   // "topk:0.1" alone means activation sparsity on dense weights.
   if (pieces[0]?.startsWith("topk:") || pieces[0]?.startsWith("delta:")) pieces.unshift("dense")
   const weight = parseWeight(pieces[0] ?? "", text)
@@ -97,7 +102,13 @@ export const parseSparsity = (text: string): Either.Either<SparsitySpec, ConfigE
       if (activation.delta !== undefined) return fail(`expected at most one delta in "${text}"`)
       if (parts.length === 2 && parts[1] === "off") activation = { ...activation, delta: { enabled: false } }
       else if ((parts.length === 2 || parts.length === 3) && isNum(parts[1]) && (parts.length === 2 || isNum(parts[2])))
-        activation = { ...activation, delta: parts.length === 3 ? { enabled: true, threshold: Number(parts[1]), l1: Number(parts[2]) } : { enabled: true, threshold: Number(parts[1]) } }
+        activation = {
+          ...activation,
+          delta:
+            parts.length === 3
+              ? { enabled: true, threshold: Number(parts[1]), l1: Number(parts[2]) }
+              : { enabled: true, threshold: Number(parts[1]) },
+        }
       else return fail(`expected "delta:θ", "delta:θ:λ" (non-negative numbers) or "delta:off", got "${piece}"`)
     } else return fail(`expected an activation method "topk:F" or "delta:…" after "+", got "${piece}"`)
   }
@@ -106,7 +117,9 @@ export const parseSparsity = (text: string): Either.Either<SparsitySpec, ConfigE
 
 const fraction = (method: string, p: string | undefined): WeightSparsitySpec | string => {
   const s = isNum(p) ? Number(p) : NaN
-  return s > 0 && s < 1 ? { kind: method as "gmp", sparsity: s } : `expected "${method}:S" with 0 < S < 1 (fraction of weights zeroed), got "${method}:${p ?? ""}"`
+  return s > 0 && s < 1
+    ? { kind: method as "gmp", sparsity: s }
+    : `expected "${method}:S" with 0 < S < 1 (fraction of weights zeroed), got "${method}:${p ?? ""}"`
 }
 
 /** A weight spec, or what was expected (one line). The bare activation forms mean "dense" weights. */
@@ -136,20 +149,27 @@ const parseWeight = (piece: string, text: string): WeightSparsitySpec | string =
       const extra = parts.slice(3)
       if (head === "srste") {
         if (extra.length === 0) return { kind: "srste", n, m, decay: defaultSrsteDecay }
-        return extra.length === 1 && isNum(extra[0]) ? { kind: "srste", n, m, decay: Number(extra[0]) } : `expected "srste:N:M" or "srste:N:M:λ" with λ >= 0, got "${piece}"`
+        return extra.length === 1 && isNum(extra[0])
+          ? { kind: "srste", n, m, decay: Number(extra[0]) }
+          : `expected "srste:N:M" or "srste:N:M:λ" with λ >= 0, got "${piece}"`
       }
       if (head === "pgf") {
         if (extra.length === 0) return { kind: "pgf", n, m, stepped: false }
-        return extra.length === 1 && extra[0] === "steps" ? { kind: "pgf", n, m, stepped: true } : `expected "pgf:N:M" or "pgf:N:M:steps", got "${piece}"`
+        return extra.length === 1 && extra[0] === "steps"
+          ? { kind: "pgf", n, m, stepped: true }
+          : `expected "pgf:N:M" or "pgf:N:M:steps", got "${piece}"`
       }
       if (extra.length === 0) return { kind: "nm", n, m, maskUpdateEverySteps: defaultMaskUpdateEverySteps }
       if (extra.length === 1 && extra[0] === "asp") return { kind: "asp", n, m }
       const bdwp = extra[0] === "bdwp"
       const k = bdwp ? extra[1] : extra[0]
-      if (extra.length > (bdwp ? 2 : 1)) return `expected "nm:N:M[:K]", "nm:N:M:asp" or "nm:N:M:bdwp[:K]", got "${text}"`
+      if (extra.length > (bdwp ? 2 : 1))
+        return `expected "nm:N:M[:K]", "nm:N:M:asp" or "nm:N:M:bdwp[:K]", got "${text}"`
       if (k === undefined) return { kind: "bdwp", n, m, maskUpdateEverySteps: defaultMaskUpdateEverySteps }
       if (!isInt(k) || Number(k) <= 0) return `expected positive integers in "nm:N:M[:K]", got "${text}"`
-      return bdwp ? { kind: "bdwp", n, m, maskUpdateEverySteps: Number(k) } : { kind: "nm", n, m, maskUpdateEverySteps: Number(k) }
+      return bdwp
+        ? { kind: "bdwp", n, m, maskUpdateEverySteps: Number(k) }
+        : { kind: "nm", n, m, maskUpdateEverySteps: Number(k) }
     }
     default:
       return `expected one of ${SPARSITY_HELP}; got "${text}"`
@@ -161,27 +181,49 @@ export const sparsityLabel = (spec: SparsitySpec): string => {
   const k = (every: number) => (every === defaultMaskUpdateEverySteps ? "" : `:${every}`)
   let weight: string
   switch (spec.kind) {
-    case "dense": weight = "dense"; break
-    case "nm": weight = `nm:${spec.n}:${spec.m}${k(spec.maskUpdateEverySteps)}`; break
-    case "asp": weight = `nm:${spec.n}:${spec.m}:asp`; break
-    case "bdwp": weight = `nm:${spec.n}:${spec.m}:bdwp${k(spec.maskUpdateEverySteps)}`; break
-    case "srste": weight = `srste:${spec.n}:${spec.m}${spec.decay === defaultSrsteDecay ? "" : `:${spec.decay}`}`; break
-    case "pgf": weight = `pgf:${spec.n}:${spec.m}${spec.stepped ? ":steps" : ""}`; break
-    default: weight = `${spec.kind}:${spec.sparsity}`
+    case "dense":
+      weight = "dense"
+      break
+    case "nm":
+      weight = `nm:${spec.n}:${spec.m}${k(spec.maskUpdateEverySteps)}`
+      break
+    case "asp":
+      weight = `nm:${spec.n}:${spec.m}:asp`
+      break
+    case "bdwp":
+      weight = `nm:${spec.n}:${spec.m}:bdwp${k(spec.maskUpdateEverySteps)}`
+      break
+    case "srste":
+      weight = `srste:${spec.n}:${spec.m}${spec.decay === defaultSrsteDecay ? "" : `:${spec.decay}`}`
+      break
+    case "pgf":
+      weight = `pgf:${spec.n}:${spec.m}${spec.stepped ? ":steps" : ""}`
+      break
+    default:
+      weight = `${spec.kind}:${spec.sparsity}`
   }
   const extras: string[] = []
   if (spec.topk !== undefined) extras.push(`topk:${spec.topk}`)
-  if (spec.delta !== undefined) extras.push(spec.delta.enabled ? `delta:${spec.delta.threshold}${spec.delta.l1 === undefined ? "" : `:${spec.delta.l1}`}` : "delta:off")
+  if (spec.delta !== undefined)
+    extras.push(
+      spec.delta.enabled
+        ? `delta:${spec.delta.threshold}${spec.delta.l1 === undefined ? "" : `:${spec.delta.l1}`}`
+        : "delta:off",
+    )
   return [...(weight === "dense" && extras.length > 0 ? [] : [weight]), ...extras].join("+")
 }
 
 /** The method name recorded in traces. */
 export const sparsityMethod = (spec: SparsitySpec): string => {
   switch (spec.kind) {
-    case "dense": return "dense"
-    case "nm": return "nm-magnitude"
-    case "asp": return "nm-asp"
-    default: return spec.kind
+    case "dense":
+      return "dense"
+    case "nm":
+      return "nm-magnitude"
+    case "asp":
+      return "nm-asp"
+    default:
+      return spec.kind
   }
 }
 
@@ -189,18 +231,27 @@ export const sparsityMethod = (spec: SparsitySpec): string => {
 export const sparsityParams = (spec: SparsitySpec): Record<string, string | number> => {
   const { kind: _kind, delta, ...rest } = spec as SparsitySpec & Record<string, unknown>
   const params: Record<string, string | number> = { spec: sparsityLabel(spec) }
-  for (const [key, v] of Object.entries(rest)) if (typeof v === "number") params[key] = v
-  else if (typeof v === "boolean") params[key] = v ? "true" : "false"
-  if (delta !== undefined) params.delta = delta.enabled ? `θ=${delta.threshold}${delta.l1 === undefined ? "" : `,λ=${delta.l1}`}` : "off"
+  for (const [key, v] of Object.entries(rest))
+    if (typeof v === "number") params[key] = v
+    else if (typeof v === "boolean") params[key] = v ? "true" : "false"
+  if (delta !== undefined)
+    params.delta = delta.enabled ? `θ=${delta.threshold}${delta.l1 === undefined ? "" : `,λ=${delta.l1}`}` : "off"
   return params
 }
 
 /** The final fraction of weights meant to be zero (on the layers the method prunes). */
 export const targetSparsity = (spec: SparsitySpec): number => {
   switch (spec.kind) {
-    case "dense": return 0
-    case "nm": case "asp": case "bdwp": case "srste": case "pgf": return 1 - spec.n / spec.m
-    default: return spec.sparsity
+    case "dense":
+      return 0
+    case "nm":
+    case "asp":
+    case "bdwp":
+    case "srste":
+    case "pgf":
+      return 1 - spec.n / spec.m
+    default:
+      return spec.sparsity
   }
 }
 
@@ -209,7 +260,12 @@ export const targetSparsity = (spec: SparsitySpec): number => {
  * keeps at most n too). Ties go to the lower index, so the mask is a pure function of the weights.
  */
 export const nmMask = (
-  rows: number, cols: number, weights: Float32Array, n: number, m: number, out: Uint8Array = new Uint8Array(rows * cols),
+  rows: number,
+  cols: number,
+  weights: Float32Array,
+  n: number,
+  m: number,
+  out: Uint8Array = new Uint8Array(rows * cols),
 ): Uint8Array => {
   out.fill(0, 0, rows * cols)
   for (let r = 0; r < rows; r++) {
@@ -259,7 +315,8 @@ export interface MaskChange {
 }
 
 export const maskChange = (previous: Uint8Array, current: Uint8Array): MaskChange => {
-  if (previous.length !== current.length) throw new RangeError(`maskChange: masks differ in size (${previous.length} vs ${current.length})`)
+  if (previous.length !== current.length)
+    throw new RangeError(`maskChange: masks differ in size (${previous.length} vs ${current.length})`)
   let dropped = 0
   let grown = 0
   for (let i = 0; i < current.length; i++) {

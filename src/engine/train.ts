@@ -3,7 +3,13 @@ import { backward, leaf, noGrad } from "./autograd.ts"
 import { buildModel, Conv2d, type Sequential, type WeightedLayer } from "./layers.ts"
 import { framesOf, isSequences, type DataSplit, type Samples } from "./datasets.ts"
 import { outputFeatures, type ModelConfig } from "./model-config.ts"
-import type { ConvDims, LayerPassObservation, NmStructure, SparsifierObservation, TemporalObservation } from "./observation.ts"
+import type {
+  ConvDims,
+  LayerPassObservation,
+  NmStructure,
+  SparsifierObservation,
+  TemporalObservation,
+} from "./observation.ts"
 import { softmaxCrossEntropy } from "./ops.ts"
 import { Adam, learningRateAt, Sgd, type LrSchedule, type Optimizer } from "./optim.ts"
 import { createSparsifier, type Sparsifier } from "./sparsifiers/index.ts"
@@ -94,11 +100,19 @@ export interface TrainResult {
 }
 
 const positiveInt = (name: string, v: number, allowZero = false): void => {
-  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new RangeError(`train: ${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got ${v}`)
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1))
+    throw new RangeError(`train: ${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got ${v}`)
 }
 
 /** Rows and per-row labels of samples order[start..end) (frames expand to rows). */
-const fillBatch = (data: Samples, order: ArrayLike<number>, start: number, end: number, x: Float32Array, labels: Uint8Array): number => {
+const fillBatch = (
+  data: Samples,
+  order: ArrayLike<number>,
+  start: number,
+  end: number,
+  x: Float32Array,
+  labels: Uint8Array,
+): number => {
   if (isSequences(data)) {
     const rowsPer = data.frames
     for (let s = start; s < end; s++) {
@@ -160,12 +174,16 @@ export const evaluateDetailed = (network: Sequential, data: Samples, batchSize =
   return {
     accuracy: correct / sampleFrames,
     hiddenActivationDensity: hiddenTotal === 0 ? 1 : hiddenNnz / hiddenTotal,
-    temporal: deltas.length === 0 ? null : { eventsPerFrame: events / sampleFrames, activationsPerFrame: activations / sampleFrames },
+    temporal:
+      deltas.length === 0
+        ? null
+        : { eventsPerFrame: events / sampleFrames, activationsPerFrame: activations / sampleFrames },
   }
 }
 
 /** Fraction of `data` classified correctly (per frame for sequences); batched, no graph. */
-export const evaluate = (network: Sequential, data: Samples, batchSize = 1000): number => evaluateDetailed(network, data, batchSize).accuracy
+export const evaluate = (network: Sequential, data: Samples, batchSize = 1000): number =>
+  evaluateDetailed(network, data, batchSize).accuracy
 
 /** Train and also hand back the network (weights), e.g. for tests or to keep training. */
 export const trainNetwork = (options: TrainOptions): { readonly result: TrainResult; readonly network: Sequential } => {
@@ -174,21 +192,36 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
   positiveInt("batchSize", batchSize)
   positiveInt("traceEverySteps", traceEverySteps, true)
   const train = data.train
-  if (model.input.features !== train.features) throw new RangeError(`train: model "${model.name}" takes ${model.input.features} features, data has ${train.features}`)
-  if (outputFeatures(model) !== train.classes) throw new RangeError(`train: model "${model.name}" has ${outputFeatures(model)} outputs, data has ${train.classes} classes`)
+  if (model.input.features !== train.features)
+    throw new RangeError(
+      `train: model "${model.name}" takes ${model.input.features} features, data has ${train.features}`,
+    )
+  if (outputFeatures(model) !== train.classes)
+    throw new RangeError(
+      `train: model "${model.name}" has ${outputFeatures(model)} outputs, data has ${train.classes} classes`,
+    )
   if (train.count === 0) throw new RangeError("train: empty training set")
 
   const started = performance.now()
   let trainingMs = 0
   const network = buildModel(model, seed, {
     topKFraction: sparsity.topk ?? null,
-    delta: sparsity.delta === undefined ? null : sparsity.delta.enabled ? { threshold: sparsity.delta.threshold, ...(sparsity.delta.l1 === undefined ? {} : { l1: sparsity.delta.l1 }) } : { enabled: false },
+    delta:
+      sparsity.delta === undefined
+        ? null
+        : sparsity.delta.enabled
+          ? {
+              threshold: sparsity.delta.threshold,
+              ...(sparsity.delta.l1 === undefined ? {} : { l1: sparsity.delta.l1 }),
+            }
+          : { enabled: false },
   })
   const weighted = network.weighted()
   const params = network.parameters()
-  const optimizer: Optimizer = options.optimizer === "adam"
-    ? new Adam(params, { learningRate: options.learningRate, weightDecay: options.weightDecay })
-    : new Sgd(params, options)
+  const optimizer: Optimizer =
+    options.optimizer === "adam"
+      ? new Adam(params, { learningRate: options.learningRate, weightDecay: options.weightDecay })
+      : new Sgd(params, options)
   const schedule = options.lrSchedule ?? { kind: "constant" }
   const frames = framesOf(train)
   const stepsPerEpoch = Math.ceil(train.count / batchSize)
@@ -217,7 +250,9 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
 
   for (let epoch = 0; epoch < epochs; epoch++) {
     const epochStart = performance.now()
-    const order = createRng(deriveSeed(seed, "batch-order", epoch)).shuffle(Uint32Array.from({ length: train.count }, (_, i) => i))
+    const order = createRng(deriveSeed(seed, "batch-order", epoch)).shuffle(
+      Uint32Array.from({ length: train.count }, (_, i) => i),
+    )
     let lossSum = 0
     let correct = 0
     for (let s = 0; s < stepsPerEpoch; s++, step++) {
@@ -237,10 +272,15 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
       if (traced) {
         const target = sparsifier.targetSparsity(step)
         weighted.forEach((layer, i) => {
-          const change = tracedMasks[i] !== null && layer.mask !== null ? maskChange(tracedMasks[i]!, layer.mask) : { dropped: 0, grown: 0, hamming: 0 }
+          const change =
+            tracedMasks[i] !== null && layer.mask !== null
+              ? maskChange(tracedMasks[i]!, layer.mask)
+              : { dropped: 0, grown: 0, hamming: 0 }
           tracedMasks[i] = layer.mask === null ? null : layer.mask.slice()
           emitLayer(options.onObservation!, layer, i, step, epoch, frames, layer.sparse ? sparsifier : null, {
-            method: sparsifier.method, targetSparsity: layer.sparse ? target : 0, ...change,
+            method: sparsifier.method,
+            targetSparsity: layer.sparse ? target : 0,
+            ...change,
           })
         })
       }
@@ -328,8 +368,14 @@ const perFrame = (values: Float32Array, rows: number, frames: number): Int32Arra
  * per-frame events.
  */
 const emitLayer = (
-  emit: (o: LayerPassObservation) => void, layer: WeightedLayer, layerIndex: number, step: number, epoch: number, frames: number,
-  sparsifier: Sparsifier | null, sparsifierObservation: SparsifierObservation,
+  emit: (o: LayerPassObservation) => void,
+  layer: WeightedLayer,
+  layerIndex: number,
+  step: number,
+  epoch: number,
+  frames: number,
+  sparsifier: Sparsifier | null,
+  sparsifierObservation: SparsifierObservation,
 ): void => {
   const x = layer.lastInput!
   const y = layer.lastOutput!
@@ -344,7 +390,17 @@ const emitLayer = (
   let conv: ConvDims | null = null
   if (layer instanceof Conv2d && layer.lastGeometry !== null) {
     const g = layer.lastGeometry
-    conv = { batch: g.batch, ifmapHeight: g.height, ifmapWidth: g.width, filterHeight: g.filterHeight, filterWidth: g.filterWidth, channels: g.channels, numFilters: cout, stride: g.stride, padding: g.padding }
+    conv = {
+      batch: g.batch,
+      ifmapHeight: g.height,
+      ifmapWidth: g.width,
+      filterHeight: g.filterHeight,
+      filterWidth: g.filterWidth,
+      channels: g.channels,
+      numFilters: cout,
+      stride: g.stride,
+      padding: g.padding,
+    }
   }
   let temporal: TemporalObservation | null = null
   let temporalDeltaDensity: number | null = null
@@ -357,23 +413,46 @@ const emitLayer = (
     const counts = perFrame(x.data, m, frames)
     temporal = { frames, events: counts, activationNnz: counts }
   }
-  const common = { step, epoch, layer: layer.name, layerIndex, op: layer.kind, conv, temporalDeltaDensity, temporal, sparsifier: sparsifierObservation }
+  const common = {
+    step,
+    epoch,
+    layer: layer.name,
+    layerIndex,
+    op: layer.kind,
+    conv,
+    temporalDeltaDensity,
+    temporal,
+    sparsifier: sparsifierObservation,
+  }
   emit({
     ...common,
     pass: "forward",
     gemm: { m, n: cout, k },
-    a: { tensor: delta !== null && delta.deltas !== x.data ? "activation-delta" : "activation", rows: m, cols: k, values: delta !== null ? delta.deltas : x.data, nm: null },
+    a: {
+      tensor: delta !== null && delta.deltas !== x.data ? "activation-delta" : "activation",
+      rows: m,
+      cols: k,
+      values: delta !== null ? delta.deltas : x.data,
+      nm: null,
+    },
     b: { tensor: "weight", rows: k, cols: cout, values: layer.effectiveT, nm: sparsifier?.nm("forward") ?? null },
     out: { tensor: "output", rows: m, cols: cout, values: y.data, nm: null },
   })
-  if (dx !== null) emit({
-    ...common,
-    pass: "backward-data",
-    gemm: { m, n: k, k: cout },
-    a: { tensor: "grad-output", rows: m, cols: cout, values: dy, nm: null },
-    b: { tensor: "weight", rows: cout, cols: k, values: layer.effectiveBackward ?? layer.effective, nm: sparsifier?.nm("backward-data") ?? null },
-    out: { tensor: "grad-input", rows: m, cols: k, values: dx, nm: null },
-  })
+  if (dx !== null)
+    emit({
+      ...common,
+      pass: "backward-data",
+      gemm: { m, n: k, k: cout },
+      a: { tensor: "grad-output", rows: m, cols: cout, values: dy, nm: null },
+      b: {
+        tensor: "weight",
+        rows: cout,
+        cols: k,
+        values: layer.effectiveBackward ?? layer.effective,
+        nm: sparsifier?.nm("backward-data") ?? null,
+      },
+      out: { tensor: "grad-input", rows: m, cols: k, values: dx, nm: null },
+    })
   emit({
     ...common,
     pass: "backward-weight",

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import type { Effect } from "effect"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { runToExit } from "../config/index.ts"
@@ -16,7 +16,10 @@ export interface ScriptExperiment {
   readonly main: (args: ReadonlyArray<string>) => Effect.Effect<void, unknown>
 }
 
-export const defineScript = (script: Omit<ScriptExperiment, "_tag">): ScriptExperiment => ({ _tag: "ScriptExperiment", ...script })
+export const defineScript = (script: Omit<ScriptExperiment, "_tag">): ScriptExperiment => ({
+  _tag: "ScriptExperiment",
+  ...script,
+})
 
 export const isScriptExperiment = (u: unknown): u is ScriptExperiment =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "ScriptExperiment"

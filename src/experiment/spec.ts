@@ -78,7 +78,11 @@ export const ChartSpec = Schema.Struct({
 export type ChartSpec = typeof ChartSpec.Type
 
 export const ExperimentSpec = Schema.Struct({
-  name: Schema.String.pipe(Schema.pattern(/^[a-z0-9][a-z0-9-]*$/, { message: () => "expected a lowercase name of letters, digits and dashes" })),
+  name: Schema.String.pipe(
+    Schema.pattern(/^[a-z0-9][a-z0-9-]*$/, {
+      message: () => "expected a lowercase name of letters, digits and dashes",
+    }),
+  ),
   description: Schema.String,
   dataset: DatasetSpec,
   model: Schema.String,

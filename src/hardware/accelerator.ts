@@ -183,7 +183,9 @@ export const TwoSidedAccelerator = Schema.Struct({
   family: Schema.Literal("two-sided-skipping"),
   twoSided: Schema.Struct({
     /** Reduction-dim elements per bitmask chunk (SparTen: 128), whole 32-bit mask words. */
-    chunkSize: PositiveInt.pipe(Schema.filter((n) => n % 32 === 0 || "expected a multiple of 32 (a chunk's bitmask is whole 32-bit words)")),
+    chunkSize: PositiveInt.pipe(
+      Schema.filter((n) => n % 32 === 0 || "expected a multiple of 32 (a chunk's bitmask is whole 32-bit words)"),
+    ),
     /** "greedy": SparTen's static greedy balancing (densest filter to the least-loaded unit); "none": round-robin. */
     balancing: Schema.Literal("none", "greedy"),
     /**
@@ -241,13 +243,18 @@ export const Accelerator = Schema.Union(
 ).pipe(
   Schema.filter((a) => {
     const dram = a.memory[0]
-    if (dram.sizeBytes !== null) return { path: ["memory", 0, "sizeBytes"], message: "expected null: the outermost level is DRAM and unbounded" }
+    if (dram.sizeBytes !== null)
+      return { path: ["memory", 0, "sizeBytes"], message: "expected null: the outermost level is DRAM and unbounded" }
     for (const t of ["ifmap", "filter", "ofmap"] as const)
-      if (!dram.holds.includes(t)) return { path: ["memory", 0, "holds"], message: `expected the outermost level to hold ${t}` }
+      if (!dram.holds.includes(t))
+        return { path: ["memory", 0, "holds"], message: `expected the outermost level to hold ${t}` }
     if (a.peArray.nmSupport !== null && a.peArray.nmSupport.n > a.peArray.nmSupport.m)
       return { path: ["peArray", "nmSupport", "n"], message: "expected n <= m" }
     if (a.family === "nm-training" && a.peArray.nmSupport === null)
-      return { path: ["peArray", "nmSupport"], message: "expected {n, m}: an nm-training array needs the N:M it supports" }
+      return {
+        path: ["peArray", "nmSupport"],
+        message: "expected {n, m}: an nm-training array needs the N:M it supports",
+      }
     return true
   }),
 )

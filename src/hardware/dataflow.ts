@@ -20,9 +20,17 @@ const noRepeats = <A>(xs: ReadonlyArray<A>): boolean => new Set(xs).size === xs.
 const levelConstraint = <D extends string>(dim: Schema.Schema<D>, dims: ReadonlyArray<D>) =>
   Schema.Struct({
     /** Exact temporal loop bounds of some dims at this level. */
-    factors: Schema.optional(Schema.Struct(Object.fromEntries(dims.map((d) => [d, Schema.optional(PositiveInt)])) as { [K in D]: Schema.optional<typeof PositiveInt> })),
+    factors: Schema.optional(
+      Schema.Struct(
+        Object.fromEntries(dims.map((d) => [d, Schema.optional(PositiveInt)])) as {
+          [K in D]: Schema.optional<typeof PositiveInt>
+        },
+      ),
+    ),
     /** These dims are the level's innermost loops, in this order (the last one innermost). */
-    innermost: Schema.optional(Schema.Array(dim).pipe(Schema.filter((xs) => noRepeats(xs) || "expected no repeated dims"))),
+    innermost: Schema.optional(
+      Schema.Array(dim).pipe(Schema.filter((xs) => noRepeats(xs) || "expected no repeated dims")),
+    ),
     /** Tensors the level must keep (only the GLB may bypass). */
     keep: Schema.optional(Schema.Array(TensorName)),
     /** Tensors the level must bypass (only the GLB may bypass). */

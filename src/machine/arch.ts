@@ -21,7 +21,8 @@ export interface MachineOptions {
 export const leakagePerCycle = (l: Leakage, clockGhz: number): number => l.milliwatts / clockGhz
 
 /** Words per datum: SCALE-Sim counts bytes. */
-export const wordBytesOf = (acc: Accelerator, timing: Timing): number => (timing === "scalesim" ? 1 : acc.datatype.wordBytes)
+export const wordBytesOf = (acc: Accelerator, timing: Timing): number =>
+  timing === "scalesim" ? 1 : acc.datatype.wordBytes
 
 /**
  * The loop-nest view of an accelerator file: DRAM, the on-chip buffers that feed the array (the
@@ -29,8 +30,13 @@ export const wordBytesOf = (acc: Accelerator, timing: Timing): number => (timing
  * array and, where the family has them, per-PE register files.
  */
 export const baseArch = (acc: Accelerator, opts: MachineOptions, rf: RfLevel | null): CostArch => {
-  for (const [name, v] of [["rows", opts.rows], ["cols", opts.cols], ["glbWords", opts.glbWords]] as const)
-    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new RangeError(`${acc.name}: ${name} must be a positive integer, got ${v}`)
+  for (const [name, v] of [
+    ["rows", opts.rows],
+    ["cols", opts.cols],
+    ["glbWords", opts.glbWords],
+  ] as const)
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1))
+      throw new RangeError(`${acc.name}: ${name} must be a positive integer, got ${v}`)
   const wordBytes = wordBytesOf(acc, opts.timing ?? "default")
   const level = (l: MemoryLevel, capacityWords: number): BufferLevel => ({
     name: l.name,

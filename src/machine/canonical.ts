@@ -27,7 +27,14 @@ const ordered = (nd: number, innermost: ReadonlyArray<number>): number[] => [
  * The skeleton with its first `split` temporal loops at DRAM and the rest at the GLB; `share` of the
  * innermost DRAM loop's iterations move into the GLB (a tile of that many), 1 by default.
  */
-export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: ReadonlyArray<boolean>, doubleBuffer: boolean, share = 1): Mapping => {
+export const placeSkeleton = (
+  p: Prepared,
+  s: Skeleton,
+  split: number,
+  keep: ReadonlyArray<boolean>,
+  doubleBuffer: boolean,
+  share = 1,
+): Mapping => {
   const sizes = p.problem.sizes
   const nd = sizes.length
   const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(nd).fill(1))
@@ -46,7 +53,11 @@ export const placeSkeleton = (p: Prepared, s: Skeleton, split: number, keep: Rea
   const boundary = split > 0 && share > 1 ? [s.temporal[split - 1]!] : []
   return {
     factors,
-    orders: [ordered(nd, s.temporal.slice(0, split)), ordered(nd, [...boundary, ...s.temporal.slice(split)]), ordered(nd, s.rf?.order ?? [])],
+    orders: [
+      ordered(nd, s.temporal.slice(0, split)),
+      ordered(nd, [...boundary, ...s.temporal.slice(split)]),
+      ordered(nd, s.rf?.order ?? []),
+    ],
     keep: [[true, true, true], [...keep], [true, true, true]],
     doubleBuffer,
   }
@@ -72,7 +83,8 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
   const keeps: boolean[][] = []
   for (let bits = 7; bits >= 0; bits--) {
     const k = [0, 1, 2].map((t) => (bits & (1 << t)) !== 0)
-    if (k.every((kept, t) => (kept ? arch.bufferOf[t]! >= 0 && c.glbKeep[t] !== "bypass" : c.glbKeep[t] !== "keep"))) keeps.push(k)
+    if (k.every((kept, t) => (kept ? arch.bufferOf[t]! >= 0 && c.glbKeep[t] !== "bypass" : c.glbKeep[t] !== "keep")))
+      keeps.push(k)
   }
   const kept = (k: ReadonlyArray<boolean>): number => k.filter((x) => x).length
   keeps.sort((x, y) => kept(y) - kept(x))
@@ -101,7 +113,11 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
         }
         if (lo > 1) chosen = place(lo)
       }
-      const candidate = { m: chosen, cost: evaluate(p, chosen, c), bypassed: keep.filter((k, t) => !k && arch.bufferOf[t]! >= 0).length }
+      const candidate = {
+        m: chosen,
+        cost: evaluate(p, chosen, c),
+        bypassed: keep.filter((k, t) => !k && arch.bufferOf[t]! >= 0).length,
+      }
       if (best === null || better(candidate, best)) best = candidate
       break
     }

@@ -42,7 +42,7 @@ export const resolveConstraints = (df: Dataflow, p: Problem): Either.Either<MapC
   const translate = p.kind === "conv" && df.conv === undefined
   const section: Section = p.kind === "conv" && df.conv !== undefined ? df.conv : df
   const groupsOf = (dim: string): ReadonlyArray<number> =>
-    (translate ? convOfGemm[dim] ?? [] : [dim]).map((n) => p.dimNames.indexOf(n)).filter((i) => i >= 0)
+    (translate ? (convOfGemm[dim] ?? []) : [dim]).map((n) => p.dimNames.indexOf(n)).filter((i) => i >= 0)
   const allowed = (dims: ReadonlyArray<string> | undefined): ReadonlyArray<boolean> => {
     if (dims === undefined) return p.sizes.map(() => true)
     const set = new Set(dims.flatMap(groupsOf))
@@ -64,7 +64,13 @@ export const resolveConstraints = (df: Dataflow, p: Problem): Either.Either<MapC
     const path = `${p.kind === "conv" && df.conv !== undefined ? "conv." : ""}levels.${key}`
     if (key !== "glb") {
       if ((lc.bypass ?? []).length > 0)
-        return Either.left(new DataflowError({ dataflow: df.name, path: `${path}.bypass`, expected: `expected no bypass: ${key} keeps every tensor (only the glb may bypass)` }))
+        return Either.left(
+          new DataflowError({
+            dataflow: df.name,
+            path: `${path}.bypass`,
+            expected: `expected no bypass: ${key} keeps every tensor (only the glb may bypass)`,
+          }),
+        )
       continue
     }
     for (const t of lc.keep ?? []) glbKeep[tensorIndex(t)] = "keep"
@@ -113,10 +119,13 @@ export const constraintProblem = (p: Problem, c: MapConstraints, m: Mapping): st
     if (!c.colsAllowed[d] && m.factors[3]![d]! > 1) return `${name(d)} may not unroll over the cols`
     for (let l = 0; l < 3; l++) {
       const f = c.fixed[l]![d]
-      if (f !== null && f !== undefined && m.factors[LEVEL_POS[l]!]![d] !== f) return `${name(d)} must have factor ${f} at level ${levelKeys[l]}`
+      if (f !== null && f !== undefined && m.factors[LEVEL_POS[l]!]![d] !== f)
+        return `${name(d)} must have factor ${f} at level ${levelKeys[l]}`
     }
   }
-  for (let l = 0; l < 3; l++) if (!orderSatisfies(m.orders[l]!, c.innermost[l]!)) return `the innermost loops of ${levelKeys[l]} must be ${c.innermost[l]!.map((g) => g.map(name).join("|")).join(", ")}`
+  for (let l = 0; l < 3; l++)
+    if (!orderSatisfies(m.orders[l]!, c.innermost[l]!))
+      return `the innermost loops of ${levelKeys[l]} must be ${c.innermost[l]!.map((g) => g.map(name).join("|")).join(", ")}`
   for (let t = 0; t < 3; t++) {
     if (c.glbKeep[t] === "keep" && !m.keep[1]![t]) return `the glb must keep ${TENSORS[t]}`
     if (c.glbKeep[t] === "bypass" && m.keep[1]![t]) return `the glb must bypass ${TENSORS[t]}`
@@ -127,7 +136,8 @@ export const constraintProblem = (p: Problem, c: MapConstraints, m: Mapping): st
     const rel = relevance(p)[c.stationary]!
     const d = innermostTemporalDim(m)
     const streams = p.sizes.some((_, x) => !rel[x] && [0, 1, 2].some((l) => m.factors[LEVEL_POS[l]!]![x]! > 1))
-    if (d >= 0 && rel[d] && streams) return `${TENSORS[c.stationary]} is not stationary: the innermost temporal loop ${name(d)} indexes it`
+    if (d >= 0 && rel[d] && streams)
+      return `${TENSORS[c.stationary]} is not stationary: the innermost temporal loop ${name(d)} indexes it`
   }
   return null
 }

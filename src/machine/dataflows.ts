@@ -12,9 +12,14 @@ export const loadDataflow = (nameOrAlias: string): Effect.Effect<Dataflow, UserE
   (SystolicDataflow.literals as ReadonlyArray<string>).includes(nameOrAlias)
     ? Effect.flatMap(Effect.forEach(listConfigNames("dataflows"), load), (all) => {
         const hit = all.find((d) => d.systolic === nameOrAlias)
-        return hit === undefined ? Effect.fail(new NotFoundError({ kind: "dataflow", name: nameOrAlias, available: listConfigNames("dataflows") })) : Effect.succeed(hit)
+        return hit === undefined
+          ? Effect.fail(
+              new NotFoundError({ kind: "dataflow", name: nameOrAlias, available: listConfigNames("dataflows") }),
+            )
+          : Effect.succeed(hit)
       })
     : load(nameOrAlias)
 
 /** The dataflows an accelerator declares, its default first. */
-export const dataflowsOf = (acc: Accelerator): Effect.Effect<ReadonlyArray<Dataflow>, UserError> => Effect.forEach(acc.dataflows, loadDataflow)
+export const dataflowsOf = (acc: Accelerator): Effect.Effect<ReadonlyArray<Dataflow>, UserError> =>
+  Effect.forEach(acc.dataflows, loadDataflow)

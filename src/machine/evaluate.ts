@@ -68,7 +68,10 @@ export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCos
   const actions =
     decode === null || counts.arrayMetadataWords === 0
       ? p.actions
-      : [...p.actions, { name: "metadata", count: counts.arrayMetadataWords, energyPjEach: decode.energyPj, source: decode.source }]
+      : [
+          ...p.actions,
+          { name: "metadata", count: counts.arrayMetadataWords, energyPjEach: decode.energyPj, source: decode.source },
+        ]
   const actionsPj = p.actionsPj + (decode === null ? 0 : counts.arrayMetadataWords * decode.energyPj)
   const leakagePj = cycles * leakagePjPerCycle(a)
   return {
@@ -86,8 +89,20 @@ export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCos
     macs: p.macs.issued,
     gatedMacs: p.macs.gated,
     // Busy cycles: SCALE-Sim's printed count is one short of the demand rows the array spent.
-    utilization: cycles === 0 ? 0 : (p.macs.issued + p.macs.gated) / ((p.machine.timing === "scalesim" ? compute.cycles : cycles) * a.rows * a.cols),
-    energy: { macPj, dramPj: e.dram, sramPj: e.sram, rfPj: e.rf, actionsPj, leakagePj, totalPj: macPj + e.dram + e.sram + e.rf + actionsPj + leakagePj },
+    utilization:
+      cycles === 0
+        ? 0
+        : (p.macs.issued + p.macs.gated) /
+          ((p.machine.timing === "scalesim" ? compute.cycles : cycles) * a.rows * a.cols),
+    energy: {
+      macPj,
+      dramPj: e.dram,
+      sramPj: e.sram,
+      rfPj: e.rf,
+      actionsPj,
+      leakagePj,
+      totalPj: macPj + e.dram + e.sram + e.rf + actionsPj + leakagePj,
+    },
     actions,
     events: null,
   }

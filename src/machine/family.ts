@@ -1,7 +1,17 @@
-import type { CostArch, CountedAction, LevelCounts, Mapping, Problem, SparseScales, Visits } from "../cost/index.ts"
+import {
+  denseScales,
+  type CostArch,
+  type CountedAction,
+  type LevelCounts,
+  type Mapping,
+  type Problem,
+  type SparseScales,
+  type Visits,
+} from "../cost/index.ts"
 import type { Accelerator, AcceleratorFamily, EnergyCost } from "../hardware/index.ts"
 import type { MachineOptions, Timing } from "./arch.ts"
 import type { MapConstraints } from "./constraints.ts"
+import { effectualMacs } from "./operand.ts"
 import type { Layer } from "./workload.ts"
 
 /**
@@ -136,3 +146,49 @@ export interface MachineCost {
 
 /** MachineCost's objective values for a search. */
 export const dramWordsOf = (c: LevelCounts): number => c.dram.reduce((s, x) => s + x.reads + x.writes, 0)
+
+/** What a family states about a prepared layer; the rest takes the dense defaults. */
+export interface PreparedParts {
+  readonly machine: Machine
+  readonly layer: Layer
+  readonly problem: Problem
+  readonly mechanism: string
+  readonly scales?: SparseScales | undefined
+  /** Issued and gated MACs (default: every dense MAC issued). */
+  readonly issued?: number | undefined
+  readonly gated?: number | undefined
+  /** Effectual MACs when the family already counted them (default: from the operands, on first use). */
+  readonly effectual?: number | undefined
+  readonly actions?: ReadonlyArray<CountedAction> | undefined
+  readonly metadataDecode?: EnergyCost | null | undefined
+  readonly maskGenCycles?: number | undefined
+  readonly serialCycles?: number | undefined
+  readonly detail?: unknown
+}
+
+/** A prepared layer from what its family states, with the dense defaults for the rest. */
+export const preparedOf = (x: PreparedParts): Prepared => {
+  const { m, n, k } = x.layer.gemm
+  const dense = m * n * k
+  let effectual = x.effectual
+  const actions = x.actions ?? []
+  return {
+    machine: x.machine,
+    layer: x.layer,
+    problem: x.problem,
+    scales: x.scales ?? denseScales,
+    macs: {
+      dense,
+      issued: x.issued ?? dense,
+      gated: x.gated ?? 0,
+      effectual: () => (effectual ??= effectualMacs(x.layer.a, x.layer.b)),
+    },
+    actions,
+    actionsPj: actions.reduce((s, a) => s + a.count * a.energyPjEach, 0),
+    metadataDecode: x.metadataDecode ?? null,
+    mechanism: x.mechanism,
+    maskGenCycles: x.maskGenCycles ?? 0,
+    serialCycles: x.serialCycles ?? 0,
+    detail: x.detail ?? null,
+  }
+}

@@ -1,4 +1,15 @@
-import { IFMAP, OFMAP, POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, relevance, type Mapping, type Problem } from "../cost/index.ts"
+import {
+  IFMAP,
+  OFMAP,
+  POS_COLS,
+  POS_DRAM,
+  POS_GLB,
+  POS_RF,
+  POS_ROWS,
+  relevance,
+  type Mapping,
+  type Problem,
+} from "../cost/index.ts"
 import type { Timing } from "./arch.ts"
 import type { ComputeTiming } from "./family.ts"
 
@@ -42,7 +53,10 @@ export const foldTiming = (p: Problem, m: Mapping, f: FoldParams): ComputeTiming
   const nd = p.sizes.length
   const rel = relevance(p)[f.stationary]!
   const loops: Array<{ dim: number; pos: number }> = []
-  for (const [level, pos] of [[0, POS_DRAM], [1, POS_GLB]] as const)
+  for (const [level, pos] of [
+    [0, POS_DRAM],
+    [1, POS_GLB],
+  ] as const)
     for (const d of m.orders[level]!) if (F[pos]![d]! > 1) loops.push({ dim: d, pos })
   let istar = -1
   for (let i = loops.length - 1; i >= 0; i--)
@@ -72,13 +86,32 @@ export const foldTiming = (p: Problem, m: Mapping, f: FoldParams): ComputeTiming
       rowsUsed: Math.min(F[POS_ROWS]![d]!, Math.ceil(Math.min(r, F[POS_ROWS]![d]! * rowsBelow) / rowsBelow)),
     })
     const kinds: Array<{ count: number; r: number; last: boolean }> =
-      full === 0 ? [{ count: 1, r: size, last: true }] : rem === 0 ? [{ count: full, r: inner, last: true }] : [{ count: full, r: inner, last: false }, { count: 1, r: rem, last: true }]
-    if (kinds.length === 1 && kinds[0]!.count === 1 && kinds[0]!.r === size && !suffixTemporal && F[POS_ROWS]![d]! === 1) continue
+      full === 0
+        ? [{ count: 1, r: size, last: true }]
+        : rem === 0
+          ? [{ count: full, r: inner, last: true }]
+          : [
+              { count: full, r: inner, last: false },
+              { count: 1, r: rem, last: true },
+            ]
+    if (
+      kinds.length === 1 &&
+      kinds[0]!.count === 1 &&
+      kinds[0]!.r === size &&
+      !suffixTemporal &&
+      F[POS_ROWS]![d]! === 1
+    )
+      continue
     const next: FoldClass[] = []
     for (const c of classes)
       for (const k of kinds) {
         const s = share(k.r)
-        next.push({ count: c.count * k.count, waves: c.waves * s.waves, rowsUsed: c.rowsUsed * s.rowsUsed, last: c.last && k.last })
+        next.push({
+          count: c.count * k.count,
+          waves: c.waves * s.waves,
+          rowsUsed: c.rowsUsed * s.rowsUsed,
+          last: c.last && k.last,
+        })
       }
     classes = next
   }
@@ -93,7 +126,12 @@ export const foldTiming = (p: Problem, m: Mapping, f: FoldParams): ComputeTiming
     const perFold = f.stationary === OFMAP ? rows + cols - 2 : 2 * rows + cols - 2
     // systolic_compute_os.py adds the fold's demand-matrix height and width to its ofmap writes.
     const extra = f.stationary === OFMAP ? folds * (rows + cols) : 0
-    return { cycles: streamed + folds * perFold, fillDrainCycles: folds * perFold, imbalanceCycles: 0, ofmapSramWritesExtra: extra }
+    return {
+      cycles: streamed + folds * perFold,
+      fillDrainCycles: folds * perFold,
+      imbalanceCycles: 0,
+      ofmapSramWritesExtra: extra,
+    }
   }
   // The ifmap enters along the rows unless it is the stationary tensor (then the filter streams).
   const stream = (c: FoldClass): number => {

@@ -8,7 +8,14 @@
  */
 export { baseArch, leakagePerCycle, type MachineOptions, type Timing } from "./arch.ts"
 export { canonicalMapping, placeSkeleton, type Skeleton } from "./canonical.ts"
-export { constraintProblem, freeConstraints, innermostTemporalDim, orderSatisfies, resolveConstraints, type MapConstraints } from "./constraints.ts"
+export {
+  constraintProblem,
+  freeConstraints,
+  innermostTemporalDim,
+  orderSatisfies,
+  resolveConstraints,
+  type MapConstraints,
+} from "./constraints.ts"
 export { dataflowsOf, loadDataflow } from "./dataflows.ts"
 export { DataflowError, MappingError, WorkloadArgError } from "./errors.ts"
 export { evaluate, mappingIssue } from "./evaluate.ts"
@@ -16,10 +23,27 @@ export { families } from "./families/index.ts"
 export { neuromorphicPlan } from "./families/neuromorphic.ts"
 export { joinCount, twoSidedCycles, twoSidedGeometry, type TwoSidedGeometry } from "./families/two-sided.ts"
 export { systolicStationary } from "./families/systolic.ts"
-export { dramWordsOf, type ComputeTiming, type EnergyParts, type FamilyModel, type Machine, type MachineCost, type MacCounts, type Prepared } from "./family.ts"
+export {
+  dramWordsOf,
+  type ComputeTiming,
+  type EnergyParts,
+  type FamilyModel,
+  type Machine,
+  type MachineCost,
+  type MacCounts,
+  type Prepared,
+} from "./family.ts"
 export { foldTiming, type FoldParams } from "./folds.ts"
 export { machineOf, prepare, runLayer, timingsOf, type MachineRun } from "./machine.ts"
-export { entryFor, MachineSettings, MappingEntry, NamedMappingSchema, readMappingFile, type NamedLevel, type NamedMapping } from "./mapping-file.ts"
+export {
+  entryFor,
+  MachineSettings,
+  MappingEntry,
+  NamedMappingSchema,
+  readMappingFile,
+  type NamedLevel,
+  type NamedMapping,
+} from "./mapping-file.ts"
 export { loopNestText, mappingFromNamed, namedMapping } from "./mapping-text.ts"
 export * from "./operand.ts"
 export { accessesOf, resultOf, type SimResult, type SimRow } from "./result.ts"

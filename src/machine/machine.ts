@@ -45,15 +45,25 @@ export const runLayer = (
 ): Either.Either<MachineRun, MappingError | DataflowError> => {
   const prepared = prepare(machine, layer)
   return Either.flatMap(resolveConstraints(dataflow, prepared.problem), (constraints) => {
-      const fail = (source: string, expected: string) => Either.left(new MappingError({ source, layer: `${layer.name}${layer.pass === null ? "" : ` ${layer.pass}`}`, expected }))
-      let mapping: Mapping
-      if (given === undefined) {
-        const c = machine.model.canonical(prepared, constraints)
-        if (typeof c === "string") return fail(`${machine.acc.name}, dataflow ${dataflow.name}`, `no canonical mapping: ${c}`)
-        mapping = c
-      } else mapping = given.mapping
-      const issue = mappingIssue(prepared, mapping, constraints)
-      if (issue !== null) return fail(given?.source ?? `${machine.acc.name}, dataflow ${dataflow.name}`, issue)
-    return Either.right({ prepared, constraints, mapping, mappingSource: given?.source ?? "canonical", cost: evaluate(prepared, mapping, constraints) })
+    const fail = (source: string, expected: string) =>
+      Either.left(
+        new MappingError({ source, layer: `${layer.name}${layer.pass === null ? "" : ` ${layer.pass}`}`, expected }),
+      )
+    let mapping: Mapping
+    if (given === undefined) {
+      const c = machine.model.canonical(prepared, constraints)
+      if (typeof c === "string")
+        return fail(`${machine.acc.name}, dataflow ${dataflow.name}`, `no canonical mapping: ${c}`)
+      mapping = c
+    } else mapping = given.mapping
+    const issue = mappingIssue(prepared, mapping, constraints)
+    if (issue !== null) return fail(given?.source ?? `${machine.acc.name}, dataflow ${dataflow.name}`, issue)
+    return Either.right({
+      prepared,
+      constraints,
+      mapping,
+      mappingSource: given?.source ?? "canonical",
+      cost: evaluate(prepared, mapping, constraints),
+    })
   })
 }

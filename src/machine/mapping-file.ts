@@ -57,7 +57,9 @@ export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<Mappi
     let values: Array<{ where: string; value: unknown }>
     try {
       const whole: unknown = JSON.parse(trimmed)
-      values = Array.isArray(whole) ? whole.map((value, i) => ({ where: `${file} entry ${i}`, value })) : [{ where: file, value: whole }]
+      values = Array.isArray(whole)
+        ? whole.map((value, i) => ({ where: `${file} entry ${i}`, value }))
+        : [{ where: file, value: whole }]
     } catch {
       values = []
       for (const [i, line] of text.split("\n").entries()) {
@@ -65,11 +67,23 @@ export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<Mappi
         try {
           values.push({ where: `${file}:${i + 1}`, value: JSON.parse(line) as unknown })
         } catch (e) {
-          return Effect.fail(new FileError({ file: `${file}:${i + 1}`, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)})` }))
+          return Effect.fail(
+            new FileError({
+              file: `${file}:${i + 1}`,
+              reason: `not valid JSON (${e instanceof Error ? e.message : String(e)})`,
+            }),
+          )
         }
       }
     }
-    if (values.length === 0) return Effect.fail(new ConfigError({ file, path: "", expected: "expected at least one mapping (the JSON lines of spade map --json)" }))
+    if (values.length === 0)
+      return Effect.fail(
+        new ConfigError({
+          file,
+          path: "",
+          expected: "expected at least one mapping (the JSON lines of spade map --json)",
+        }),
+      )
     return Effect.forEach(values, ({ where, value }) =>
       Either.match(decodeValue(MappingEntry, "ignore")(where, value), { onLeft: Effect.fail, onRight: Effect.succeed }),
     )
@@ -79,5 +93,9 @@ export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<Mappi
  * The entry for a (layer, pass): the one whose layer and pass match, or the file's only entry when it
  * has one (a mapping found for `--gemm 64,128,784` fits the same GEMM under any name). Null if none.
  */
-export const entryFor = (entries: ReadonlyArray<MappingEntry>, layer: string, pass: string | null): MappingEntry | null =>
+export const entryFor = (
+  entries: ReadonlyArray<MappingEntry>,
+  layer: string,
+  pass: string | null,
+): MappingEntry | null =>
   entries.find((e) => e.layer === layer && e.pass === pass) ?? (entries.length === 1 ? entries[0]! : null)

@@ -1,13 +1,28 @@
 import type { NamedLevel, NamedMapping } from "./mapping-file.ts"
-import { LEVEL_NAMES, LEVEL_POS, POS_COLS, POS_ROWS, problemDims, TENSORS, type CostArch, type Mapping, type Problem } from "../cost/index.ts"
+import {
+  LEVEL_NAMES,
+  LEVEL_POS,
+  POS_COLS,
+  POS_ROWS,
+  problemDims,
+  TENSORS,
+  type CostArch,
+  type Mapping,
+  type Problem,
+} from "../cost/index.ts"
 
 export const namedMapping = (p: Problem, a: CostArch, m: Mapping): NamedMapping => {
   const level = (l: number): NamedLevel => ({
-    loops: m.orders[l]!.filter((d) => m.factors[LEVEL_POS[l]!]![d]! > 1).map((d) => ({ dim: p.dimNames[d]!, factor: m.factors[LEVEL_POS[l]!]![d]! })),
+    loops: m.orders[l]!.filter((d) => m.factors[LEVEL_POS[l]!]![d]! > 1).map((d) => ({
+      dim: p.dimNames[d]!,
+      factor: m.factors[LEVEL_POS[l]!]![d]!,
+    })),
     keeps: TENSORS.filter((_, t) => m.keep[l]![t]),
   })
   const axis = (pos: number): Record<string, number> =>
-    Object.fromEntries(p.sizes.flatMap((_, d) => (m.factors[pos]![d]! > 1 ? [[p.dimNames[d]!, m.factors[pos]![d]!]] : [])))
+    Object.fromEntries(
+      p.sizes.flatMap((_, d) => (m.factors[pos]![d]! > 1 ? [[p.dimNames[d]!, m.factors[pos]![d]!]] : [])),
+    )
   return {
     dram: level(0),
     glb: level(1),
@@ -21,9 +36,16 @@ export const namedMapping = (p: Problem, a: CostArch, m: Mapping): NamedMapping 
  * A named mapping read back against the problem a layer runs as, or why it cannot be: it was found
  * for other dims, or names a dim the problem does not have. Legality is the machine's to judge.
  */
-export const mappingFromNamed = (p: Problem, dims: Readonly<Record<string, number>>, n: NamedMapping): Mapping | string => {
+export const mappingFromNamed = (
+  p: Problem,
+  dims: Readonly<Record<string, number>>,
+  n: NamedMapping,
+): Mapping | string => {
   const own = problemDims(p)
-  const show = (d: Readonly<Record<string, number>>): string => Object.entries(d).map(([k, v]) => `${k}=${v}`).join(",")
+  const show = (d: Readonly<Record<string, number>>): string =>
+    Object.entries(d)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",")
   if (Object.keys(own).length !== Object.keys(dims).length || Object.entries(own).some(([k, v]) => dims[k] !== v))
     return `it was found for ${show(dims)}, and the layer runs here as ${show(own)}`
   const nd = p.sizes.length
@@ -45,7 +67,10 @@ export const mappingFromNamed = (p: Problem, dims: Readonly<Record<string, numbe
     const listed = level.loops.map((x) => dimOf(x.dim))
     orders.push([...Array.from({ length: nd }, (_, d) => d).filter((d) => !listed.includes(d)), ...listed])
   }
-  for (const [pos, axis] of [[POS_ROWS, n.spatial.rows], [POS_COLS, n.spatial.cols]] as const)
+  for (const [pos, axis] of [
+    [POS_ROWS, n.spatial.rows],
+    [POS_COLS, n.spatial.cols],
+  ] as const)
     for (const [dim, f] of Object.entries(axis)) {
       const issue = place(pos, dim, f)
       if (issue !== null) return `spatial: ${issue}`
@@ -62,7 +87,9 @@ export const loopNestText = (p: Problem, a: CostArch, m: Mapping): string => {
   const level = (name: string, l: NamedLevel | null, note = ""): void => {
     if (l === null) return
     const bypassed = TENSORS.filter((t) => !l.keeps.includes(t))
-    lines.push(`${indent}// ${name}: keeps ${l.keeps.join(", ") || "nothing"}${bypassed.length > 0 ? `; bypasses ${bypassed.join(", ")}` : ""}${note}`)
+    lines.push(
+      `${indent}// ${name}: keeps ${l.keeps.join(", ") || "nothing"}${bypassed.length > 0 ? `; bypasses ${bypassed.join(", ")}` : ""}${note}`,
+    )
     for (const loop of l.loops) {
       lines.push(`${indent}for ${loop.dim.toLowerCase()}_${name} in [0, ${loop.factor}):`)
       indent += "  "
@@ -70,7 +97,10 @@ export const loopNestText = (p: Problem, a: CostArch, m: Mapping): string => {
   }
   level(LEVEL_NAMES[0], n.dram)
   level(LEVEL_NAMES[1], n.glb, n.doubleBuffer ? "; double-buffered" : "; single-buffered")
-  const spatial = [...Object.entries(n.spatial.rows).map(([d, f]) => `${d}:${f} rows`), ...Object.entries(n.spatial.cols).map(([d, f]) => `${d}:${f} cols`)]
+  const spatial = [
+    ...Object.entries(n.spatial.rows).map(([d, f]) => `${d}:${f} rows`),
+    ...Object.entries(n.spatial.cols).map(([d, f]) => `${d}:${f} cols`),
+  ]
   if (spatial.length > 0) {
     lines.push(`${indent}parallel-for ${spatial.join(", ")} (array ${a.rows}x${a.cols}):`)
     indent += "  "

@@ -10,15 +10,36 @@ import { unpackMask, type NmStructure, type OperandTrace } from "../trace/index.
 export type Operand =
   | { readonly kind: "trace"; readonly trace: OperandTrace }
   /** A mask derived from a trace's (a conv's backward-data operands re-expressed as its transposed conv). */
-  | { readonly kind: "derived"; readonly rows: number; readonly cols: number; readonly mask: Uint8Array; readonly nnz: number; readonly nm: NmStructure | null }
+  | {
+      readonly kind: "derived"
+      readonly rows: number
+      readonly cols: number
+      readonly mask: Uint8Array
+      readonly nnz: number
+      readonly nm: NmStructure | null
+    }
   | { readonly kind: "dense"; readonly rows: number; readonly cols: number }
   /** Exactly round(density · rows · cols) nonzeros at seeded uniform random positions. */
-  | { readonly kind: "uniform"; readonly rows: number; readonly cols: number; readonly density: number; readonly seed: number }
+  | {
+      readonly kind: "uniform"
+      readonly rows: number
+      readonly cols: number
+      readonly density: number
+      readonly seed: number
+    }
   /**
    * Exactly min(n, group length) nonzeros in every group of m consecutive elements along `axis`
    * ("row": along a row; "col": down a column), at seeded random positions within the group.
    */
-  | { readonly kind: "nm"; readonly rows: number; readonly cols: number; readonly n: number; readonly m: number; readonly axis: "row" | "col"; readonly seed: number }
+  | {
+      readonly kind: "nm"
+      readonly rows: number
+      readonly cols: number
+      readonly n: number
+      readonly m: number
+      readonly axis: "row" | "col"
+      readonly seed: number
+    }
 
 /**
  * What a user asks for without a trace; `statisticalOperand` gives it a shape and a seed. An N:M
@@ -36,14 +57,30 @@ export const operandCols = (op: Operand): number => (op.kind === "trace" ? op.tr
 /** Per GEMM role, the axis that runs along the reduction dim K: a is M×K (along a row), b is K×N (down a column). */
 export const reductionAxis = (role: "a" | "b"): "row" | "col" => (role === "a" ? "row" : "col")
 
-export const statisticalOperand = (spec: OperandSpec, rows: number, cols: number, seed: number, axis: "row" | "col"): Operand => {
+export const statisticalOperand = (
+  spec: OperandSpec,
+  rows: number,
+  cols: number,
+  seed: number,
+  axis: "row" | "col",
+): Operand => {
   switch (spec.kind) {
     case "dense":
       return { kind: "dense", rows, cols }
     case "uniform":
-      return spec.density >= 1 ? { kind: "dense", rows, cols } : { kind: "uniform", rows, cols, density: Math.max(0, spec.density), seed }
+      return spec.density >= 1
+        ? { kind: "dense", rows, cols }
+        : { kind: "uniform", rows, cols, density: Math.max(0, spec.density), seed }
     case "nm":
-      return { kind: "nm", rows, cols, n: spec.n, m: spec.m, axis: spec.along === "other" ? (axis === "row" ? "col" : "row") : axis, seed }
+      return {
+        kind: "nm",
+        rows,
+        cols,
+        n: spec.n,
+        m: spec.m,
+        axis: spec.along === "other" ? (axis === "row" ? "col" : "row") : axis,
+        seed,
+      }
   }
 }
 
@@ -81,11 +118,23 @@ export const operandDensity = (op: Operand): number => {
 
 /** The N:M structure an operand is known to have (declared by the trace or by construction). */
 export const nmOf = (op: Operand): { readonly n: number; readonly m: number; readonly axis: "row" | "col" } | null =>
-  op.kind === "nm" ? { n: op.n, m: op.m, axis: op.axis } : op.kind === "trace" ? op.trace.nm : op.kind === "derived" ? op.nm : null
+  op.kind === "nm"
+    ? { n: op.n, m: op.m, axis: op.axis }
+    : op.kind === "trace"
+      ? op.trace.nm
+      : op.kind === "derived"
+        ? op.nm
+        : null
 
 /** A short label for result rows: where the operand came from. */
 export const operandLabel = (op: Operand): string =>
-  op.kind === "trace" || op.kind === "derived" ? "trace" : op.kind === "dense" ? "dense" : op.kind === "uniform" ? `uniform:${op.density}` : `nm:${op.n}:${op.m}`
+  op.kind === "trace" || op.kind === "derived"
+    ? "trace"
+    : op.kind === "dense"
+      ? "dense"
+      : op.kind === "uniform"
+        ? `uniform:${op.density}`
+        : `nm:${op.n}:${op.m}`
 
 /**
  * Whether every aligned group of `m` consecutive elements along `axis` holds at most `n` nonzeros:
@@ -211,7 +260,7 @@ export const packRows = (mask: Uint8Array, rows: number, cols: number, transpose
 export const popcount32 = (x: number): number => {
   let v = x - ((x >>> 1) & 0x55555555)
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24)
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
 }
 
 /** Nonzeros of packed row `i` in elements [from, to). */

@@ -94,7 +94,8 @@ export const accessesOf = (run: MachineRun): LevelAccess[] => {
     const tensor = TENSORS[t]!
     if (c.dram[t]!.reads > 0 || c.dram[t]!.writes > 0) out.push({ level: a.dram.name, tensor, ...c.dram[t]! })
     const b = a.bufferOf[t]!
-    if (b >= 0 && (c.glb[t]!.reads > 0 || c.glb[t]!.writes > 0)) out.push({ level: a.buffers[b]!.name, tensor, ...c.glb[t]! })
+    if (b >= 0 && (c.glb[t]!.reads > 0 || c.glb[t]!.writes > 0))
+      out.push({ level: a.buffers[b]!.name, tensor, ...c.glb[t]! })
     if (a.rf !== null && (c.rf[t]!.reads > 0 || c.rf[t]!.writes > 0)) out.push({ level: "rf", tensor, ...c.rf[t]! })
   }
   return out
@@ -105,16 +106,31 @@ export const resultOf = (run: MachineRun): SimResult => {
   const { prepared: p, cost } = run
   const { acc, arch } = p.machine
   const accesses = accessesOf(run)
-  const rf = arch.rf === null ? [] : [{ name: "rf", readEnergyPjPerWord: arch.rf.readEnergyPjPerWord, writeEnergyPjPerWord: arch.rf.writeEnergyPjPerWord }]
-  const long = energyOfAccesses(acc, { macs: cost.macs, gatedMacs: cost.gatedMacs, accesses, actions: cost.actions }, rf)
+  const rf =
+    arch.rf === null
+      ? []
+      : [
+          {
+            name: "rf",
+            readEnergyPjPerWord: arch.rf.readEnergyPjPerWord,
+            writeEnergyPjPerWord: arch.rf.writeEnergyPjPerWord,
+          },
+        ]
+  const long = energyOfAccesses(
+    acc,
+    { macs: cost.macs, gatedMacs: cost.gatedMacs, accesses, actions: cost.actions },
+    rf,
+  )
   const energy: AccessEnergy = {
     totalPj: long.totalPj + cost.energy.leakagePj,
     byComponentPj: { ...long.byComponentPj, leakage: cost.energy.leakagePj },
     byLevelPj: long.byLevelPj,
   }
   const c = cost.counts
-  const sum = (xs: ReadonlyArray<{ reads: number; writes: number }>, f: (x: { reads: number; writes: number }) => number): number =>
-    xs.reduce((s, x) => s + f(x), 0)
+  const sum = (
+    xs: ReadonlyArray<{ reads: number; writes: number }>,
+    f: (x: { reads: number; writes: number }) => number,
+  ): number => xs.reduce((s, x) => s + f(x), 0)
   const dramReads = sum(c.dram, (x) => x.reads)
   const dramWrites = sum(c.dram, (x) => x.writes)
   const e = cost.energy

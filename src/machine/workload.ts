@@ -28,8 +28,16 @@ export interface LayerWorkload {
  */
 export type OutputConvention = "floor" | "scalesim"
 
-export const convOutputSize = (input: number, filter: number, stride: number, padding: number, convention: OutputConvention = "floor"): number =>
-  convention === "floor" ? convOut(input, filter, stride, padding) : Math.ceil((input + 2 * padding - filter + stride) / stride)
+export const convOutputSize = (
+  input: number,
+  filter: number,
+  stride: number,
+  padding: number,
+  convention: OutputConvention = "floor",
+): number =>
+  convention === "floor"
+    ? convOut(input, filter, stride, padding)
+    : Math.ceil((input + 2 * padding - filter + stride) / stride)
 
 /**
  * im2col lowering: every ofmap pixel is a row of the ifmap operand, every filter a column of the
@@ -44,7 +52,6 @@ export const gemmFromConv = (c: ConvDims, convention: OutputConvention = "floor"
     k: c.filterHeight * c.filterWidth * c.channels,
   }
 }
-
 
 /**
  * The conv behind a GEMM whose ifmap operand is its im2col lowering (the GEMM is gemmFromConv(conv)
@@ -78,7 +85,12 @@ export const workloadFromGemm = (name: string, gemm: GemmDims, pass: Pass | null
   pass,
 })
 
-export const workloadFromConv = (name: string, conv: ConvDims, pass: Pass | null = null, convention: OutputConvention = "floor"): LayerWorkload => ({
+export const workloadFromConv = (
+  name: string,
+  conv: ConvDims,
+  pass: Pass | null = null,
+  convention: OutputConvention = "floor",
+): LayerWorkload => ({
   name,
   gemm: gemmFromConv(conv, convention),
   conv,
@@ -108,7 +120,13 @@ export const backwardDataGemm = (c: ConvDims): GemmDims => ({
  * GEMM's ifmap operand), or null where that is not a plain conv (stride > 1 dilates dY; p > R − 1).
  */
 export const transposedConv = (c: ConvDims): ConvDims | null => {
-  if (c.stride !== 1 || c.padding > c.filterHeight - 1 || c.padding > c.filterWidth - 1 || c.filterHeight !== c.filterWidth) return null
+  if (
+    c.stride !== 1 ||
+    c.padding > c.filterHeight - 1 ||
+    c.padding > c.filterWidth - 1 ||
+    c.filterHeight !== c.filterWidth
+  )
+    return null
   return {
     batch: c.batch,
     ifmapHeight: convOut(c.ifmapHeight, c.filterHeight, c.stride, c.padding),
@@ -133,8 +151,14 @@ export const workloadFromTraceRecord = (r: {
   readonly gemm: GemmDims
   readonly conv: ConvDims | null
 }): LayerWorkload => {
-  if (r.conv !== null && r.pass === "backward-data") return { name: r.layer, pass: r.pass, gemm: backwardDataGemm(r.conv), conv: transposedConv(r.conv) }
-  return { name: r.layer, gemm: { m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }, conv: r.pass === "forward" ? r.conv : null, pass: r.pass }
+  if (r.conv !== null && r.pass === "backward-data")
+    return { name: r.layer, pass: r.pass, gemm: backwardDataGemm(r.conv), conv: transposedConv(r.conv) }
+  return {
+    name: r.layer,
+    gemm: { m: r.gemm.m, n: r.gemm.n, k: r.gemm.k },
+    conv: r.pass === "forward" ? r.conv : null,
+    pass: r.pass,
+  }
 }
 
 /**
@@ -148,7 +172,17 @@ export const transposedOperands = (
   dy: { readonly mask: Uint8Array; readonly nm: NmStructure | null },
   w: { readonly mask: Uint8Array; readonly nm: NmStructure | null },
 ): { readonly a: Operand; readonly b: Operand } => {
-  const { batch: B, ifmapHeight: H, ifmapWidth: W, filterHeight: R, filterWidth: S, channels: C, numFilters: K, stride: st, padding: p } = c
+  const {
+    batch: B,
+    ifmapHeight: H,
+    ifmapWidth: W,
+    filterHeight: R,
+    filterWidth: S,
+    channels: C,
+    numFilters: K,
+    stride: st,
+    padding: p,
+  } = c
   const P = convOut(H, R, st, p)
   const Q = convOut(W, S, st, p)
   const cols = R * S * K
@@ -166,10 +200,11 @@ export const transposedOperands = (
             if (ow < 0 || ow % st !== 0 || ow / st >= Q) continue
             const src = ((b * P + oh / st) * Q + ow / st) * K
             const dst = row + (r * S + s) * K
-            for (let k = 0; k < K; k++) if (dy.mask[src + k] === 1) {
-              a[dst + k] = 1
-              aNnz++
-            }
+            for (let k = 0; k < K; k++)
+              if (dy.mask[src + k] === 1) {
+                a[dst + k] = 1
+                aNnz++
+              }
           }
         }
       }
@@ -185,7 +220,14 @@ export const transposedOperands = (
   return {
     a: { kind: "derived", rows: B * H * W, cols, mask: a, nnz: aNnz, nm: null },
     // Groups stay aligned where their run (Cout down a column, Cin along a row) is whole groups long.
-    b: { kind: "derived", rows: cols, cols: C, mask: bMask, nnz: bNnz, nm: w.nm !== null && (w.nm.axis === "col" ? K : C) % w.nm.m === 0 ? w.nm : null },
+    b: {
+      kind: "derived",
+      rows: cols,
+      cols: C,
+      mask: bMask,
+      nnz: bNnz,
+      nm: w.nm !== null && (w.nm.axis === "col" ? K : C) % w.nm.m === 0 ? w.nm : null,
+    },
   }
 }
 
@@ -214,7 +256,10 @@ export const layerFromTrace = (r: {
   const a: Operand = { kind: "trace", trace: r.a }
   const b: Operand = { kind: "trace", trace: r.b }
   if (r.conv === null || r.pass !== "backward-data") return { ...w, a, b }
-  return { ...w, ...transposedOperands(r.conv, { mask: materializeMask(a), nm: null }, { mask: materializeMask(b), nm: r.b.nm }) }
+  return {
+    ...w,
+    ...transposedOperands(r.conv, { mask: materializeMask(a), nm: null }, { mask: materializeMask(b), nm: r.b.nm }),
+  }
 }
 
 /** A workload with statistical operands; every operand gets its own seed derived from `seed`, the name and the pass. */
@@ -241,7 +286,12 @@ export type LayerShape =
       readonly outFeatures: number
       readonly inputGradient?: boolean | undefined
     }
-  | { readonly kind: "conv"; readonly name: string; readonly conv: ConvDims; readonly inputGradient?: boolean | undefined }
+  | {
+      readonly kind: "conv"
+      readonly name: string
+      readonly conv: ConvDims
+      readonly inputGradient?: boolean | undefined
+    }
 
 /**
  * The GEMMs of one training step (see trace/observation.ts for the operand roles). For a conv with
@@ -257,15 +307,35 @@ export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> =
   const passes: LayerWorkload[] =
     shape.kind === "linear"
       ? [
-          { name: shape.name, pass: "forward", gemm: { m: shape.batch, n: shape.outFeatures, k: shape.inFeatures }, conv: null },
-          { name: shape.name, pass: "backward-data", gemm: { m: shape.batch, n: shape.inFeatures, k: shape.outFeatures }, conv: null },
-          { name: shape.name, pass: "backward-weight", gemm: { m: shape.outFeatures, n: shape.inFeatures, k: shape.batch }, conv: null },
+          {
+            name: shape.name,
+            pass: "forward",
+            gemm: { m: shape.batch, n: shape.outFeatures, k: shape.inFeatures },
+            conv: null,
+          },
+          {
+            name: shape.name,
+            pass: "backward-data",
+            gemm: { m: shape.batch, n: shape.inFeatures, k: shape.outFeatures },
+            conv: null,
+          },
+          {
+            name: shape.name,
+            pass: "backward-weight",
+            gemm: { m: shape.outFeatures, n: shape.inFeatures, k: shape.batch },
+            conv: null,
+          },
         ]
       : (() => {
           const f = gemmFromConv(shape.conv)
           return [
             { name: shape.name, pass: "forward" as const, gemm: f, conv: shape.conv },
-            { name: shape.name, pass: "backward-data" as const, gemm: backwardDataGemm(shape.conv), conv: transposedConv(shape.conv) },
+            {
+              name: shape.name,
+              pass: "backward-data" as const,
+              gemm: backwardDataGemm(shape.conv),
+              conv: transposedConv(shape.conv),
+            },
             { name: shape.name, pass: "backward-weight" as const, gemm: { m: f.n, n: f.k, k: f.m }, conv: null },
           ]
         })()
@@ -278,7 +348,10 @@ export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> =
  * nothing consumes, so it has no backward-data GEMM. A model whose shapes do not chain is a bug of
  * the caller: model files are checked when they decode.
  */
-export const layerShapesOf = (model: ModelConfig, batch: number): ReadonlyArray<{ readonly shape: LayerShape; readonly sparse: boolean }> => {
+export const layerShapesOf = (
+  model: ModelConfig,
+  batch: number,
+): ReadonlyArray<{ readonly shape: LayerShape; readonly sparse: boolean }> => {
   const inferred = inferShapes(model.input, model.layers)
   if ("reason" in inferred) throw new RangeError(`model ${model.name}: layer ${inferred.index}: ${inferred.reason}`)
   const s0 = model.input.shape
@@ -288,7 +361,14 @@ export const layerShapesOf = (model: ModelConfig, batch: number): ReadonlyArray<
     const inputGradient = out.length > 0
     if (layer.type === "linear")
       out.push({
-        shape: { kind: "linear", name: layer.name, batch, inFeatures: input.reduce((a, b) => a * b, 1), outFeatures: layer.outFeatures, inputGradient },
+        shape: {
+          kind: "linear",
+          name: layer.name,
+          batch,
+          inFeatures: input.reduce((a, b) => a * b, 1),
+          outFeatures: layer.outFeatures,
+          inputGradient,
+        },
         sparse: layer.sparse ?? true,
       })
     else if (layer.type === "conv2d" && input.length === 3) {
@@ -329,7 +409,10 @@ export const trainingStepLayers = (shape: LayerShape, method: TrainingMethod, se
       method.kind === "dense"
         ? [{ kind: "dense" }, { kind: "dense" }]
         : method.kind === "bdwp"
-          ? [{ kind: "dense" }, w.pass === "backward-weight" ? { kind: "dense" } : { kind: "nm", n: method.n, m: method.m }]
+          ? [
+              { kind: "dense" },
+              w.pass === "backward-weight" ? { kind: "dense" } : { kind: "nm", n: method.n, m: method.m },
+            ]
           : [
               { kind: "uniform", density: method.density },
               { kind: "uniform", density: w.pass === "backward-weight" ? 1 : (method.weightDensity ?? 1) },
@@ -363,7 +446,9 @@ const splitInts = (
   for (const [i, p] of parts.entries()) {
     const field = fields[i]!
     if (!/^\d+$/.test(p) || Number(p) < 1 || !Number.isSafeInteger(Number(p)))
-      return Either.left(new WorkloadArgError({ flag, value, field, expected: `expected a positive integer, got "${p}"` }))
+      return Either.left(
+        new WorkloadArgError({ flag, value, field, expected: `expected a positive integer, got "${p}"` }),
+      )
     out.push(Number(p))
   }
   return Either.right(out)
@@ -371,15 +456,23 @@ const splitInts = (
 
 /** `--gemm M,N,K`. */
 export const workloadFromGemmArgs = (value: string, flag = "--gemm"): Either.Either<LayerWorkload, WorkloadArgError> =>
-  Either.map(splitInts(flag, value, ["M", "N", "K"], 0), ([m, n, k]) => workloadFromGemm(`gemm-${m}x${n}x${k}`, { m: m!, n: n!, k: k! }))
+  Either.map(splitInts(flag, value, ["M", "N", "K"], 0), ([m, n, k]) =>
+    workloadFromGemm(`gemm-${m}x${n}x${k}`, { m: m!, n: n!, k: k! }),
+  )
 
 /** `--conv H,W,R,S,C,K[,stride]`: ifmap H×W, filter R×S, C channels, K filters; no padding (SCALE-Sim). */
 export const workloadFromConvArgs = (value: string, flag = "--conv"): Either.Either<LayerWorkload, WorkloadArgError> =>
   Either.flatMap(splitInts(flag, value, ["H", "W", "R", "S", "C", "K", "stride"], 1), (v) => {
     const [h, w, r, s, c, k] = v as [number, number, number, number, number, number]
     const stride = v[6] ?? 1
-    if (r > h) return Either.left(new WorkloadArgError({ flag, value, field: "R", expected: `expected a filter height <= H (${h}), got ${r}` }))
-    if (s > w) return Either.left(new WorkloadArgError({ flag, value, field: "S", expected: `expected a filter width <= W (${w}), got ${s}` }))
+    if (r > h)
+      return Either.left(
+        new WorkloadArgError({ flag, value, field: "R", expected: `expected a filter height <= H (${h}), got ${r}` }),
+      )
+    if (s > w)
+      return Either.left(
+        new WorkloadArgError({ flag, value, field: "S", expected: `expected a filter width <= W (${w}), got ${s}` }),
+      )
     const conv: ConvDims = {
       batch: 1,
       ifmapHeight: h,

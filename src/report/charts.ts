@@ -65,7 +65,14 @@ export const spadeTheme = {
   background: "white",
   padding: 8,
   title: { fontSize: 15, fontWeight: 600, anchor: "start", subtitleFontSize: 12, subtitleColor: "#555", offset: 10 },
-  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, gridColor: "#e6e6e6", domainColor: "#888", tickColor: "#888" },
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 12,
+    titleFontWeight: 500,
+    gridColor: "#e6e6e6",
+    domainColor: "#888",
+    tickColor: "#888",
+  },
   legend: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, labelLimit: 220 },
   header: { labelFontSize: 12, titleFontSize: 12 },
   range: { category: { scheme: "tableau10" } },
@@ -98,7 +105,11 @@ const axisOf = (scale: ScaleType | undefined, format: string | undefined) => ({
 })
 
 const yScaleOf = (scale: ScaleType | undefined) =>
-  scale === undefined || scale === "linear" ? { zero: true } : scale === "log" ? { type: scale } : { type: scale, zero: false }
+  scale === undefined || scale === "linear"
+    ? { zero: true }
+    : scale === "log"
+      ? { type: scale }
+      : { type: scale, zero: false }
 
 /**
  * Categories keep the order the rows give them (layer order, method order as configured).
@@ -110,7 +121,14 @@ const order = (rows: Rows, field: string): Array<string | number | boolean> =>
 const colorEncoding = (o: CommonOptions, rows: Rows) =>
   o.color === undefined
     ? {}
-    : { color: { field: o.color, type: "nominal" as const, title: o.colorTitle ?? fieldTitle(o.color), sort: order(rows, o.color) } }
+    : {
+        color: {
+          field: o.color,
+          type: "nominal" as const,
+          title: o.colorTitle ?? fieldTitle(o.color),
+          sort: order(rows, o.color),
+        },
+      }
 
 const sizeOf = (o: CommonOptions) => ({
   width: o.width ?? (o.column === undefined ? DEFAULT_WIDTH : DEFAULT_PANEL_WIDTH),
@@ -131,7 +149,9 @@ const assemble = (o: CommonOptions, rows: Rows, inner: Record<string, unknown>):
       ? { ...top, ...sized }
       : {
           ...top,
-          facet: { column: { field: o.column, type: "nominal", title: fieldTitle(o.column), sort: order(rows, o.column) } },
+          facet: {
+            column: { field: o.column, type: "nominal", title: fieldTitle(o.column), sort: order(rows, o.column) },
+          },
           spec: sized,
           resolve: { scale: { x: "shared", y: "shared" } },
         }
@@ -145,13 +165,40 @@ export const lineChart = (o: LineChartOptions): TopLevelSpec => {
   const xt = xType(rows, o.x)
   const x =
     xt === "quantitative"
-      ? { field: o.x, type: xt, title: o.xTitle ?? fieldTitle(o.x), scale: o.xScale === undefined || o.xScale === "linear" ? { zero: false } : { type: o.xScale }, axis: axisOf(o.xScale, undefined) }
-      : { field: o.x, type: xt, title: o.xTitle ?? fieldTitle(o.x), sort: order(rows, o.x), axis: { labelAngle: labelAngle(rows, o.x) } }
+      ? {
+          field: o.x,
+          type: xt,
+          title: o.xTitle ?? fieldTitle(o.x),
+          scale: o.xScale === undefined || o.xScale === "linear" ? { zero: false } : { type: o.xScale },
+          axis: axisOf(o.xScale, undefined),
+        }
+      : {
+          field: o.x,
+          type: xt,
+          title: o.xTitle ?? fieldTitle(o.x),
+          sort: order(rows, o.x),
+          axis: { labelAngle: labelAngle(rows, o.x) },
+        }
   const encoding = {
     x,
-    y: { field: o.y, type: "quantitative", title: o.yTitle ?? fieldTitle(o.y), scale: yScaleOf(o.yScale), axis: axisOf(o.yScale, o.yFormat) },
+    y: {
+      field: o.y,
+      type: "quantitative",
+      title: o.yTitle ?? fieldTitle(o.y),
+      scale: yScaleOf(o.yScale),
+      axis: axisOf(o.yScale, o.yFormat),
+    },
     ...colorEncoding(o, rows),
-    ...(o.strokeDash === undefined ? {} : { strokeDash: { field: o.strokeDash, type: "nominal", title: fieldTitle(o.strokeDash), sort: order(rows, o.strokeDash) } }),
+    ...(o.strokeDash === undefined
+      ? {}
+      : {
+          strokeDash: {
+            field: o.strokeDash,
+            type: "nominal",
+            title: fieldTitle(o.strokeDash),
+            sort: order(rows, o.strokeDash),
+          },
+        }),
   }
   return assemble(o, rows, { mark: { type: "line", point: o.points ?? true }, encoding })
 }
@@ -160,15 +207,26 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
   const rows = prepare(o)
   const grouped = o.color !== undefined && o.stack !== true
   const encoding = {
-    x: { field: o.x, type: "nominal", title: o.xTitle ?? fieldTitle(o.x), sort: order(rows, o.x), axis: { labelAngle: labelAngle(rows, o.x) } },
+    x: {
+      field: o.x,
+      type: "nominal",
+      title: o.xTitle ?? fieldTitle(o.x),
+      sort: order(rows, o.x),
+      axis: { labelAngle: labelAngle(rows, o.x) },
+    },
     y: {
-      field: o.y, type: "quantitative", title: o.yTitle ?? fieldTitle(o.y), scale: yScaleOf(o.yScale),
+      field: o.y,
+      type: "quantitative",
+      title: o.yTitle ?? fieldTitle(o.y),
+      scale: yScaleOf(o.yScale),
       axis: axisOf(o.yScale, o.yFormat),
       // vega-lite stacks bars sharing an x by default; side-by-side groups must opt out.
       stack: o.stack === true ? "zero" : null,
     },
     ...colorEncoding(o, rows),
-    ...(grouped && o.color !== undefined ? { xOffset: { field: o.color, type: "nominal", sort: order(rows, o.color) } } : {}),
+    ...(grouped && o.color !== undefined
+      ? { xOffset: { field: o.color, type: "nominal", sort: order(rows, o.color) } }
+      : {}),
   }
   const bars = { mark: { type: "bar" }, encoding }
   const inner =
@@ -177,7 +235,10 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
       : {
           layer: [
             bars,
-            { mark: { type: "rule", color: "#333", strokeDash: [4, 3] }, encoding: { y: { datum: o.baseline, type: "quantitative" } } },
+            {
+              mark: { type: "rule", color: "#333", strokeDash: [4, 3] },
+              encoding: { y: { datum: o.baseline, type: "quantitative" } },
+            },
           ],
         }
   return assemble(o, rows, inner)
@@ -186,12 +247,27 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
 /** Points, for trade-offs such as the cycles/energy Pareto front of a mapping search. */
 export const scatterChart = (o: ScatterChartOptions): TopLevelSpec => {
   const rows = prepare(o)
-  const scale = (s: ScaleType | undefined) => (s === undefined || s === "linear" ? { zero: false } : s === "log" ? { type: s } : { type: s, zero: false })
+  const scale = (s: ScaleType | undefined) =>
+    s === undefined || s === "linear" ? { zero: false } : s === "log" ? { type: s } : { type: s, zero: false }
   const encoding = {
-    x: { field: o.x, type: "quantitative", title: o.xTitle ?? fieldTitle(o.x), scale: scale(o.xScale), axis: axisOf(o.xScale, undefined) },
-    y: { field: o.y, type: "quantitative", title: o.yTitle ?? fieldTitle(o.y), scale: scale(o.yScale), axis: axisOf(o.yScale, o.yFormat) },
+    x: {
+      field: o.x,
+      type: "quantitative",
+      title: o.xTitle ?? fieldTitle(o.x),
+      scale: scale(o.xScale),
+      axis: axisOf(o.xScale, undefined),
+    },
+    y: {
+      field: o.y,
+      type: "quantitative",
+      title: o.yTitle ?? fieldTitle(o.y),
+      scale: scale(o.yScale),
+      axis: axisOf(o.yScale, o.yFormat),
+    },
     ...colorEncoding(o, rows),
-    ...(o.shape === undefined ? {} : { shape: { field: o.shape, type: "nominal", title: fieldTitle(o.shape), sort: order(rows, o.shape) } }),
+    ...(o.shape === undefined
+      ? {}
+      : { shape: { field: o.shape, type: "nominal", title: fieldTitle(o.shape), sort: order(rows, o.shape) } }),
   }
   return assemble(o, rows, { mark: { type: "point", filled: true, size: 50 }, encoding })
 }

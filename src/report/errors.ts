@@ -16,5 +16,4 @@ export class ReportError extends Data.TaggedError("ReportError")<{
   }
 }
 
-export const causeText = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : String(cause)
+export const causeText = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))

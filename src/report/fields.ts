@@ -4,17 +4,40 @@
  */
 
 const UNITS: ReadonlyArray<readonly [suffix: string, unit: string]> = [
-  ["Pj", "pJ"], ["Nj", "nJ"], ["Uj", "µJ"], ["Mj", "mJ"],
-  ["Ghz", "GHz"], ["Mhz", "MHz"],
-  ["Ns", "ns"], ["Us", "µs"], ["Ms", "ms"], ["Seconds", "s"],
-  ["Mw", "mW"], ["Watts", "W"],
-  ["Bytes", "bytes"], ["Bits", "bits"], ["Words", "words"], ["Cycles", "cycles"],
-  ["Pct", "%"], ["Percent", "%"],
+  ["Pj", "pJ"],
+  ["Nj", "nJ"],
+  ["Uj", "µJ"],
+  ["Mj", "mJ"],
+  ["Ghz", "GHz"],
+  ["Mhz", "MHz"],
+  ["Ns", "ns"],
+  ["Us", "µs"],
+  ["Ms", "ms"],
+  ["Seconds", "s"],
+  ["Mw", "mW"],
+  ["Watts", "W"],
+  ["Bytes", "bytes"],
+  ["Bits", "bits"],
+  ["Words", "words"],
+  ["Cycles", "cycles"],
+  ["Pct", "%"],
+  ["Percent", "%"],
 ]
 
 const ACRONYMS: Readonly<Record<string, string>> = {
-  dram: "DRAM", sram: "SRAM", mac: "MAC", macs: "MACs", pe: "PE", pes: "PEs", gemm: "GEMM",
-  rf: "RF", noc: "NoC", nm: "N:M", ipc: "IPC", gflops: "GFLOP/s", id: "ID",
+  dram: "DRAM",
+  sram: "SRAM",
+  mac: "MAC",
+  macs: "MACs",
+  pe: "PE",
+  pes: "PEs",
+  gemm: "GEMM",
+  rf: "RF",
+  noc: "NoC",
+  nm: "N:M",
+  ipc: "IPC",
+  gflops: "GFLOP/s",
+  id: "ID",
 }
 
 const words = (camel: string): string[] =>

@@ -54,7 +54,13 @@ export interface ReportData {
 
 export const REPORT_DATA_ID = "spade-data"
 
-const ESCAPES: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }
+const ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+}
 
 /** Escape for both text and quoted attribute contexts. */
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c)
@@ -134,7 +140,11 @@ const paragraphs = (text: string): string =>
     .join("\n")
 
 const slug = (text: string, i: number): string =>
-  `s${i + 1}-${text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40)}`
+  `s${i + 1}-${text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 40)}`
 
 /**
  * Inline CSS only. The CSP forbids every fetch, so a report that renders in a browser has proved it

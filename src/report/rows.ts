@@ -9,12 +9,18 @@ export type Aggregate = "mean" | "sum" | "min" | "max" | "median" | "count"
 
 const reducer = (how: Aggregate, field: string) => {
   switch (how) {
-    case "mean": return op.mean(field)
-    case "sum": return op.sum(field)
-    case "min": return op.min(field)
-    case "max": return op.max(field)
-    case "median": return op.median(field)
-    case "count": return op.count()
+    case "mean":
+      return op.mean(field)
+    case "sum":
+      return op.sum(field)
+    case "min":
+      return op.min(field)
+    case "max":
+      return op.max(field)
+    case "median":
+      return op.median(field)
+    case "count":
+      return op.count()
   }
 }
 
@@ -47,7 +53,12 @@ export const summarize =
 const toRow = (o: object): Record<string, Cell> => {
   const row: Record<string, Cell> = {}
   for (const [k, v] of Object.entries(o)) {
-    row[k] = typeof v === "string" || typeof v === "number" || typeof v === "boolean" || v === null ? v : v === undefined ? null : String(v)
+    row[k] =
+      typeof v === "string" || typeof v === "number" || typeof v === "boolean" || v === null
+        ? v
+        : v === undefined
+          ? null
+          : String(v)
   }
   return row
 }

@@ -34,8 +34,10 @@ const scopeIds = (svg: string): string => {
  * labels and aria text keep the data's own digits.
  */
 const roundGeometry = (svg: string): string =>
-  svg.replace(/\s(d|transform|points|x|y|x1|x2|y1|y2|width|height)="([^"]*)"/g, (_m, name: string, value: string) =>
-    ` ${name}="${value.replace(/-?\d*\.\d{3,}(?:e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`,
+  svg.replace(
+    /\s(d|transform|points|x|y|x1|x2|y1|y2|width|height)="([^"]*)"/g,
+    (_m, name: string, value: string) =>
+      ` ${name}="${value.replace(/-?\d*\.\d{3,}(?:e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`,
   )
 
 /** A report must open offline: no image, link target or style may point outside the document. */
@@ -63,7 +65,9 @@ export const renderSvg = (spec: TopLevelSpec): Promise<string> =>
     if (/<script/i.test(svg)) throw new ReportError({ reason: "chart SVG contains a script element" })
     const external = externalReference(svg)
     if (external !== undefined) {
-      throw new ReportError({ reason: `chart refers to an external resource (${external}); reports must be self-contained` })
+      throw new ReportError({
+        reason: `chart refers to an external resource (${external}); reports must be self-contained`,
+      })
     }
     return scopeIds(roundGeometry(svg))
   })

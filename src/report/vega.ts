@@ -22,8 +22,7 @@ const offlineLoader = (refusals: string[]): vega.Loader => {
     load: (uri) => refuse("load", uri),
     http: (uri) => refuse("fetch", uri),
     file: (filename) => refuse("read", filename),
-    sanitize: (uri, options) =>
-      options.context === "href" ? Promise.resolve({ href: "#" }) : refuse("load", uri),
+    sanitize: (uri, options) => (options.context === "href" ? Promise.resolve({ href: "#" }) : refuse("load", uri)),
   }
 }
 

@@ -24,5 +24,7 @@ export const saveReport = (file: string, report: Report): Effect.Effect<void, Re
   Effect.tryPromise({
     try: () => renderReport(report),
     catch: (cause) =>
-      cause instanceof ReportError ? cause : new ReportError({ file, reason: `cannot render report (${causeText(cause)})`, cause }),
+      cause instanceof ReportError
+        ? cause
+        : new ReportError({ file, reason: `cannot render report (${causeText(cause)})`, cause }),
   }).pipe(Effect.flatMap((html) => writeReport(file, html)))

@@ -53,7 +53,11 @@ const RELEVANT: ReadonlyArray<readonly [boolean, boolean, boolean]> = [
  * model of src/cost, with every loop at DRAM); C's tile is written on every visit and read back on
  * all but an element's first.
  */
-export const twoLevelDramWords = (g: GemmDims, tiles: readonly [number, number, number], order: readonly [number, number, number]): number => {
+export const twoLevelDramWords = (
+  g: GemmDims,
+  tiles: readonly [number, number, number],
+  order: readonly [number, number, number],
+): number => {
   const sizes = [g.m, g.n, g.k]
   const counts = sizes.map((s, d) => Math.ceil(s / tiles[d]!))
   const refetch = (t: number): number => {
@@ -69,7 +73,12 @@ export const twoLevelDramWords = (g: GemmDims, tiles: readonly [number, number, 
 }
 
 const ORDERS: ReadonlyArray<readonly [number, number, number]> = [
-  [0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0],
+  [0, 1, 2],
+  [0, 2, 1],
+  [1, 0, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+  [2, 1, 0],
 ]
 
 /**
@@ -91,7 +100,8 @@ export const gemmTwoLevelDramOptimum = (g: GemmDims, onChipWords: number): TwoLe
       if (c < 1) break
       for (const order of ORDERS) {
         const words = twoLevelDramWords(g, [a, b, c], order)
-        if (best === null || words < best.dramWords) best = { tiles: [a, b, Math.ceil(g.k / Math.ceil(g.k / c))], order, dramWords: words }
+        if (best === null || words < best.dramWords)
+          best = { tiles: [a, b, Math.ceil(g.k / Math.ceil(g.k / c))], order, dramWords: words }
       }
     }
   return best

@@ -4,10 +4,26 @@
  * the Pareto front of cycles vs energy and the DRAM lower bounds beside every GEMM. Deterministic for
  * a seed at any concurrency: the budget is split into fixed seeded chunks merged in order.
  */
-export { ceilTileSizes, gemmDramLowerBoundWords, gemmTwoLevelDramOptimum, smithAccumulateLowerBoundWords, twoLevelDramWords, type TwoLevelTiling } from "./bound.ts"
+export {
+  ceilTileSizes,
+  gemmDramLowerBoundWords,
+  gemmTwoLevelDramOptimum,
+  smithAccumulateLowerBoundWords,
+  twoLevelDramWords,
+  type TwoLevelTiling,
+} from "./bound.ts"
 export { NoMappingError } from "./errors.ts"
 export { lowerBoundOf, mapLayer, type LayerMapping, type LowerBound } from "./map.ts"
-export { better, compile, Compiled, factorCandidates, objectives, type Evaluation, type Objective, type Space } from "./mapspace.ts"
+export {
+  better,
+  compile,
+  Compiled,
+  factorCandidates,
+  objectives,
+  type Evaluation,
+  type Objective,
+  type Space,
+} from "./mapspace.ts"
 export { gemmTilingSeeds } from "./seeds.ts"
 export {
   chunkJobs,

@@ -39,7 +39,13 @@ export const lowerBoundOf = (p: Problem, a: CostArch): LowerBound => {
       twoLevelOptimumDramWords: gemmTwoLevelDramOptimum(g, s)?.dramWords ?? null,
     }
   }
-  return { dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(p, i), 0), onChipWords: s, kind: "compulsory", accumulateDramWords: null, twoLevelOptimumDramWords: null }
+  return {
+    dramWords: [0, 1, 2].reduce((w, i) => w + tensorWords(p, i), 0),
+    onChipWords: s,
+    kind: "compulsory",
+    accumulateDramWords: null,
+    twoLevelOptimumDramWords: null,
+  }
 }
 
 export interface LayerMapping {
@@ -58,7 +64,11 @@ export interface LayerMapping {
   readonly strategy: Strategy
   /** True when an exhaustive search visited its whole mapspace for every dataflow. */
   readonly complete: boolean
-  readonly paretoFront: ReadonlyArray<{ readonly dataflow: string; readonly mapping: Mapping; readonly evaluation: Evaluation }>
+  readonly paretoFront: ReadonlyArray<{
+    readonly dataflow: string
+    readonly mapping: Mapping
+    readonly evaluation: Evaluation
+  }>
 }
 
 /**
@@ -107,7 +117,12 @@ export const mapLayer = (
     }
     if (best === null)
       return yield* Effect.fail(
-        new NoMappingError({ layer: target.name, dataflow: dataflows.map((d) => d.name).join(","), accelerator: acc.name, reason: reasons.join("; ") || "no dataflow given" }),
+        new NoMappingError({
+          layer: target.name,
+          dataflow: dataflows.map((d) => d.name).join(","),
+          accelerator: acc.name,
+          reason: reasons.join("; ") || "no dataflow given",
+        }),
       )
     return {
       layer: target.name,
@@ -123,6 +138,10 @@ export const mapLayer = (
       seconds: (Date.now() - started) / 1000,
       strategy,
       complete,
-      paretoFront: front.points.map((p) => ({ dataflow: owner.get(p.mapping) ?? "", mapping: p.mapping, evaluation: p.evaluation })),
+      paretoFront: front.points.map((p) => ({
+        dataflow: owner.get(p.mapping) ?? "",
+        mapping: p.mapping,
+        evaluation: p.evaluation,
+      })),
     }
   })

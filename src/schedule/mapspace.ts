@@ -134,14 +134,20 @@ export class Compiled {
     const hw = machine.model.spatial(this.prepared)
     this.allowed = [0, 1, 2, 3, 4].map((pos) =>
       p.sizes.map((_, d) =>
-        pos === POS_ROWS ? this.constraints.rowsAllowed[d]! && hw.rows[d]! : pos === POS_COLS ? this.constraints.colsAllowed[d]! && hw.cols[d]! : pos === POS_RF ? this.hasRf : true,
+        pos === POS_ROWS
+          ? this.constraints.rowsAllowed[d]! && hw.rows[d]!
+          : pos === POS_COLS
+            ? this.constraints.colsAllowed[d]! && hw.cols[d]!
+            : pos === POS_RF
+              ? this.hasRf
+              : true,
       ),
     )
   }
 
   private fixedAt(pos: number, d: number): number | null {
     const l = pos === POS_DRAM ? 0 : pos === POS_GLB ? 1 : pos === POS_RF ? 2 : -1
-    return l < 0 ? null : this.constraints.fixed[l]![d] ?? null
+    return l < 0 ? null : (this.constraints.fixed[l]![d] ?? null)
   }
 
   /** The machine model's evaluation: the very numbers the simulator reports for this mapping. */
@@ -149,7 +155,14 @@ export class Compiled {
     const cost = evaluate(this.prepared, m, this.constraints)
     const { cycles, dramWords } = cost
     const energyPj = cost.energy.totalPj
-    const objective = this.space.objective === "cycles" ? cycles : this.space.objective === "energy" ? energyPj : this.space.objective === "edp" ? energyPj * cycles : dramWords
+    const objective =
+      this.space.objective === "cycles"
+        ? cycles
+        : this.space.objective === "energy"
+          ? energyPj
+          : this.space.objective === "edp"
+            ? energyPj * cycles
+            : dramWords
     return { cycles, energyPj, dramWords, objective }
   }
 
@@ -194,7 +207,8 @@ export class Compiled {
   private rfOverflow(m: Draft): boolean {
     const rf = this.arch.rf
     if (rf === null) return false
-    for (let t = 0; t < 3; t++) if (tileWords(this.problemDef, m.factors, t, BELOW.pe) > rf.capacityWords[t]!) return true
+    for (let t = 0; t < 3; t++)
+      if (tileWords(this.problemDef, m.factors, t, BELOW.pe) > rf.capacityWords[t]!) return true
     return false
   }
 
@@ -211,10 +225,14 @@ export class Compiled {
       }
       const positions = rfOver ? [POS_RF] : [POS_GLB, POS_RF, POS_COLS, POS_ROWS]
       const movable: Array<[number, number]> = []
-      for (const pos of positions) for (let d = 0; d < this.nd; d++) if (m.factors[pos]![d]! > 1 && this.fixedAt(pos, d) === null) movable.push([pos, d])
+      for (const pos of positions)
+        for (let d = 0; d < this.nd; d++)
+          if (m.factors[pos]![d]! > 1 && this.fixedAt(pos, d) === null) movable.push([pos, d])
       if (movable.length === 0) {
         // Nothing left to shrink: let the buffer bypass a tensor it may drop.
-        const open = [0, 1, 2].filter((t) => m.keep[1]![t] && this.constraints.glbKeep[t] === "open" && this.arch.bufferOf[t] === glbOver)
+        const open = [0, 1, 2].filter(
+          (t) => m.keep[1]![t] && this.constraints.glbKeep[t] === "open" && this.arch.bufferOf[t] === glbOver,
+        )
         if (open.length === 0) return
         m.keep[1]![pick(r, open)] = false
         continue
@@ -321,7 +339,14 @@ export class Compiled {
       const v = r()
       let i = cands.findIndex((c) => c >= cur)
       if (i < 0) i = cands.length - 1
-      m.factors[pos]![d] = v < 0.4 ? pick(r, cands) : v < 0.7 ? cands[Math.max(0, Math.min(cands.length - 1, i + (r() < 0.5 ? -1 : 1)))]! : r() < 0.5 ? cur * 2 : Math.ceil(cur / 2)
+      m.factors[pos]![d] =
+        v < 0.4
+          ? pick(r, cands)
+          : v < 0.7
+            ? cands[Math.max(0, Math.min(cands.length - 1, i + (r() < 0.5 ? -1 : 1)))]!
+            : r() < 0.5
+              ? cur * 2
+              : Math.ceil(cur / 2)
     } else if (u < 0.7) {
       // Move a factor of 2 or 3 of one dim between two positions (DRAM included, as the sink).
       const d = randInt(r, 0, this.nd - 1)
@@ -342,7 +367,10 @@ export class Compiled {
       const x = pick(r, nontrivial)
       if (r() < 0.5) m.orders[l] = [...order.filter((d) => d !== x), x]
       else {
-        const y = pick(r, nontrivial.filter((d) => d !== x))
+        const y = pick(
+          r,
+          nontrivial.filter((d) => d !== x),
+        )
         const ix = order.indexOf(x)
         const iy = order.indexOf(y)
         order[ix] = y
@@ -405,7 +433,14 @@ export class Compiled {
       const left = Math.ceil(size / inner)
       const fixed = this.fixedAt(pos, d)
       const limit = pos === POS_ROWS ? this.arch.rows : pos === POS_COLS ? this.arch.cols : left
-      const options = fixed !== null ? (fixed <= left ? [fixed] : []) : this.allowed[pos]![d] ? factorCandidates(Math.min(left, limit)) : [1]
+      const options =
+        fixed !== null
+          ? fixed <= left
+            ? [fixed]
+            : []
+          : this.allowed[pos]![d]
+            ? factorCandidates(Math.min(left, limit))
+            : [1]
       for (const f of options) {
         acc[pos] = f
         rec(k + 1, inner * f, acc)
@@ -424,7 +459,9 @@ export class Compiled {
     const head = Array.from({ length: this.nd }, (_, d) => d).filter((d) => !tail.includes(d))
     const fixedHead = head.filter((d) => !nontrivial(d))
     const permute = (xs: ReadonlyArray<number>): number[][] =>
-      xs.length <= 1 ? [[...xs]] : xs.flatMap((x, i) => permute([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]))
+      xs.length <= 1
+        ? [[...xs]]
+        : xs.flatMap((x, i) => permute([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]))
     const groupPerms = groups.map((g) => {
       const triv = g.filter((d) => !nontrivial(d))
       return permute(g.filter(nontrivial)).map((p) => [...triv, ...p])
@@ -445,7 +482,14 @@ export class Compiled {
     const keeps: boolean[][] = []
     for (let bits = 0; bits < 8; bits++) {
       const k = [0, 1, 2].map((t) => (bits & (1 << t)) !== 0)
-      if (k.every((kept, t) => (kept ? a.bufferOf[t]! >= 0 && this.constraints.glbKeep[t] !== "bypass" : this.constraints.glbKeep[t] !== "keep"))) keeps.push(k)
+      if (
+        k.every((kept, t) =>
+          kept
+            ? a.bufferOf[t]! >= 0 && this.constraints.glbKeep[t] !== "bypass"
+            : this.constraints.glbKeep[t] !== "keep",
+        )
+      )
+        keeps.push(k)
     }
     const factors = [0, 1, 2, 3, 4].map(() => new Array<number>(this.nd).fill(1))
     let combo = -1
@@ -457,10 +501,23 @@ export class Compiled {
         if (combo % chunks !== chunk) return
         const fs = factors.map((f) => [...f])
         if (this.rfOverflow({ factors: fs, orders: [], keep: [], doubleBuffer: false })) return
-        const orderSets = [0, 1, 2].map((l) => (l === 2 && !this.hasRf ? [Array.from({ length: this.nd }, (_, i) => i).filter((x) => !this.constraints.innermost[2]!.flat().includes(x)).concat(this.constraints.innermost[2]!.flat())] : this.orders(l, fs)))
+        const orderSets = [0, 1, 2].map((l) =>
+          l === 2 && !this.hasRf
+            ? [
+                Array.from({ length: this.nd }, (_, i) => i)
+                  .filter((x) => !this.constraints.innermost[2]!.flat().includes(x))
+                  .concat(this.constraints.innermost[2]!.flat()),
+              ]
+            : this.orders(l, fs),
+        )
         for (const keep of keeps)
           for (const doubleBuffer of [true, false]) {
-            const draft: Draft = { factors: fs, orders: [], keep: [[true, true, true], keep, [true, true, true]], doubleBuffer }
+            const draft: Draft = {
+              factors: fs,
+              orders: [],
+              keep: [[true, true, true], keep, [true, true, true]],
+              doubleBuffer,
+            }
             if (this.capacityOverflow(draft) >= 0) continue
             for (const o0 of orderSets[0]!)
               for (const o1 of orderSets[1]!)
@@ -478,7 +535,9 @@ export class Compiled {
       for (const c of chains[d]!) {
         if (rows * c[POS_ROWS]! > a.rows || cols * c[POS_COLS]! > a.cols) continue
         for (let pos = 0; pos < 5; pos++) factors[pos]![d] = c[pos]!
-        factors[POS_DRAM]![d] = Math.ceil(this.problemDef.sizes[d]! / (c[POS_GLB]! * c[POS_ROWS]! * c[POS_COLS]! * c[POS_RF]!))
+        factors[POS_DRAM]![d] = Math.ceil(
+          this.problemDef.sizes[d]! / (c[POS_GLB]! * c[POS_ROWS]! * c[POS_COLS]! * c[POS_RF]!),
+        )
         rec(d + 1, rows * c[POS_ROWS]!, cols * c[POS_COLS]!)
         if (stop) return
       }

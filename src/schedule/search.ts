@@ -85,7 +85,8 @@ class Tracker {
   }
 }
 
-const mappingKey = (m: Mapping): string => `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}/${m.doubleBuffer}`
+const mappingKey = (m: Mapping): string =>
+  `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}/${m.doubleBuffer}`
 
 const patienceOf = (budget: number): number => Math.max(400, Math.floor(budget / 4))
 
@@ -155,7 +156,7 @@ const annealChunk = (s: Compiled, job: ChunkJob, r: Rand, tr: Tracker): boolean 
     const e = tr.consider(m)
     since++
     const progress = tr.evaluated / job.budget
-    const temp = t0 * Math.pow(t1 / t0, progress)
+    const temp = t0 * (t1 / t0) ** progress
     const delta = Math.log(e.objective) - Math.log(cur.evaluation.objective)
     if (delta <= 0 || r() < Math.exp(-delta / temp)) cur = { mapping: m, evaluation: e }
     if (since > patience) {
@@ -217,7 +218,9 @@ export interface SearchOptions {
   readonly chunks?: number | undefined
   readonly concurrency?: number | undefined
   /** Runs chunks elsewhere (worker threads); in-process when absent. */
-  readonly runner?: ((jobs: ReadonlyArray<ChunkJob>, concurrency: number) => Effect.Effect<ReadonlyArray<ChunkResult>>) | undefined
+  readonly runner?:
+    | ((jobs: ReadonlyArray<ChunkJob>, concurrency: number) => Effect.Effect<ReadonlyArray<ChunkResult>>)
+    | undefined
 }
 
 export interface SearchResult {
@@ -238,7 +241,9 @@ export const resolveStrategy = (space: Space, strategy: Strategy | "auto", budge
   strategy !== "auto" ? strategy : compile(space).sizeEstimate(budget) <= budget ? "exhaustive" : "anneal"
 
 /** Merge chunk results in chunk order: the outcome is the same however the chunks were scheduled. */
-export const mergeChunks = (results: ReadonlyArray<ChunkResult>): Omit<SearchResult, "strategy" | "seconds" | "chunks"> => {
+export const mergeChunks = (
+  results: ReadonlyArray<ChunkResult>,
+): Omit<SearchResult, "strategy" | "seconds" | "chunks"> => {
   const ordered = [...results].sort((a, b) => a.chunk - b.chunk)
   let best: Candidate | null = null
   const front = new ParetoFront()
@@ -283,11 +288,14 @@ export const search = (space: Space, o: SearchOptions): Effect.Effect<SearchResu
     const jobs = chunkJobs(space, strategy, o, started)
     const concurrency = Math.max(1, Math.floor(o.concurrency ?? 1))
     const results =
-      o.runner !== undefined ? yield* o.runner(jobs, concurrency) : yield* Effect.forEach(jobs, (j) => Effect.sync(() => runChunk(j)), { concurrency })
+      o.runner !== undefined
+        ? yield* o.runner(jobs, concurrency)
+        : yield* Effect.forEach(jobs, (j) => Effect.sync(() => runChunk(j)), { concurrency })
     const merged = mergeChunks(results)
     // An exhaustive budget bounds the whole space, not each chunk.
     return { strategy, ...merged, seconds: (Date.now() - started) / 1000, chunks: jobs.length }
   })
 
 /** The same search, synchronously and in-process (tests, benches). */
-export const searchSync = (space: Space, o: SearchOptions): SearchResult => Effect.runSync(search(space, { ...o, runner: undefined }))
+export const searchSync = (space: Space, o: SearchOptions): SearchResult =>
+  Effect.runSync(search(space, { ...o, runner: undefined }))

@@ -51,7 +51,7 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
       else plans.push({ words, build: () => streamingBuild(c, a, b, R, C, cap) })
     }
   // A resident (B streams over N, partial sums leave per K chunk), and B resident symmetrically.
-  for (const [x, y, X, Y, first] of [
+  for (const [x, _y, _X, Y, first] of [
     [tm, tn, M, N, 0],
     [tn, tm, N, M, 1],
   ] as const)
@@ -95,7 +95,16 @@ const build = (
   const rows = [spatialShare(tiles[0], c.arch.rows), 1, 1]
   const cols = [1, spatialShare(tiles[1], c.arch.cols), 1]
   const glb = tiles.map((t, d) => t / (rows[d]! * cols[d]!))
-  return finish(c, sizes.map((s, d) => Math.ceil(s / tiles[d]!)), glb, rows, cols, dramOrder, glbOrder, keep)
+  return finish(
+    c,
+    sizes.map((s, d) => Math.ceil(s / tiles[d]!)),
+    glb,
+    rows,
+    cols,
+    dramOrder,
+    glbOrder,
+    keep,
+  )
 }
 
 /**
@@ -144,6 +153,11 @@ const finish = (
     factors[4]![d] = 1
   }
   // Single-buffered: the tiles are sized to the whole buffer, as the closed forms rank them.
-  const m: Mapping = { factors, orders: [[...dramOrder], [...glbOrder], [0, 1, 2]], keep: [[true, true, true], [...keep], [true, true, true]], doubleBuffer: false }
+  const m: Mapping = {
+    factors,
+    orders: [[...dramOrder], [...glbOrder], [0, 1, 2]],
+    keep: [[true, true, true], [...keep], [true, true, true]],
+    doubleBuffer: false,
+  }
   return c.problem(m) === null ? m : null
 }

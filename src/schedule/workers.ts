@@ -21,12 +21,18 @@ import(workerData.tsxApi).then(async (api) => {
  * costs a few hundred milliseconds to start, so this pays only for budgets of tens of thousands of
  * evaluations or more; results are identical to the in-process runner because chunks are pure.
  */
-export const workerRunner = (jobs: ReadonlyArray<ChunkJob>, concurrency: number): Effect.Effect<ReadonlyArray<ChunkResult>> =>
+export const workerRunner = (
+  jobs: ReadonlyArray<ChunkJob>,
+  concurrency: number,
+): Effect.Effect<ReadonlyArray<ChunkResult>> =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(/\.cjs$/, ".mjs")
       const module = new URL("./search.ts", import.meta.url).href
-      return Array.from({ length: Math.max(1, Math.min(concurrency, jobs.length)) }, () => new Worker(bootstrap, { eval: true, workerData: { tsxApi, module } }))
+      return Array.from(
+        { length: Math.max(1, Math.min(concurrency, jobs.length)) },
+        () => new Worker(bootstrap, { eval: true, workerData: { tsxApi, module } }),
+      )
     }),
     (workers) =>
       Effect.async<ReadonlyArray<ChunkResult>>((resume) => {

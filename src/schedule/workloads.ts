@@ -1,5 +1,12 @@
 import type { ModelConfig } from "../engine/index.ts"
-import { layerFromTrace, layerShapesOf, operandSpecOf, statisticalLayer, trainingGemms, type Layer } from "../machine/index.ts"
+import {
+  layerFromTrace,
+  layerShapesOf,
+  operandSpecOf,
+  statisticalLayer,
+  trainingGemms,
+  type Layer,
+} from "../machine/index.ts"
 import type { TraceRecord } from "../trace/index.ts"
 
 /**
@@ -30,4 +37,6 @@ export const targetsFromTrace = (records: ReadonlyArray<TraceRecord>, seed: numb
  * operands: the GEMMs a training step of the engine runs and traces.
  */
 export const targetsFromModel = (model: ModelConfig, batch: number): MapTarget[] =>
-  layerShapesOf(model, batch).flatMap(({ shape }) => trainingGemms(shape).map((w) => statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1)))
+  layerShapesOf(model, batch).flatMap(({ shape }) =>
+    trainingGemms(shape).map((w) => statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1)),
+  )

@@ -4,5 +4,12 @@
  */
 export { TopologyCsvError } from "./errors.ts"
 export { parseTopologyCsv, readTopologyCsv, type TopologyFormat } from "./topology.ts"
-export { iterationSummary, simulate, simulateLayer, simulateWithEntry, type IterationSummary, type SimulateOptions } from "./simulate.ts"
+export {
+  iterationSummary,
+  simulate,
+  simulateLayer,
+  simulateWithEntry,
+  type IterationSummary,
+  type SimulateOptions,
+} from "./simulate.ts"
 export { rowsToArrow, rowsToCsv, writeRows } from "./rows-io.ts"

@@ -27,7 +27,8 @@ export const simulateLayer = (
   layer: Layer,
   dataflow: Dataflow,
   given?: { readonly mapping: Mapping; readonly source: string },
-): Either.Either<SimResult, MappingError | DataflowError> => Either.map(runLayer(machine, layer, dataflow, given), resultOf)
+): Either.Either<SimResult, MappingError | DataflowError> =>
+  Either.map(runLayer(machine, layer, dataflow, given), resultOf)
 
 /** Run a layer under a mapping-file entry, read back against the problem the layer runs as here. */
 export const simulateWithEntry = (
@@ -38,7 +39,14 @@ export const simulateWithEntry = (
   source: string,
 ): Either.Either<SimResult, MappingError | DataflowError> => {
   const mapping = mappingFromNamed(prepare(machine, layer).problem, entry.dims, entry.mapping)
-  if (typeof mapping === "string") return Either.left(new MappingError({ source, layer: `${layer.name}${layer.pass === null ? "" : ` ${layer.pass}`}`, expected: mapping }))
+  if (typeof mapping === "string")
+    return Either.left(
+      new MappingError({
+        source,
+        layer: `${layer.name}${layer.pass === null ? "" : ` ${layer.pass}`}`,
+        expected: mapping,
+      }),
+    )
   return simulateLayer(machine, layer, dataflow, { mapping, source })
 }
 
@@ -75,7 +83,9 @@ export interface IterationSummary {
 export const iterationSummary = (results: ReadonlyArray<SimResult>): IterationSummary => {
   const rows = results.map((r) => r.row)
   const cycles = rows.reduce((s, r) => s + r.cycles, 0)
-  const overlapped = results.filter((r) => r.run.prepared.serialCycles === 0).reduce((s, r) => s + r.row.maskGenCycles, 0)
+  const overlapped = results
+    .filter((r) => r.run.prepared.serialCycles === 0)
+    .reduce((s, r) => s + r.row.maskGenCycles, 0)
   const hiddenUnder = rows.filter((r) => r.pass === "backward-weight").reduce((s, r) => s + r.cycles, 0)
   const exposed = Math.max(0, overlapped - hiddenUnder)
   return {

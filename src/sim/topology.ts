@@ -33,18 +33,37 @@ const detectFormat = (header: ReadonlyArray<string>): TopologyFormat | null => {
   return null
 }
 
-const CONV_COLUMNS = ["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels", "Num Filter", "Strides"]
+const CONV_COLUMNS = [
+  "Layer name",
+  "IFMAP Height",
+  "IFMAP Width",
+  "Filter Height",
+  "Filter Width",
+  "Channels",
+  "Num Filter",
+  "Strides",
+]
 const GEMM_COLUMNS = ["Layer", "M", "N", "K"]
 
 /**
  * Parse a topology file's text. Blank lines are skipped. A conv layer whose name contains "DP" is a
  * depthwise convolution and, as in SCALE-Sim, becomes one single-channel layer per channel.
  */
-export const parseTopologyCsv = (text: string, file: string): Either.Either<ReadonlyArray<LayerWorkload>, TopologyCsvError> => {
+export const parseTopologyCsv = (
+  text: string,
+  file: string,
+): Either.Either<ReadonlyArray<LayerWorkload>, TopologyCsvError> => {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
   const headerIndex = lines.findIndex((l) => l.trim() !== "")
   if (headerIndex < 0)
-    return Either.left(new TopologyCsvError({ file, line: 1, column: "", expected: "expected a SCALE-Sim topology header, got an empty file" }))
+    return Either.left(
+      new TopologyCsvError({
+        file,
+        line: 1,
+        column: "",
+        expected: "expected a SCALE-Sim topology header, got an empty file",
+      }),
+    )
   const header = splitRow(lines[headerIndex]!)
   const format = detectFormat(header)
   if (format === null)
@@ -76,13 +95,28 @@ export const parseTopologyCsv = (text: string, file: string): Either.Either<Read
         }),
       )
     const name = cells[0]!
-    if (name === "") return Either.left(new TopologyCsvError({ file, line, column: columnName(0), expected: "expected a layer name, got an empty cell" }))
+    if (name === "")
+      return Either.left(
+        new TopologyCsvError({
+          file,
+          line,
+          column: columnName(0),
+          expected: "expected a layer name, got an empty cell",
+        }),
+      )
     const ints: number[] = []
     for (let c = 1; c < cells.length; c++) {
       const cell = cells[c]!
       const v = Number(cell)
       if (!/^\d+$/.test(cell) || v < 1 || !Number.isSafeInteger(v))
-        return Either.left(new TopologyCsvError({ file, line, column: columnName(c), expected: `expected a positive integer, got "${cell}"` }))
+        return Either.left(
+          new TopologyCsvError({
+            file,
+            line,
+            column: columnName(c),
+            expected: `expected a positive integer, got "${cell}"`,
+          }),
+        )
       ints.push(v)
     }
 
@@ -94,11 +128,32 @@ export const parseTopologyCsv = (text: string, file: string): Either.Either<Read
 
     const [h, w, r, s, c, k, strideH] = ints as [number, number, number, number, number, number, number]
     const strideW = ints[7] ?? strideH
-    if (r > h) return Either.left(new TopologyCsvError({ file, line, column: columnName(3), expected: `expected at most the IFMAP height (${h}), got ${r}` }))
-    if (s > w) return Either.left(new TopologyCsvError({ file, line, column: columnName(4), expected: `expected at most the IFMAP width (${w}), got ${s}` }))
+    if (r > h)
+      return Either.left(
+        new TopologyCsvError({
+          file,
+          line,
+          column: columnName(3),
+          expected: `expected at most the IFMAP height (${h}), got ${r}`,
+        }),
+      )
+    if (s > w)
+      return Either.left(
+        new TopologyCsvError({
+          file,
+          line,
+          column: columnName(4),
+          expected: `expected at most the IFMAP width (${w}), got ${s}`,
+        }),
+      )
     if (strideW !== strideH)
       return Either.left(
-        new TopologyCsvError({ file, line, column: columnName(8), expected: `expected the same stride as the row stride (${strideH}): unequal strides are not supported, got ${strideW}` }),
+        new TopologyCsvError({
+          file,
+          line,
+          column: columnName(8),
+          expected: `expected the same stride as the row stride (${strideH}): unequal strides are not supported, got ${strideW}`,
+        }),
       )
     const conv = (channels: number): ConvDims => ({
       batch: 1,
@@ -111,14 +166,25 @@ export const parseTopologyCsv = (text: string, file: string): Either.Either<Read
       stride: strideH,
       padding: 0,
     })
-    if (name.includes("DP")) for (let ch = 0; ch < c; ch++) layers.push(workloadFromConv(`${name}Channel_${ch}`, conv(1)))
+    if (name.includes("DP"))
+      for (let ch = 0; ch < c; ch++) layers.push(workloadFromConv(`${name}Channel_${ch}`, conv(1)))
     else layers.push(workloadFromConv(name, conv(c)))
   }
   return Either.right(layers)
 }
 
-export const readTopologyCsv = (file: string): Effect.Effect<ReadonlyArray<LayerWorkload>, TopologyCsvError | FileError> =>
+export const readTopologyCsv = (
+  file: string,
+): Effect.Effect<ReadonlyArray<LayerWorkload>, TopologyCsvError | FileError> =>
   Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
-    catch: (e) => new FileError({ file, reason: `cannot read (${e instanceof Error && "code" in e ? String(e.code) : String(e)})` }),
-  }).pipe(Effect.flatMap((text) => Either.match(parseTopologyCsv(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })))
+    catch: (e) =>
+      new FileError({
+        file,
+        reason: `cannot read (${e instanceof Error && "code" in e ? String(e.code) : String(e)})`,
+      }),
+  }).pipe(
+    Effect.flatMap((text) =>
+      Either.match(parseTopologyCsv(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }),
+    ),
+  )

@@ -15,7 +15,11 @@ export const scaleInPlace = (x: Float32Array, alpha: number): void => {
 }
 
 /** out = a ⊙ mask, where mask holds 0/1; out may alias a. */
-export const applyMask = (a: Float32Array, mask: Uint8Array, out: Float32Array = new Float32Array(a.length)): Float32Array => {
+export const applyMask = (
+  a: Float32Array,
+  mask: Uint8Array,
+  out: Float32Array = new Float32Array(a.length),
+): Float32Array => {
   for (let i = 0; i < a.length; i++) out[i] = mask[i] === 0 ? 0 : a[i]!
   return out
 }
@@ -39,7 +43,12 @@ export const sumRows = (m: number, n: number, a: Float32Array, out: Float32Array
 }
 
 /** Index of the largest entry in each row of a[m×n]; the first one wins a tie. */
-export const argmaxRows = (m: number, n: number, a: Float32Array, out: Uint32Array = new Uint32Array(m)): Uint32Array => {
+export const argmaxRows = (
+  m: number,
+  n: number,
+  a: Float32Array,
+  out: Uint32Array = new Uint32Array(m),
+): Uint32Array => {
   for (let i = 0; i < m; i++) {
     const off = i * n
     let best = 0
@@ -58,7 +67,11 @@ export const argmaxRows = (m: number, n: number, a: Float32Array, out: Uint32Arr
 
 /** Copy rows `indices[start..end)` of src (rows of `cols` floats) contiguously into dst. */
 export const gatherRows = (
-  src: Float32Array, cols: number, indices: ArrayLike<number>, start: number, end: number,
+  src: Float32Array,
+  cols: number,
+  indices: ArrayLike<number>,
+  start: number,
+  end: number,
   dst: Float32Array = new Float32Array((end - start) * cols),
 ): Float32Array => {
   for (let r = start; r < end; r++) {

@@ -11,13 +11,31 @@
 /** Rows of B per reduction block: 64 rows × up to ~1000 floats ≈ 256 KB, inside L2 on our machines. */
 const K_BLOCK = 64
 
-const checkSizes = (name: string, a: Float32Array, aLen: number, b: Float32Array, bLen: number, c: Float32Array, cLen: number): void => {
+const checkSizes = (
+  name: string,
+  a: Float32Array,
+  aLen: number,
+  b: Float32Array,
+  bLen: number,
+  c: Float32Array,
+  cLen: number,
+): void => {
   if (a.length < aLen || b.length < bLen || c.length < cLen)
-    throw new RangeError(`${name}: operands too small (a ${a.length}/${aLen}, b ${b.length}/${bLen}, c ${c.length}/${cLen})`)
+    throw new RangeError(
+      `${name}: operands too small (a ${a.length}/${aLen}, b ${b.length}/${bLen}, c ${c.length}/${cLen})`,
+    )
 }
 
 /** C[m×n] (+)= A[m×k] · B[k×n]. Skips zero entries of A. */
-export const gemm = (m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate = false): void => {
+export const gemm = (
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  accumulate = false,
+): void => {
   checkSizes("gemm", a, m * k, b, k * n, c, m * n)
   if (!accumulate) c.fill(0, 0, m * n)
   for (let k0 = 0; k0 < k; k0 += K_BLOCK) {
@@ -38,7 +56,15 @@ export const gemm = (m: number, n: number, k: number, a: Float32Array, b: Float3
  * C[m×n] (+)= A[k×m]ᵀ · B[k×n]: the weight-gradient shape (dW = dYᵀ·X). Blocked over rows of C so
  * a block of C stays in cache while every row of B streams past it once. Skips zero entries of A.
  */
-export const gemmAtB = (m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate = false): void => {
+export const gemmAtB = (
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  accumulate = false,
+): void => {
   checkSizes("gemmAtB", a, m * k, b, k * n, c, m * n)
   if (!accumulate) c.fill(0, 0, m * n)
   // Rows of C per block: keep the block near 128 KB whatever n is.
@@ -62,7 +88,15 @@ export const gemmAtB = (m: number, n: number, k: number, a: Float32Array, b: Flo
  * product cannot skip cheaply. When A is sparse, prefer transposing B once and calling `gemm`
  * (the engine's Linear layer does exactly that).
  */
-export const gemmABt = (m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate = false): void => {
+export const gemmABt = (
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  accumulate = false,
+): void => {
   checkSizes("gemmABt", a, m * k, b, n * k, c, m * n)
   for (let i = 0; i < m; i++) {
     const aRow = i * k
@@ -70,7 +104,10 @@ export const gemmABt = (m: number, n: number, k: number, a: Float32Array, b: Flo
     for (let j = 0; j < n; j++) {
       const bRow = j * k
       // Four independent partial sums hide floating-point add latency.
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0
       let p = 0
       for (; p + 3 < k; p += 4) {
         s0 += a[aRow + p]! * b[bRow + p]!
@@ -98,8 +135,14 @@ const axpyRow = (n: number, alpha: number, x: Float32Array, xOff: number, y: Flo
 }
 
 /** dst[cols×rows] = src[rows×cols]ᵀ, in cache-sized tiles so neither side is walked with a large stride for long. */
-export const transpose = (rows: number, cols: number, src: Float32Array, dst: Float32Array = new Float32Array(rows * cols)): Float32Array => {
-  if (src.length < rows * cols || dst.length < rows * cols) throw new RangeError(`transpose: arrays too small for ${rows}×${cols}`)
+export const transpose = (
+  rows: number,
+  cols: number,
+  src: Float32Array,
+  dst: Float32Array = new Float32Array(rows * cols),
+): Float32Array => {
+  if (src.length < rows * cols || dst.length < rows * cols)
+    throw new RangeError(`transpose: arrays too small for ${rows}×${cols}`)
   const T = 32
   for (let r0 = 0; r0 < rows; r0 += T) {
     const r1 = Math.min(rows, r0 + T)
@@ -116,8 +159,14 @@ export const transpose = (rows: number, cols: number, src: Float32Array, dst: Fl
 
 /** The reference the fast kernels are tested against: a plain triple loop in float64. */
 export const gemmNaive = (
-  m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array,
-  transA = false, transB = false,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  transA = false,
+  transB = false,
 ): void => {
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
@@ -141,7 +190,13 @@ export const countNonzero = (a: Float32Array, n: number = a.length): number => {
  * Counting both operands costs O(batch·(cin+cout)), nothing next to the O(batch·cin·cout) product.
  */
 export const weightGradient = (
-  cout: number, cin: number, batch: number, dy: Float32Array, x: Float32Array, dw: Float32Array, accumulate = false,
+  cout: number,
+  cin: number,
+  batch: number,
+  dy: Float32Array,
+  x: Float32Array,
+  dw: Float32Array,
+  accumulate = false,
   scratch?: Float32Array,
 ): void => {
   const dyZeros = batch * cout - countNonzero(dy, batch * cout)

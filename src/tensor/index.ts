@@ -5,5 +5,13 @@ export { axpy, scaleInPlace, applyMask, addRowVector, sumRows, argmaxRows, gathe
 export { type Rng, createRng, deriveSeed } from "./random.ts"
 export { type Rand, mulberry32, fnvDeriveSeed, randInt, pick } from "./light-random.ts"
 export {
-  type ConvGeometry, type PoolGeometry, convOut, convOutputShape, im2col, col2im, maxPool, avgPool, avgPoolBackward,
+  type ConvGeometry,
+  type PoolGeometry,
+  convOut,
+  convOutputShape,
+  im2col,
+  col2im,
+  maxPool,
+  avgPool,
+  avgPoolBackward,
 } from "./conv.ts"

@@ -48,7 +48,10 @@ export const deriveSeed = (seed: number, ...stream: ReadonlyArray<number | strin
 
 export const createRng = (seed: number): Rng => {
   const init = splitmix32(seed)
-  let s0 = init(), s1 = init(), s2 = init(), s3 = init()
+  let s0 = init(),
+    s1 = init(),
+    s2 = init(),
+    s3 = init()
   // An all-zero state is a fixed point of xoshiro; splitmix32 makes it practically impossible, but be safe.
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1
 

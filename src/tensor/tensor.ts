@@ -16,7 +16,10 @@ export const sizeOf = (shape: ReadonlyArray<number>): number => {
   return n
 }
 
-export const zeros = (shape: ReadonlyArray<number>): Tensor => ({ shape: [...shape], data: new Float32Array(sizeOf(shape)) })
+export const zeros = (shape: ReadonlyArray<number>): Tensor => ({
+  shape: [...shape],
+  data: new Float32Array(sizeOf(shape)),
+})
 
 /** Wrap existing data (no copy); the length must match the shape. */
 export const tensor = (shape: ReadonlyArray<number>, data: Float32Array | ReadonlyArray<number>): Tensor => {

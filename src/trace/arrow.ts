@@ -15,17 +15,11 @@ import {
   type Column,
   type DataType,
 } from "@uwdata/flechette"
-import { Either, ParseResult, Schema } from "effect"
+import { Either, type ParseResult, Schema } from "effect"
 import { toConfigError } from "../config/index.ts"
 import { arrowFileProblem } from "./arrow-guard.ts"
 import { TraceError } from "./errors.ts"
-import {
-  TRACE_SCHEMA_VERSION,
-  TraceMeta,
-  TraceRecord,
-  type Trace,
-  type TraceMetaInput,
-} from "./schema.ts"
+import { TRACE_SCHEMA_VERSION, TraceMeta, TraceRecord, type Trace, type TraceMetaInput } from "./schema.ts"
 import { operandProblem } from "./summarize.ts"
 
 /**
@@ -55,7 +49,15 @@ const col = (path: string, kind: Kind, group: string | null = null): ColumnSpec 
 })
 
 const convFields = [
-  "batch", "ifmapHeight", "ifmapWidth", "filterHeight", "filterWidth", "channels", "numFilters", "stride", "padding",
+  "batch",
+  "ifmapHeight",
+  "ifmapWidth",
+  "filterHeight",
+  "filterWidth",
+  "channels",
+  "numFilters",
+  "stride",
+  "padding",
 ] as const
 
 const operandColumns = (role: "a" | "b" | "out"): ReadonlyArray<ColumnSpec> => [
@@ -139,7 +141,13 @@ const getPath = (value: unknown, path: ReadonlyArray<string>): unknown => {
 
 /** Sorted keys: params built in a different order must still give the same bytes. */
 const canonicalJson = (params: Record<string, string | number>): string =>
-  JSON.stringify(Object.fromEntries(Object.keys(params).sort().map((k) => [k, params[k]])))
+  JSON.stringify(
+    Object.fromEntries(
+      Object.keys(params)
+        .sort()
+        .map((k) => [k, params[k]]),
+    ),
+  )
 
 /** The config stage already turns a ParseError into its most useful line; reuse it, naming columns. */
 const firstIssue = (e: ParseResult.ParseError): { readonly path: string; readonly message: string } => {
@@ -179,7 +187,10 @@ export const encodeTrace = (meta: TraceMetaInput, records: ReadonlyArray<TraceRe
     if (problem !== null) throw new Error(`encodeTrace: record ${i}: ${problem}`)
   })
   const columns: Array<Column<unknown>> = traceColumns.map((spec) =>
-    columnFromArray(records.map((r) => getPath(r, spec.path)), arrowType(spec.kind)),
+    columnFromArray(
+      records.map((r) => getPath(r, spec.path)),
+      arrowType(spec.kind),
+    ),
   )
   const metadata = new Map<string, string>([
     [META_KEYS.schemaVersion, String(TRACE_SCHEMA_VERSION)],
@@ -204,8 +215,7 @@ export const encodeTrace = (meta: TraceMetaInput, records: ReadonlyArray<TraceRe
 // "ARROW1" then two padding bytes at the start; "ARROW1" again as the very last bytes.
 const MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]
 
-const hasMagicAt = (bytes: Uint8Array, at: number): boolean =>
-  at >= 0 && MAGIC.every((b, i) => bytes[at + i] === b)
+const hasMagicAt = (bytes: Uint8Array, at: number): boolean => at >= 0 && MAGIC.every((b, i) => bytes[at + i] === b)
 
 /** Lenient on width (pandas round-trips ints as int64), strict on kind. */
 const accepts = (kind: Kind, t: DataType): boolean => {
@@ -220,9 +230,7 @@ const accepts = (kind: Kind, t: DataType): boolean => {
     case "binary":
       return base.typeId === Type.Binary || base.typeId === Type.LargeBinary || base.typeId === Type.BinaryView
     case "list<int32>":
-      return (
-        (base.typeId === Type.List || base.typeId === Type.LargeList) && base.children[0].type.typeId === Type.Int
-      )
+      return (base.typeId === Type.List || base.typeId === Type.LargeList) && base.children[0].type.typeId === Type.Int
   }
 }
 
@@ -332,7 +340,9 @@ const decodeTable = (table: Table, meta: TraceMeta, byteLength: number): Readonl
     return new Fail(`corrupt Arrow file (claims ${table.numRows} rows, more than ${byteLength} bytes can hold)`)
   for (const { spec, column } of columns)
     if (column.length !== table.numRows)
-      return new Fail(`corrupt Arrow file (column "${spec.name}" has ${column.length} rows, the table ${table.numRows})`)
+      return new Fail(
+        `corrupt Arrow file (column "${spec.name}" has ${column.length} rows, the table ${table.numRows})`,
+      )
   const records: Array<TraceRecord> = []
   for (let row = 0; row < table.numRows; row++) {
     const raw: Record<string, unknown> = {}
@@ -374,10 +384,10 @@ const oneLine = (reason: string): string => {
  * input: anything that is not a complete, consistent trace of this schema version is a TraceError.
  */
 export const decodeTrace = (bytes: Uint8Array, fileName: string): Either.Either<Trace, TraceError> => {
-  const fail = (reason: string) =>
-    Either.left(new TraceError({ file: fileName, reason: oneLine(reason) }))
+  const fail = (reason: string) => Either.left(new TraceError({ file: fileName, reason: oneLine(reason) }))
   if (bytes.length < 12 || !hasMagicAt(bytes, 0)) {
-    const isStream = bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xff && bytes[2] === 0xff && bytes[3] === 0xff
+    const isStream =
+      bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xff && bytes[2] === 0xff && bytes[3] === 0xff
     return fail(
       isStream
         ? "is an Arrow IPC stream; Spade traces use the Arrow IPC file format (Feather v2)"

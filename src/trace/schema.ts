@@ -75,7 +75,13 @@ export const TemporalTrace = Schema.Struct({
   frames: Positive,
   events: Schema.instanceOf(Int32Array),
   activationNnz: Schema.instanceOf(Int32Array),
-}).pipe(Schema.filter((t) => (t.events.length === t.frames && t.activationNnz.length === t.frames) || `expected ${t.frames} entries per frame list, got ${t.events.length} events and ${t.activationNnz.length} activation counts`))
+}).pipe(
+  Schema.filter(
+    (t) =>
+      (t.events.length === t.frames && t.activationNnz.length === t.frames) ||
+      `expected ${t.frames} entries per frame list, got ${t.events.length} events and ${t.activationNnz.length} activation counts`,
+  ),
+)
 export type TemporalTrace = typeof TemporalTrace.Type
 
 /** One (sampled step, layer, pass). */

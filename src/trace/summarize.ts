@@ -18,7 +18,10 @@ const nzBit = (u: number): number => (((u & 0x7fffffff) - 1) >>> 31) ^ 1
 
 const checkOperandShape = (what: string, o: OperandObservation): void => {
   if (!Number.isInteger(o.rows) || !Number.isInteger(o.cols) || o.rows < 0 || o.cols < 0)
-    throw new InvalidObservationError({ what, reason: `shape ${o.rows}×${o.cols} is not a pair of non-negative integers` })
+    throw new InvalidObservationError({
+      what,
+      reason: `shape ${o.rows}×${o.cols} is not a pair of non-negative integers`,
+    })
   if (o.values.length !== o.rows * o.cols)
     throw new InvalidObservationError({
       what,
@@ -56,9 +59,14 @@ export const summarizeOperand = (o: OperandObservation): OperandTrace => {
       // Eight elements at a time, branch-free: random masks make a per-element branch mispredict.
       for (; i + 8 <= end; i += 8) {
         const chunk =
-          (nzBit(bits[i]!) << 7) | (nzBit(bits[i + 1]!) << 6) | (nzBit(bits[i + 2]!) << 5) |
-          (nzBit(bits[i + 3]!) << 4) | (nzBit(bits[i + 4]!) << 3) | (nzBit(bits[i + 5]!) << 2) |
-          (nzBit(bits[i + 6]!) << 1) | nzBit(bits[i + 7]!)
+          (nzBit(bits[i]!) << 7) |
+          (nzBit(bits[i + 1]!) << 6) |
+          (nzBit(bits[i + 2]!) << 5) |
+          (nzBit(bits[i + 3]!) << 4) |
+          (nzBit(bits[i + 4]!) << 3) |
+          (nzBit(bits[i + 5]!) << 2) |
+          (nzBit(bits[i + 6]!) << 1) |
+          nzBit(bits[i + 7]!)
         inTile += POPCOUNT[chunk]!
         acc = (acc << 8) | chunk
         mask[byte++] = acc >>> accBits
@@ -124,7 +132,14 @@ export const observe = (o: LayerPassObservation): TraceRecord => {
     b: summarizeOperand(o.b),
     out: summarizeOperand(o.out),
     temporalDeltaDensity: o.temporalDeltaDensity,
-    temporal: o.temporal == null ? null : { frames: o.temporal.frames, events: o.temporal.events.slice(), activationNnz: o.temporal.activationNnz.slice() },
+    temporal:
+      o.temporal == null
+        ? null
+        : {
+            frames: o.temporal.frames,
+            events: o.temporal.events.slice(),
+            activationNnz: o.temporal.activationNnz.slice(),
+          },
     sparsifier: {
       method: o.sparsifier.method,
       targetSparsity: o.sparsifier.targetSparsity,
@@ -211,8 +226,7 @@ export const satisfiesNm = (op: OperandTrace): boolean => {
 export const operandProblem = (op: OperandTrace): string | null => {
   const total = op.rows * op.cols
   const maskBytes = (total + 7) >>> 3
-  if (op.mask.length !== maskBytes)
-    return `mask has ${op.mask.length} bytes, ${op.rows}×${op.cols} needs ${maskBytes}`
+  if (op.mask.length !== maskBytes) return `mask has ${op.mask.length} bytes, ${op.rows}×${op.cols} needs ${maskBytes}`
   if (op.rowNnz.length !== op.rows) return `rowNnz has ${op.rowNnz.length} entries, expected ${op.rows} (one per row)`
   const tiles = tileCount(op.rows) * tileCount(op.cols)
   if (op.tileNnz.length !== tiles)
@@ -229,7 +243,8 @@ export const operandProblem = (op: OperandTrace): string | null => {
   for (let t = 0; t < op.tileNnz.length; t++) tileSum += op.tileNnz[t]!
   if (tileSum !== op.nnz) return `tileNnz sums to ${tileSum}, but nnz is ${op.nnz}`
   const pad = maskBytes * 8 - total
-  if (pad > 0 && (op.mask[maskBytes - 1]! & ((1 << pad) - 1)) !== 0) return "mask padding bits after the last element are not zero"
+  if (pad > 0 && (op.mask[maskBytes - 1]! & ((1 << pad) - 1)) !== 0)
+    return "mask padding bits after the last element are not zero"
   let bitSum = 0
   for (let b = 0; b < maskBytes; b++) bitSum += POPCOUNT[op.mask[b]!]!
   if (bitSum !== op.nnz) return `mask has ${bitSum} set bits, but nnz is ${op.nnz}`

@@ -2,11 +2,17 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
+import { MappingEntry } from "../../src/machine/index.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 const spade = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [path.join(root, "bin", "spade.js"), ...args], { encoding: "utf8", cwd: root, timeout: 60_000 })
+  const r = spawnSync(process.execPath, [path.join(root, "bin", "spade.js"), ...args], {
+    encoding: "utf8",
+    cwd: root,
+    timeout: 60_000,
+  })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "spade-cli-"))
@@ -14,7 +20,10 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "spade-cli-"))
 /** A user's mistake: non-zero exit, exactly one line on stderr, no stack trace. */
 const expectOneLineError = (r: { code: number | null; stderr: string }, ...needles: string[]) => {
   expect(r.code).not.toBe(0)
-  const lines = r.stderr.trim().split("\n").filter((l) => l.trim() !== "")
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim() !== "")
   expect(lines, r.stderr).toHaveLength(1)
   expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+|Error:|\{"_tag"/)
   for (const n of needles) expect(lines[0]).toContain(n)
@@ -42,21 +51,54 @@ describe("spade CLI", () => {
     }
   })
 
-  it("layer prints one JSON object per layer with the documented fields", () => {
-    const r = spade("layer", "--accelerator", "systolic-32x32", "--gemm", "64,128,784", "--dataflow", "ws", "--json")
+  it("layer prints one SimRow JSON object per layer, and a density of 1 is the dense operand", () => {
+    const args = ["layer", "--accelerator", "systolic-32x32", "--gemm", "64,128,784", "--dataflow", "ws", "--json"]
+    const r = spade(...args)
     expect(r.code, r.stderr).toBe(0)
-    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(rows).toHaveLength(1)
     const row = rows[0]!
-    for (const f of ["layer", "cycles", "stallCycles", "utilization", "macs", "sram", "dram", "energyPj"]) expect(row).toHaveProperty(f)
+    for (const f of [
+      "layer",
+      "pass",
+      "cycles",
+      "stallCycles",
+      "utilization",
+      "macs",
+      "dramReads",
+      "dramWrites",
+      "ifmapSramReads",
+      "filterSramReads",
+      "ofmapSramWrites",
+      "energyPj",
+      "energyLeakagePj",
+    ])
+      expect(row).toHaveProperty(f)
     expect(row.macs).toBe(64 * 128 * 784)
-    expect(Object.keys(row.sram as object).sort()).toEqual(expect.arrayContaining(["filterReads", "ifmapReads", "ofmapWrites"]))
+    expect([row.accelerator, row.family, row.dataflow, row.mapping, row.mechanism]).toEqual([
+      "systolic-32x32",
+      "dense-systolic",
+      "weight-stationary",
+      "canonical",
+      "dense",
+    ])
+    expect([row.m, row.n, row.k]).toEqual([64, 128, 784])
+    // The same layer with an explicit density of 1: one layer, one answer.
+    const one = spade(...args, "--density", "1")
+    expect(one.code, one.stderr).toBe(0)
+    expect(one.stdout).toBe(r.stdout)
   })
 
   it("layer reads both SCALE-Sim topology formats", () => {
     const dir = tmp()
     const conv = path.join(dir, "conv.csv")
-    fs.writeFileSync(conv, "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nConv1, 224, 224, 7, 7, 3, 64, 2,\nConv2, 56, 56, 3, 3, 64, 64, 1,\n")
+    fs.writeFileSync(
+      conv,
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nConv1, 224, 224, 7, 7, 3, 64, 2,\nConv2, 56, 56, 3, 3, 64, 64, 1,\n",
+    )
     const gemm = path.join(dir, "gemm.csv")
     fs.writeFileSync(gemm, "Layer, M, N, K,\nfc1, 64, 300, 784,\n")
     const a = spade("layer", "--accelerator", "systolic-32x32", "--topology", conv, "--timing", "scalesim", "--json")
@@ -82,7 +124,9 @@ describe("spade CLI", () => {
 
   it("a bad accelerator file names the file, the field path and what was expected", () => {
     const dir = tmp()
-    const good = JSON.parse(fs.readFileSync(path.join(root, "accelerators", "systolic-32x32.json"), "utf8")) as { peArray: { rows: unknown } }
+    const good = JSON.parse(fs.readFileSync(path.join(root, "accelerators", "systolic-32x32.json"), "utf8")) as {
+      peArray: { rows: unknown }
+    }
     good.peArray.rows = -3
     const file = path.join(dir, "bad.json")
     fs.writeFileSync(file, JSON.stringify(good))
@@ -107,18 +151,48 @@ describe("spade CLI", () => {
     expectOneLineError(spade("train", "--model", "mlp-784-128-10", "--sparsity", "nm:5:4"), "--sparsity")
   })
 
-  it("map reports the best mapping, the DRAM lower bound and the Pareto front", () => {
-    const r = spade("map", "--accelerator", "systolic-32x32", "--gemm", "100,200,300", "--objective", "dram", "--budget", "3000", "--json")
+  it("map reports the best mapping, the DRAM lower bound and the Pareto front, each line a mapping file entry", () => {
+    const r = spade(
+      "map",
+      "--accelerator",
+      "systolic-32x32",
+      "--gemm",
+      "100,200,300",
+      "--objective",
+      "dram",
+      "--budget",
+      "3000",
+      "--json",
+    )
     expect(r.code, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout) as {
-      best: { dataflow: string; dramWords: number; cycles: number; energyPj: number; mapping: { dram: { loops: unknown[] }; spatial: unknown } }
+    const line = JSON.parse(r.stdout) as Record<string, unknown>
+    // The mapping-file fields come first, and the line decodes as a mapping file entry.
+    expect(Object.keys(line).slice(0, 7)).toEqual([
+      "layer",
+      "pass",
+      "accelerator",
+      "dataflow",
+      "machine",
+      "dims",
+      "mapping",
+    ])
+    const entry = Schema.decodeUnknownSync(MappingEntry)(line)
+    expect([entry.layer, entry.pass, entry.accelerator]).toEqual(["gemm-100x200x300", null, "systolic-32x32"])
+    expect(entry.machine).toEqual({ timing: "default", glbWords: null, rows: 32, cols: 32 })
+    expect(entry.dims).toEqual({ M: 100, N: 200, K: 300 })
+    const out = line as {
+      best: { dataflow: string; dramWords: number; cycles: number; energyPj: number; mapping: unknown }
       lowerBound: { dramWords: number; kind: string; twoLevelOptimumDramWords: number }
       dramOverLowerBound: number
       dramOverTwoLevelOptimum: number
       evaluated: number
       seconds: number
-      paretoFront: Array<{ cycles: number; energyPj: number }>
+      paretoFront: Array<{ dataflow: string; cycles: number; energyPj: number }>
     }
+    // The default dataflows are the accelerator file's; `free` is opt-in.
+    expect(["output-stationary", "weight-stationary", "input-stationary"]).toContain(out.best.dataflow)
+    expect(out.best.dataflow).toBe(entry.dataflow)
+    expect(out.best.mapping).toEqual(entry.mapping)
     expect(out.lowerBound.kind).toBe("smith")
     expect(out.lowerBound.dramWords).toBeGreaterThanOrEqual(100 * 300 + 300 * 200 + 100 * 200)
     expect(out.best.dramWords).toBeGreaterThanOrEqual(out.lowerBound.dramWords)
@@ -127,11 +201,82 @@ describe("spade CLI", () => {
     expect(out.dramOverTwoLevelOptimum).toBeCloseTo(out.best.dramWords / out.lowerBound.twoLevelOptimumDramWords, 9)
     expect(out.evaluated).toBeGreaterThan(100)
     expect(out.paretoFront.length).toBeGreaterThan(0)
-    expect(out.best.mapping.dram.loops).toBeInstanceOf(Array)
+    for (const p of out.paretoFront)
+      expect(["output-stationary", "weight-stationary", "input-stationary"]).toContain(p.dataflow)
+    expect(entry.mapping.dram.loops).toBeInstanceOf(Array)
+  })
+
+  describe("a mapping found by map runs under layer with exactly the mapper's numbers", () => {
+    const gemm = ["--accelerator", "systolic-32x32", "--gemm", "64,128,784"]
+    const mapTo = (file: string, ...extra: string[]) => {
+      const r = spade("map", ...gemm, "--budget", "1500", "--json", ...extra)
+      expect(r.code, r.stderr).toBe(0)
+      fs.writeFileSync(file, r.stdout)
+      return JSON.parse(r.stdout) as {
+        machine: { glbWords: number | null }
+        best: { dataflow: string; cycles: number; energyPj: number; dramWords: number }
+      }
+    }
+    const layerRow = (...args: string[]) => {
+      const r = spade("layer", ...args, "--json")
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout) as {
+        cycles: number
+        energyPj: number
+        dramReads: number
+        dramWrites: number
+        dataflow: string
+        mapping: string
+      }
+    }
+
+    it("with the accelerator's own buffers", () => {
+      const file = path.join(tmp(), "map.jsonl")
+      const found = mapTo(file)
+      const row = layerRow(...gemm, "--mapping", file)
+      expect([row.cycles, row.energyPj, row.dramReads + row.dramWrites]).toEqual([
+        found.best.cycles,
+        found.best.energyPj,
+        found.best.dramWords,
+      ])
+      expect(row.dataflow).toBe(found.best.dataflow)
+      expect(row.mapping).toContain(file)
+      // The file's only entry fits the same GEMM under any name, but not another GEMM.
+      expectOneLineError(
+        spade("layer", "--accelerator", "systolic-32x32", "--gemm", "64,64,64", "--mapping", file),
+        file,
+        "M=64,N=128,K=784",
+      )
+    })
+
+    it("with --glb-words: the file's machine settings apply, and a conflicting flag is one clear error", () => {
+      const file = path.join(tmp(), "map-glb.jsonl")
+      const found = mapTo(file, "--glb-words", "4096")
+      expect(found.machine.glbWords).toBe(4096)
+      const row = layerRow(...gemm, "--mapping", file)
+      expect([row.cycles, row.energyPj, row.dramReads + row.dramWrites]).toEqual([
+        found.best.cycles,
+        found.best.energyPj,
+        found.best.dramWords,
+      ])
+      expectOneLineError(spade("layer", ...gemm, "--mapping", file, "--glb-words", "8192"), "--glb-words", "4096")
+    })
   })
 
   it("map prints a loop nest without --json and is deterministic for a seed", () => {
-    const args = ["map", "--accelerator", "eyeriss-like", "--conv", "16,16,3,3,8,8", "--dataflow", "row-stationary", "--budget", "2000", "--seed", "5"]
+    const args = [
+      "map",
+      "--accelerator",
+      "eyeriss-like",
+      "--conv",
+      "16,16,3,3,8,8",
+      "--dataflow",
+      "row-stationary",
+      "--budget",
+      "2000",
+      "--seed",
+      "5",
+    ]
     const a = spade(...args)
     expect(a.code, a.stderr).toBe(0)
     expect(a.stdout).toMatch(/for [a-z]_(dram|glb|rf) in \[0, \d+\):/)
@@ -141,13 +286,45 @@ describe("spade CLI", () => {
   })
 
   it("map --model maps every layer and training pass of a model", () => {
-    const r = spade("map", "--accelerator", "systolic-32x32", "--model", "mlp-784-128-10", "--batch", "32", "--budget", "300", "--json")
+    const r = spade(
+      "map",
+      "--accelerator",
+      "systolic-32x32",
+      "--model",
+      "mlp-784-128-10",
+      "--batch",
+      "32",
+      "--budget",
+      "300",
+      "--json",
+    )
     expect(r.code, r.stderr).toBe(0)
-    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { layer: string; pass: string; gemm: { m: number; n: number; k: number }; best: { dramWords: number }; lowerBound: { dramWords: number } })
-    expect(rows.map((x) => `${x.layer} ${x.pass}`)).toEqual(["fc1 forward", "fc1 backward-weight", "fc2 forward", "fc2 backward-data", "fc2 backward-weight"])
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            layer: string
+            pass: string
+            gemm: { m: number; n: number; k: number }
+            best: { dramWords: number }
+            lowerBound: { dramWords: number }
+          },
+      )
+    expect(rows.map((x) => `${x.layer} ${x.pass}`)).toEqual([
+      "fc1 forward",
+      "fc1 backward-weight",
+      "fc2 forward",
+      "fc2 backward-data",
+      "fc2 backward-weight",
+    ])
     expect(rows[0]!.gemm).toEqual({ m: 32, n: 128, k: 784 })
     for (const x of rows) expect(x.best.dramWords).toBeGreaterThanOrEqual(x.lowerBound.dramWords)
-    expectOneLineError(spade("map", "--accelerator", "systolic-32x32", "--model", "mlp-784-128-10", "--gemm", "4,4,4"), "--model")
+    expectOneLineError(
+      spade("map", "--accelerator", "systolic-32x32", "--model", "mlp-784-128-10", "--gemm", "4,4,4"),
+      "--model",
+    )
   })
 
   it("map rejects a bad budget in one line", () => {

@@ -1,11 +1,26 @@
-import { Either, Schema } from "effect"
+import { Effect, Either, type Schema } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { configDir, decodeValue, formatPath, listConfigNames, type ConfigKind } from "../../src/config/index.ts"
+import {
+  configDir,
+  decodeValue,
+  formatPath,
+  listConfigNames,
+  loadConfig,
+  type ConfigKind,
+} from "../../src/config/index.ts"
 import { ModelConfig } from "../../src/engine/index.ts"
 import { Accelerator, Dataflow } from "../../src/hardware/index.ts"
+import {
+  loadDataflow,
+  machineOf,
+  runLayer,
+  statisticalLayer,
+  workloadFromConv,
+  workloadFromGemm,
+} from "../../src/machine/index.ts"
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 type Leaf = { path: ReadonlyArray<string | number>; value: Json }
@@ -30,7 +45,11 @@ const objects = (v: Json, p: ReadonlyArray<string | number> = []): Array<Readonl
       ? [p, ...Object.entries(v).flatMap(([k, x]) => objects(x, [...p, k]))]
       : []
 
-const setAt = (root: Json, p: ReadonlyArray<string | number>, f: (parent: Record<string | number, Json>, key: string | number) => void): Json => {
+const setAt = (
+  root: Json,
+  p: ReadonlyArray<string | number>,
+  f: (parent: Record<string | number, Json>, key: string | number) => void,
+): Json => {
   const copy = structuredClone(root)
   let cur = copy as Record<string | number, Json>
   for (const k of p.slice(0, -1)) cur = cur[k] as Record<string | number, Json>
@@ -40,7 +59,15 @@ const setAt = (root: Json, p: ReadonlyArray<string | number>, f: (parent: Record
 
 /** A value of a different JSON type: no strict schema accepts both. */
 const wrongType = (v: Json): Json =>
-  typeof v === "number" ? "not-a-number" : typeof v === "string" ? 12345 : typeof v === "boolean" ? "yes" : v === null ? "nothing" : 0
+  typeof v === "number"
+    ? "not-a-number"
+    : typeof v === "string"
+      ? 12345
+      : typeof v === "boolean"
+        ? "yes"
+        : v === null
+          ? "nothing"
+          : 0
 
 describe.each(kinds)("every file in %s/", (kind, schema) => {
   const names = listConfigNames(kind)
@@ -61,7 +88,9 @@ describe.each(kinds)("every file in %s/", (kind, schema) => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: all.length - 1 }), (i) => {
           const leaf = all[i]!
-          const bad = setAt(valid, leaf.path, (parent, key) => { parent[key] = wrongType(leaf.value) })
+          const bad = setAt(valid, leaf.path, (parent, key) => {
+            parent[key] = wrongType(leaf.value)
+          })
           const r = decode(file, bad)
           expect(Either.isLeft(r)).toBe(true)
           if (Either.isLeft(r)) {
@@ -102,7 +131,9 @@ describe.each(kinds)("every file in %s/", (kind, schema) => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: keyed.length - 1 }), (i) => {
           const at = keyed[i]!
-          const bad = setAt(valid, at, (parent, key) => { delete parent[key] })
+          const bad = setAt(valid, at, (parent, key) => {
+            delete parent[key]
+          })
           const r = decode(file, bad)
           if (Either.isLeft(r)) {
             expect(r.left.path).toBe(formatPath(at))
@@ -113,4 +144,53 @@ describe.each(kinds)("every file in %s/", (kind, schema) => {
       )
     })
   })
+})
+
+describe("accelerators and dataflows fit together", () => {
+  const dataflows = listConfigNames("dataflows").map((n) => Effect.runSync(loadConfig("dataflows", Dataflow)(n)))
+
+  it("each SCALE-Sim alias (os, ws, is) names exactly one dataflow file", () => {
+    for (const alias of ["os", "ws", "is"])
+      expect(
+        dataflows.filter((d) => d.systolic === alias).map((d) => d.name),
+        alias,
+      ).toHaveLength(1)
+  })
+
+  it.each(listConfigNames("accelerators"))(
+    "%s: every dataflow it declares loads and runs a GEMM and a conv under its canonical mapping",
+    (name) => {
+      const acc = Effect.runSync(loadConfig("accelerators", Accelerator)(name))
+      expect(acc.dataflows.length).toBeGreaterThan(0)
+      expect(new Set(acc.dataflows).size).toBe(acc.dataflows.length)
+      const dense = { kind: "dense" } as const
+      const layers = [
+        statisticalLayer(workloadFromGemm("fc", { m: 64, n: 96, k: 80 }), dense, dense, 1),
+        statisticalLayer(
+          workloadFromConv("conv", {
+            batch: 1,
+            ifmapHeight: 12,
+            ifmapWidth: 12,
+            filterHeight: 3,
+            filterWidth: 3,
+            channels: 8,
+            numFilters: 16,
+            stride: 1,
+            padding: 1,
+          }),
+          dense,
+          dense,
+          1,
+        ),
+      ]
+      for (const dfName of acc.dataflows) {
+        const df = Effect.runSync(loadDataflow(dfName))
+        expect(df.name).toBe(dfName)
+        for (const layer of layers) {
+          const run = runLayer(machineOf(acc), layer, df)
+          expect(Either.isRight(run) ? "" : run.left.message, `${dfName} ${layer.name}`).toBe("")
+        }
+      }
+    },
+  )
 })

@@ -4,7 +4,15 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { describe, expect, it } from "vitest"
-import { FASHION_MNIST_DIR, loadDataset, loadFashionMnist, loadIdxDataset, movingDigits, parseIdx, type Dataset } from "../../src/engine/index.ts"
+import {
+  FASHION_MNIST_DIR,
+  loadDataset,
+  loadFashionMnist,
+  loadIdxDataset,
+  movingDigits,
+  parseIdx,
+  type Dataset,
+} from "../../src/engine/index.ts"
 
 const idx = (dims: number[], data: Uint8Array): Uint8Array => {
   const header = new Uint8Array(4 + 4 * dims.length)
@@ -20,9 +28,13 @@ const idx = (dims: number[], data: Uint8Array): Uint8Array => {
 
 /** A tiny MNIST-style set: n images of h×w with pixel (i, j) of image k = (k + i + j) mod 256. */
 const writeSet = (dir: string, prefix: string, n: number, h: number, w: number, gzip: boolean): void => {
-  const images = Uint8Array.from({ length: n * h * w }, (_, t) => (Math.floor(t / (h * w)) + Math.floor((t % (h * w)) / w) + (t % w)) % 256)
+  const images = Uint8Array.from(
+    { length: n * h * w },
+    (_, t) => (Math.floor(t / (h * w)) + Math.floor((t % (h * w)) / w) + (t % w)) % 256,
+  )
   const labels = Uint8Array.from({ length: n }, (_, k) => k % 3)
-  const put = (name: string, bytes: Uint8Array) => fs.writeFileSync(path.join(dir, `${prefix}${name}${gzip ? ".gz" : ""}`), gzip ? zlib.gzipSync(bytes) : bytes)
+  const put = (name: string, bytes: Uint8Array) =>
+    fs.writeFileSync(path.join(dir, `${prefix}${name}${gzip ? ".gz" : ""}`), gzip ? zlib.gzipSync(bytes) : bytes)
   put("train-images-idx3-ubyte", idx([n, h, w], images))
   put("train-labels-idx1-ubyte", idx([n], labels))
   put("t10k-images-idx3-ubyte", idx([2, h, w], images.subarray(0, 2 * h * w)))
@@ -76,16 +88,19 @@ describe("IDX files", () => {
     expect(Either.isLeft(r) && r.left.message).toMatch(/mnist-digits, fashion-mnist, moving-digits/)
   })
 
-  it.runIf(fs.existsSync(FASHION_MNIST_DIR))("Fashion-MNIST has 60,000 training and 10,000 test images of 784 pixels, 10 balanced classes", () => {
-    const { train, test } = Either.getOrThrow(loadFashionMnist())
-    expect([train.count, test.count, train.features, train.classes]).toEqual([60_000, 10_000, 784, 10])
-    const perClass = new Array<number>(10).fill(0)
-    for (const l of test.labels) perClass[l]!++
-    expect(perClass).toEqual(new Array(10).fill(1000))
-    let max = 0
-    for (let i = 0; i < 784 * 100; i++) max = Math.max(max, train.images[i]!)
-    expect(max).toBe(1)
-  })
+  it.runIf(fs.existsSync(FASHION_MNIST_DIR))(
+    "Fashion-MNIST has 60,000 training and 10,000 test images of 784 pixels, 10 balanced classes",
+    () => {
+      const { train, test } = Either.getOrThrow(loadFashionMnist())
+      expect([train.count, test.count, train.features, train.classes]).toEqual([60_000, 10_000, 784, 10])
+      const perClass = new Array<number>(10).fill(0)
+      for (const l of test.labels) perClass[l]!++
+      expect(perClass).toEqual(new Array(10).fill(1000))
+      let max = 0
+      for (let i = 0; i < 784 * 100; i++) max = Math.max(max, train.images[i]!)
+      expect(max).toBe(1)
+    },
+  )
 })
 
 describe("moving digits", () => {
@@ -107,24 +122,33 @@ describe("moving digits", () => {
       const positions: Array<[number, number]> = []
       for (let t = 0; t < 20; t++) {
         let sum = 0
-        let minX = 64, minY = 64
+        let minX = 64,
+          minY = 64
         for (let p = 0; p < 4096; p++) {
           const v = frames[t * 4096 + p]!
           sum += v
-          if (v > 0) { minX = Math.min(minX, p % 64); minY = Math.min(minY, Math.floor(p / 64)) }
+          if (v > 0) {
+            minX = Math.min(minX, p % 64)
+            minY = Math.min(minY, Math.floor(p / 64))
+          }
         }
         // The whole digit is on the canvas in every frame (it bounces, never clips).
         expect(sum).toBe(train.labels[i] === 3 ? 784 : 1)
         positions.push([minX, minY])
       }
       // It moves 1–2 px per frame along each axis at most.
-      for (let t = 1; t < 20; t++) for (const a of [0, 1]) expect(Math.abs(positions[t]![a]! - positions[t - 1]![a]!)).toBeLessThanOrEqual(2)
+      for (let t = 1; t < 20; t++)
+        for (const a of [0, 1]) expect(Math.abs(positions[t]![a]! - positions[t - 1]![a]!)).toBeLessThanOrEqual(2)
       expect(new Set(positions.map((p) => p.join(","))).size).toBeGreaterThan(5)
     }
     const again = movingDigits({ seed: 4, trainCount: 30, testCount: 5, source: source() }).train
     const other = movingDigits({ seed: 5, trainCount: 30, testCount: 5, source: source() }).train
-    const a = new Float32Array(20 * 4096), b = new Float32Array(20 * 4096), c = new Float32Array(20 * 4096)
-    train.render(7, a, 0); again.render(7, b, 0); other.render(7, c, 0)
+    const a = new Float32Array(20 * 4096),
+      b = new Float32Array(20 * 4096),
+      c = new Float32Array(20 * 4096)
+    train.render(7, a, 0)
+    again.render(7, b, 0)
+    other.render(7, c, 0)
     expect(b).toEqual(a)
     expect(c).not.toEqual(a)
   })

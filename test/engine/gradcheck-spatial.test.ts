@@ -1,7 +1,19 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect, it } from "vitest"
 import {
-  avgPool2d, backward, Conv2d, deltaActivation, dotConstant, leaf, Linear, maxPool2d, nmMask, nmMaskColumns, reshape, topK, type Var,
+  avgPool2d,
+  backward,
+  Conv2d,
+  deltaActivation,
+  dotConstant,
+  leaf,
+  Linear,
+  maxPool2d,
+  nmMask,
+  nmMaskColumns,
+  reshape,
+  topK,
+  type Var,
 } from "../../src/engine/index.ts"
 import { createRng } from "../../src/tensor/index.ts"
 
@@ -30,7 +42,8 @@ const expectGradClose = (name: string, actual: Float32Array | null, expected: Fl
   expect(actual, `${name} has no gradient`).not.toBeNull()
   for (let i = 0; i < expected.length; i++) {
     const tol = 2e-4 + 2e-3 * Math.abs(expected[i]!)
-    if (Math.abs(actual![i]! - expected[i]!) > tol) expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
+    if (Math.abs(actual![i]! - expected[i]!) > tol)
+      expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
   }
 }
 
@@ -41,7 +54,9 @@ const randoms = (seed: number, n: number, scale = 1): Float32Array => {
 
 /** Direct convolution in float64, NHWC input, weight Cout×(R·S·C) with c fastest. */
 const convRef = (
-  x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
   g: { batch: number; h: number; w: number; c: number; cout: number; k: number; stride: number; pad: number },
 ): Float64Array => {
   const oh = Math.floor((g.h + 2 * g.pad - g.k) / g.stride) + 1
@@ -80,38 +95,60 @@ const convCase = fc
   .filter((g) => g.h + 2 * g.pad >= g.k && g.w + 2 * g.pad >= g.k)
 
 describe("finite-difference gradient checks (spatial and activation layers)", () => {
-  test.prop([convCase, fc.boolean()], { numRuns: 40 })("Conv2d: output, dX, dW, db (stride, padding, optional 2:4 mask)", (g, masked) => {
-    const layer = new Conv2d("conv", [g.h, g.w, g.c], g.cout, g.k, g.stride, g.pad, true, g.seed)
-    layer.bias!.data.set(randoms(g.seed + 1, g.cout))
-    if (masked) layer.setMask(nmMask(g.cout, g.k * g.k * g.c, layer.weight.data, 2, 4))
-    const mask = layer.mask
-    const x0 = randoms(g.seed + 2, g.batch * g.h * g.w * g.c)
-    const x = leaf([g.batch, g.h, g.w, g.c], x0.slice(), true)
-    const y = layer.forward(x)
-    const effective = Float64Array.from(layer.weight.data, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
-    const b0 = Float64Array.from(layer.bias!.data)
-    const yRef = convRef(x0, effective, b0, g)
-    expect(y.data.length).toBe(yRef.length)
-    for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-4)
-    const r = randoms(g.seed + 3, yRef.length)
-    backward(dotConstant(y, r))
-    const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) => convRef(xs, w, b, g).reduce((s, v, i) => s + v * r[i]!, 0)
-    expectGradClose("dX", x.grad, numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)))
-    expectGradClose("dW", layer.weight.grad, numericGradient((p) => loss(x0, p, b0), effective))
-    expectGradClose("db", layer.bias!.grad, numericGradient((p) => loss(x0, effective, p), b0))
-  })
+  test.prop([convCase, fc.boolean()], { numRuns: 40 })(
+    "Conv2d: output, dX, dW, db (stride, padding, optional 2:4 mask)",
+    (g, masked) => {
+      const layer = new Conv2d("conv", [g.h, g.w, g.c], g.cout, g.k, g.stride, g.pad, true, g.seed)
+      layer.bias!.data.set(randoms(g.seed + 1, g.cout))
+      if (masked) layer.setMask(nmMask(g.cout, g.k * g.k * g.c, layer.weight.data, 2, 4))
+      const mask = layer.mask
+      const x0 = randoms(g.seed + 2, g.batch * g.h * g.w * g.c)
+      const x = leaf([g.batch, g.h, g.w, g.c], x0.slice(), true)
+      const y = layer.forward(x)
+      const effective = Float64Array.from(layer.weight.data, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
+      const b0 = Float64Array.from(layer.bias!.data)
+      const yRef = convRef(x0, effective, b0, g)
+      expect(y.data.length).toBe(yRef.length)
+      for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-4)
+      const r = randoms(g.seed + 3, yRef.length)
+      backward(dotConstant(y, r))
+      const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) =>
+        convRef(xs, w, b, g).reduce((s, v, i) => s + v * r[i]!, 0)
+      expectGradClose(
+        "dX",
+        x.grad,
+        numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)),
+      )
+      expectGradClose(
+        "dW",
+        layer.weight.grad,
+        numericGradient((p) => loss(x0, p, b0), effective),
+      )
+      expectGradClose(
+        "db",
+        layer.bias!.grad,
+        numericGradient((p) => loss(x0, effective, p), b0),
+      )
+    },
+  )
 
-  const poolCase = fc.record({
-    batch: fc.integer({ min: 1, max: 2 }),
-    h: fc.integer({ min: 2, max: 7 }),
-    w: fc.integer({ min: 2, max: 7 }),
-    c: fc.integer({ min: 1, max: 3 }),
-    size: fc.integer({ min: 1, max: 3 }),
-    stride: fc.integer({ min: 1, max: 3 }),
-    seed: fc.integer({ min: 0, max: 2 ** 30 }),
-  }).filter((g) => g.size <= g.h && g.size <= g.w)
+  const poolCase = fc
+    .record({
+      batch: fc.integer({ min: 1, max: 2 }),
+      h: fc.integer({ min: 2, max: 7 }),
+      w: fc.integer({ min: 2, max: 7 }),
+      c: fc.integer({ min: 1, max: 3 }),
+      size: fc.integer({ min: 1, max: 3 }),
+      stride: fc.integer({ min: 1, max: 3 }),
+      seed: fc.integer({ min: 0, max: 2 ** 30 }),
+    })
+    .filter((g) => g.size <= g.h && g.size <= g.w)
 
-  const poolRef = (kind: "max" | "avg", x: ArrayLike<number>, g: { batch: number; h: number; w: number; c: number; size: number; stride: number }): Float64Array => {
+  const poolRef = (
+    kind: "max" | "avg",
+    x: ArrayLike<number>,
+    g: { batch: number; h: number; w: number; c: number; size: number; stride: number },
+  ): Float64Array => {
     const oh = Math.floor((g.h - g.size) / g.stride) + 1
     const ow = Math.floor((g.w - g.size) / g.stride) + 1
     const y = new Float64Array(g.batch * oh * ow * g.c)
@@ -130,50 +167,64 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
     return y
   }
 
-  test.prop([poolCase, fc.constantFrom("max" as const, "avg" as const)], { numRuns: 60 })("max and average pooling", (g, kind) => {
-    // Distinct values spaced well apart, so the max of a window is stable under ±eps.
-    const rng = createRng(g.seed)
-    const n = g.batch * g.h * g.w * g.c
-    const x0 = rng.shuffle(Float32Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01))
-    const x = leaf([g.batch, g.h, g.w, g.c], x0.slice(), true)
-    const y = kind === "max" ? maxPool2d(x, g.size, g.stride) : avgPool2d(x, g.size, g.stride)
-    const yRef = poolRef(kind, x0, g)
-    for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-5)
-    const r = randoms(g.seed + 1, yRef.length)
-    backward(dotConstant(y, r))
-    expectGradClose("dX", x.grad, numericGradient((p) => poolRef(kind, p, g).reduce((s, v, i) => s + v * r[i]!, 0), Float64Array.from(x0)))
-  })
+  test.prop([poolCase, fc.constantFrom("max" as const, "avg" as const)], { numRuns: 60 })(
+    "max and average pooling",
+    (g, kind) => {
+      // Distinct values spaced well apart, so the max of a window is stable under ±eps.
+      const rng = createRng(g.seed)
+      const n = g.batch * g.h * g.w * g.c
+      const x0 = rng.shuffle(Float32Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01))
+      const x = leaf([g.batch, g.h, g.w, g.c], x0.slice(), true)
+      const y = kind === "max" ? maxPool2d(x, g.size, g.stride) : avgPool2d(x, g.size, g.stride)
+      const yRef = poolRef(kind, x0, g)
+      for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-5)
+      const r = randoms(g.seed + 1, yRef.length)
+      backward(dotConstant(y, r))
+      expectGradClose(
+        "dX",
+        x.grad,
+        numericGradient((p) => poolRef(kind, p, g).reduce((s, v, i) => s + v * r[i]!, 0), Float64Array.from(x0)),
+      )
+    },
+  )
 
-  test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 2 ** 30 })])("top-k: exactly k kept per sample, the largest, same mask in backward", (batch, features, seed) => {
-    const k = 1 + createRng(seed).int(features)
-    const x0 = randoms(seed, batch * features)
-    const x = leaf([batch, features], x0.slice(), true)
-    const { y, mask } = topK(x, k)
-    for (let b = 0; b < batch; b++) {
-      const row = Array.from(x0.subarray(b * features, (b + 1) * features))
-      const kept = row.map((_, i) => i).filter((i) => mask[b * features + i] === 1)
-      expect(kept.length).toBe(k)
-      const minKept = Math.min(...kept.map((i) => row[i]!))
-      row.forEach((v, i) => {
-        if (mask[b * features + i] === 0) {
-          expect(v).toBeLessThanOrEqual(minKept)
-          expect(y.data[b * features + i]).toBe(0)
-        } else expect(y.data[b * features + i]).toBe(v)
-      })
-    }
-    const r = randoms(seed + 1, batch * features)
-    backward(dotConstant(y, r))
-    // With the mask held fixed (it is, away from ties), y = x ⊙ mask.
-    const f = (p: Float64Array): number => p.reduce((s, v, i) => s + v * mask[i]! * r[i]!, 0)
-    expectGradClose("dX", x.grad, numericGradient(f, Float64Array.from(x0)))
-  })
+  test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 2 ** 30 })])(
+    "top-k: exactly k kept per sample, the largest, same mask in backward",
+    (batch, features, seed) => {
+      const k = 1 + createRng(seed).int(features)
+      const x0 = randoms(seed, batch * features)
+      const x = leaf([batch, features], x0.slice(), true)
+      const { y, mask } = topK(x, k)
+      for (let b = 0; b < batch; b++) {
+        const row = Array.from(x0.subarray(b * features, (b + 1) * features))
+        const kept = row.map((_, i) => i).filter((i) => mask[b * features + i] === 1)
+        expect(kept.length).toBe(k)
+        const minKept = Math.min(...kept.map((i) => row[i]!))
+        row.forEach((v, i) => {
+          if (mask[b * features + i] === 0) {
+            expect(v).toBeLessThanOrEqual(minKept)
+            expect(y.data[b * features + i]).toBe(0)
+          } else expect(y.data[b * features + i]).toBe(v)
+        })
+      }
+      const r = randoms(seed + 1, batch * features)
+      backward(dotConstant(y, r))
+      // With the mask held fixed (it is, away from ties), y = x ⊙ mask.
+      const f = (p: Float64Array): number => p.reduce((s, v, i) => s + v * mask[i]! * r[i]!, 0)
+      expectGradClose("dX", x.grad, numericGradient(f, Float64Array.from(x0)))
+    },
+  )
 
   it("top-k keeps exactly k even when every value ties", () => {
     const { mask } = topK(leaf([2, 5], new Float32Array(10).fill(0.5)), 3)
     expect(Array.from(mask)).toEqual([1, 1, 1, 0, 0, 1, 1, 1, 0, 0])
   })
 
-  test.prop([fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), fc.integer()])("reshape / flatten passes gradients through", (batch, dims, seed) => {
+  test.prop([
+    fc.integer({ min: 1, max: 3 }),
+    fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+    fc.integer(),
+  ])("reshape / flatten passes gradients through", (batch, dims, seed) => {
     const n = batch * dims.reduce((a, b) => a * b, 1)
     const x0 = randoms(seed, n)
     const x = leaf([batch, ...dims], x0.slice(), true)
@@ -182,7 +233,12 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
     expectGradClose("dX", x.grad, Float64Array.from(r))
   })
 
-  test.prop([fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 2 ** 30 })])(
+  test.prop([
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 12 }),
+    fc.integer({ min: 1, max: 5 }),
+    fc.integer({ min: 0, max: 2 ** 30 }),
+  ])(
     "BDWP: backward-data multiplies by the separate Cout-wise N:M weight; dW stays dense",
     (batch, cin, cout, seed) => {
       const layer = new Linear("fc", cin, cout, false, seed)
@@ -221,29 +277,32 @@ describe("Delta Activation Layer", () => {
   })
   const step = 1 / 32
 
-  test.prop([seqCase])("reconstruction equals the quantized input at θ = 0 and stays within θ otherwise; events count what was sent", ({ samples, frames, features, threshold, seed }) => {
-    const rows = samples * frames
-    const x0 = randoms(seed, rows * features, 2)
-    const out = deltaActivation(leaf([rows, features], x0), { threshold, quantStep: step, bits: 8, l1: 0, frames })
-    const sum = new Float64Array(samples * features)
-    const events = new Int32Array(frames)
-    for (let r = 0; r < rows; r++) {
-      const sample = Math.floor(r / frames)
-      for (let i = 0; i < features; i++) {
-        const q = Math.max(-127, Math.min(127, Math.round(x0[r * features + i]! / step))) * step
-        const d = out.deltas[r * features + i]!
-        if (d !== 0) events[r % frames]!++
-        sum[sample * features + i]! += d
-        const xhat = out.y.data[r * features + i]!
-        // x̂ is the running sum of what was sent …
-        expect(Math.abs(xhat - sum[sample * features + i]!)).toBeLessThan(1e-9)
-        // … and equals q exactly at θ = 0, or stays within θ of it.
-        if (threshold === 0) expect(xhat === q, `x̂ ${xhat} vs q ${q}`).toBe(true)
-        else expect(Math.abs(xhat - q)).toBeLessThanOrEqual(threshold + 1e-9)
+  test.prop([seqCase])(
+    "reconstruction equals the quantized input at θ = 0 and stays within θ otherwise; events count what was sent",
+    ({ samples, frames, features, threshold, seed }) => {
+      const rows = samples * frames
+      const x0 = randoms(seed, rows * features, 2)
+      const out = deltaActivation(leaf([rows, features], x0), { threshold, quantStep: step, bits: 8, l1: 0, frames })
+      const sum = new Float64Array(samples * features)
+      const events = new Int32Array(frames)
+      for (let r = 0; r < rows; r++) {
+        const sample = Math.floor(r / frames)
+        for (let i = 0; i < features; i++) {
+          const q = Math.max(-127, Math.min(127, Math.round(x0[r * features + i]! / step))) * step
+          const d = out.deltas[r * features + i]!
+          if (d !== 0) events[r % frames]!++
+          sum[sample * features + i]! += d
+          const xhat = out.y.data[r * features + i]!
+          // x̂ is the running sum of what was sent …
+          expect(Math.abs(xhat - sum[sample * features + i]!)).toBeLessThan(1e-9)
+          // … and equals q exactly at θ = 0, or stays within θ of it.
+          if (threshold === 0) expect(xhat === q, `x̂ ${xhat} vs q ${q}`).toBe(true)
+          else expect(Math.abs(xhat - q)).toBeLessThanOrEqual(threshold + 1e-9)
+        }
       }
-    }
-    expect(Array.from(out.eventsPerFrame)).toEqual(Array.from(events))
-  })
+      expect(Array.from(out.eventsPerFrame)).toEqual(Array.from(events))
+    },
+  )
 
   it("a constant sequence sends once, then nothing", () => {
     const frames = 5
@@ -253,17 +312,20 @@ describe("Delta Activation Layer", () => {
     expect(Array.from(out.activationNnzPerFrame)).toEqual([2, 2, 2, 2, 2])
   })
 
-  test.prop([seqCase, fc.constantFrom(0, 0.01)])("gradient: straight-through, plus l1·sign(Δ)/rows for sent deltas", ({ samples, frames, features, threshold, seed }, l1) => {
-    const rows = samples * frames
-    const x0 = randoms(seed, rows * features, 2)
-    const x = leaf([rows, features], x0.slice(), true)
-    const out = deltaActivation(x, { threshold, quantStep: step, bits: 8, l1, frames })
-    const r = randoms(seed + 1, rows * features)
-    backward(dotConstant(out.y as Var, r))
-    for (let i = 0; i < r.length; i++) {
-      const d = out.deltas[i]!
-      const expected = r[i]! + (d === 0 ? 0 : (Math.sign(d) * l1) / rows)
-      expect(Math.abs(x.grad![i]! - expected)).toBeLessThan(1e-6)
-    }
-  })
+  test.prop([seqCase, fc.constantFrom(0, 0.01)])(
+    "gradient: straight-through, plus l1·sign(Δ)/rows for sent deltas",
+    ({ samples, frames, features, threshold, seed }, l1) => {
+      const rows = samples * frames
+      const x0 = randoms(seed, rows * features, 2)
+      const x = leaf([rows, features], x0.slice(), true)
+      const out = deltaActivation(x, { threshold, quantStep: step, bits: 8, l1, frames })
+      const r = randoms(seed + 1, rows * features)
+      backward(dotConstant(out.y as Var, r))
+      for (let i = 0; i < r.length; i++) {
+        const d = out.deltas[i]!
+        const expected = r[i]! + (d === 0 ? 0 : (Math.sign(d) * l1) / rows)
+        expect(Math.abs(x.grad![i]! - expected)).toBeLessThan(1e-6)
+      }
+    },
+  )
 })

@@ -1,6 +1,15 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect } from "vitest"
-import { backward, dotConstant, leaf, Linear, nmMask, relu, softmaxCrossEntropy, type Var } from "../../src/engine/index.ts"
+import {
+  backward,
+  dotConstant,
+  leaf,
+  Linear,
+  nmMask,
+  relu,
+  softmaxCrossEntropy,
+  type Var,
+} from "../../src/engine/index.ts"
 import { createRng } from "../../src/tensor/index.ts"
 
 /**
@@ -28,7 +37,8 @@ const expectGradClose = (name: string, actual: Float32Array | null, expected: Fl
   expect(actual, `${name} has no gradient`).not.toBeNull()
   for (let i = 0; i < expected.length; i++) {
     const tol = 1e-4 + 1e-3 * Math.abs(expected[i]!)
-    if (Math.abs(actual![i]! - expected[i]!) > tol) expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
+    if (Math.abs(actual![i]! - expected[i]!) > tol)
+      expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
   }
 }
 
@@ -38,7 +48,14 @@ const randoms = (seed: number, n: number, scale = 1): Float32Array => {
 }
 
 /** Reference y = x·ŵᵀ + b in float64 (ŵ row-major Cout×Cin). */
-const linearRef = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, batch: number, cin: number, cout: number): Float64Array => {
+const linearRef = (
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  batch: number,
+  cin: number,
+  cout: number,
+): Float64Array => {
   const y = new Float64Array(batch * cout)
   for (let i = 0; i < batch; i++)
     for (let j = 0; j < cout; j++) {
@@ -69,28 +86,43 @@ const dims = fc.record({
 })
 
 describe("finite-difference gradient checks", () => {
-  test.prop([dims, fc.boolean()])("Linear: dX, dW, db (with and without a 2:4 mask; dW straight-through)", ({ batch, cin, cout, seed }, masked) => {
-    const layer = new Linear("fc", cin, cout, true, seed)
-    layer.bias!.data.set(randoms(seed + 1, cout))
-    if (masked) layer.setMask(nmMask(cout, cin, layer.weight.data, 2, 4))
-    const mask = layer.mask
-    const x0 = randoms(seed + 2, batch * cin)
-    const r = randoms(seed + 3, batch * cout)
-    const x = leaf([batch, cin], x0.slice(), true)
-    backward(dotConstant(layer.forward(x), r))
+  test.prop([dims, fc.boolean()])(
+    "Linear: dX, dW, db (with and without a 2:4 mask; dW straight-through)",
+    ({ batch, cin, cout, seed }, masked) => {
+      const layer = new Linear("fc", cin, cout, true, seed)
+      layer.bias!.data.set(randoms(seed + 1, cout))
+      if (masked) layer.setMask(nmMask(cout, cin, layer.weight.data, 2, 4))
+      const mask = layer.mask
+      const x0 = randoms(seed + 2, batch * cin)
+      const r = randoms(seed + 3, batch * cout)
+      const x = leaf([batch, cin], x0.slice(), true)
+      backward(dotConstant(layer.forward(x), r))
 
-    const w0 = layer.weight.data
-    const b0 = layer.bias!.data
-    const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>): number => {
-      const y = linearRef(xs, w, b, batch, cin, cout)
-      return y.reduce((s, v, i) => s + v * r[i]!, 0)
-    }
-    const effective = Float64Array.from(w0, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
-    expectGradClose("dX", x.grad, numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)))
-    // Straight-through: the dense weight gets the gradient of the weight as used, mask ignored.
-    expectGradClose("dW", layer.weight.grad, numericGradient((p) => loss(x0, p, b0), effective))
-    expectGradClose("db", layer.bias!.grad, numericGradient((p) => loss(x0, effective, p), Float64Array.from(b0)))
-  })
+      const w0 = layer.weight.data
+      const b0 = layer.bias!.data
+      const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>): number => {
+        const y = linearRef(xs, w, b, batch, cin, cout)
+        return y.reduce((s, v, i) => s + v * r[i]!, 0)
+      }
+      const effective = Float64Array.from(w0, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
+      expectGradClose(
+        "dX",
+        x.grad,
+        numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)),
+      )
+      // Straight-through: the dense weight gets the gradient of the weight as used, mask ignored.
+      expectGradClose(
+        "dW",
+        layer.weight.grad,
+        numericGradient((p) => loss(x0, p, b0), effective),
+      )
+      expectGradClose(
+        "db",
+        layer.bias!.grad,
+        numericGradient((p) => loss(x0, effective, p), Float64Array.from(b0)),
+      )
+    },
+  )
 
   test.prop([fc.integer({ min: 1, max: 30 }), fc.integer()])("ReLU", (n, seed) => {
     // Keep inputs away from the kink, where the derivative is undefined.
@@ -102,39 +134,48 @@ describe("finite-difference gradient checks", () => {
     expectGradClose("dX", x.grad, numericGradient(f, Float64Array.from(x0)))
   })
 
-  test.prop([fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 7 }), fc.integer(), fc.constantFrom(1, 10, 1000)])(
-    "softmax cross-entropy (stable for huge logits)",
-    (batch, classes, seed, scale) => {
-      const z0 = randoms(seed, batch * classes, scale)
-      const rng = createRng(seed + 1)
+  test.prop([
+    fc.integer({ min: 1, max: 5 }),
+    fc.integer({ min: 2, max: 7 }),
+    fc.integer(),
+    fc.constantFrom(1, 10, 1000),
+  ])("softmax cross-entropy (stable for huge logits)", (batch, classes, seed, scale) => {
+    const z0 = randoms(seed, batch * classes, scale)
+    const rng = createRng(seed + 1)
+    const labels = Uint8Array.from({ length: batch }, () => rng.int(classes))
+    const z = leaf([batch, classes], z0.slice(), true)
+    const loss = softmaxCrossEntropy(z, labels)
+    expect(Number.isFinite(loss.data[0]!)).toBe(true)
+    expect(Math.abs(loss.data[0]! - ceRef(z0, labels, batch, classes))).toBeLessThan(1e-4 * Math.max(1, scale))
+    backward(loss)
+    expectGradClose(
+      "dZ",
+      z.grad,
+      numericGradient((p) => ceRef(p, labels, batch, classes), Float64Array.from(z0)),
+    )
+  })
+
+  test.prop([dims, fc.integer({ min: 2, max: 5 })])(
+    "a two-layer MLP end to end (Linear → ReLU → Linear → CE)",
+    ({ batch, cin, cout, seed }, classes) => {
+      const l1 = new Linear("fc1", cin, cout, true, seed)
+      const l2 = new Linear("fc2", cout, classes, true, seed + 1)
+      l1.bias!.data.set(randoms(seed + 2, cout, 0.1))
+      const x0 = randoms(seed + 3, batch * cin)
+      const rng = createRng(seed + 4)
       const labels = Uint8Array.from({ length: batch }, () => rng.int(classes))
-      const z = leaf([batch, classes], z0.slice(), true)
-      const loss = softmaxCrossEntropy(z, labels)
-      expect(Number.isFinite(loss.data[0]!)).toBe(true)
-      expect(Math.abs(loss.data[0]! - ceRef(z0, labels, batch, classes))).toBeLessThan(1e-4 * Math.max(1, scale))
-      backward(loss)
-      expectGradClose("dZ", z.grad, numericGradient((p) => ceRef(p, labels, batch, classes), Float64Array.from(z0)))
+      const h = linearRef(x0, l1.weight.data, l1.bias!.data, batch, cin, cout)
+      // A pre-activation within eps of 0 makes the numeric derivative meaningless; skip those draws.
+      fc.pre(h.every((v) => Math.abs(v) > 1e-3))
+      const x = leaf([batch, cin], x0.slice(), false)
+      const forward = (v: Var): Var => l2.forward(relu(l1.forward(v)))
+      backward(softmaxCrossEntropy(forward(x), labels))
+      const f = (w1: ArrayLike<number>): number => {
+        const hidden = linearRef(x0, w1, l1.bias!.data, batch, cin, cout).map((v) => Math.max(0, v))
+        return ceRef(linearRef(hidden, l2.weight.data, l2.bias!.data, batch, cout, classes), labels, batch, classes)
+      }
+      expectGradClose("dW1", l1.weight.grad, numericGradient(f, Float64Array.from(l1.weight.data)))
+      expect(x.grad).toBeNull()
     },
   )
-
-  test.prop([dims, fc.integer({ min: 2, max: 5 })])("a two-layer MLP end to end (Linear → ReLU → Linear → CE)", ({ batch, cin, cout, seed }, classes) => {
-    const l1 = new Linear("fc1", cin, cout, true, seed)
-    const l2 = new Linear("fc2", cout, classes, true, seed + 1)
-    l1.bias!.data.set(randoms(seed + 2, cout, 0.1))
-    const x0 = randoms(seed + 3, batch * cin)
-    const rng = createRng(seed + 4)
-    const labels = Uint8Array.from({ length: batch }, () => rng.int(classes))
-    const h = linearRef(x0, l1.weight.data, l1.bias!.data, batch, cin, cout)
-    // A pre-activation within eps of 0 makes the numeric derivative meaningless; skip those draws.
-    fc.pre(h.every((v) => Math.abs(v) > 1e-3))
-    const x = leaf([batch, cin], x0.slice(), false)
-    const forward = (v: Var): Var => l2.forward(relu(l1.forward(v)))
-    backward(softmaxCrossEntropy(forward(x), labels))
-    const f = (w1: ArrayLike<number>): number => {
-      const hidden = linearRef(x0, w1, l1.bias!.data, batch, cin, cout).map((v) => Math.max(0, v))
-      return ceRef(linearRef(hidden, l2.weight.data, l2.bias!.data, batch, cout, classes), labels, batch, classes)
-    }
-    expectGradClose("dW1", l1.weight.grad, numericGradient(f, Float64Array.from(l1.weight.data)))
-    expect(x.grad).toBeNull()
-  })
 })

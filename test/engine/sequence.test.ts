@@ -1,6 +1,14 @@
 import { Effect, Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { loadMnist, loadModel, movingDigits, parseSparsity, train, type LayerPassObservation, type ModelConfig } from "../../src/engine/index.ts"
+import {
+  loadMnist,
+  loadModel,
+  movingDigits,
+  parseSparsity,
+  train,
+  type LayerPassObservation,
+  type ModelConfig,
+} from "../../src/engine/index.ts"
 import { decodeTrace, encodeTrace, observe, type TraceRecord } from "../../src/trace/index.ts"
 
 let frameModel: ModelConfig
@@ -12,8 +20,18 @@ const data = () => movingDigits({ seed: 2, trainCount: 24, testCount: 8, source:
 
 const run = (spec: string, onObservation?: (o: LayerPassObservation) => void) =>
   train({
-    model: frameModel, data: data(), sparsity: Either.getOrThrow(parseSparsity(spec)), epochs: 1, batchSize: 8, learningRate: 0.001,
-    momentum: 0.9, weightDecay: 0, seed: 1, traceEverySteps: 1, optimizer: "adam", onObservation,
+    model: frameModel,
+    data: data(),
+    sparsity: Either.getOrThrow(parseSparsity(spec)),
+    epochs: 1,
+    batchSize: 8,
+    learningRate: 0.001,
+    momentum: 0.9,
+    weightDecay: 0,
+    seed: 1,
+    traceEverySteps: 1,
+    optimizer: "adam",
+    onObservation,
   })
 
 const nnz = (v: Float32Array): number => v.reduce((s, x) => s + (x !== 0 ? 1 : 0), 0)
@@ -41,7 +59,22 @@ describe("sequence models with Delta layers", () => {
     expect(later).toBeLessThan(laterActive)
     expect(result.temporal!.eventsPerFrame).toBeLessThan(result.temporal!.activationsPerFrame)
     // The whole trace survives the Arrow round trip with its per-frame lists.
-    const back = Either.getOrThrow(decodeTrace(encodeTrace({ model: "frame-mlp-64", dataset: "moving-digits", method: "dense", methodParams: {}, seed: 1, engineVersion: "test" }, records), "mem"))
+    const back = Either.getOrThrow(
+      decodeTrace(
+        encodeTrace(
+          {
+            model: "frame-mlp-64",
+            dataset: "moving-digits",
+            method: "dense",
+            methodParams: {},
+            seed: 1,
+            engineVersion: "test",
+          },
+          records,
+        ),
+        "mem",
+      ),
+    )
     expect(back.records[5]!.temporal).toEqual(records[5]!.temporal)
   })
 
@@ -53,5 +86,4 @@ describe("sequence models with Delta layers", () => {
     })
     expect(result.temporal!.eventsPerFrame).toBe(result.temporal!.activationsPerFrame)
   })
-
 })

@@ -15,18 +15,21 @@ const nmCase = fc
   .filter((c) => c.n < c.m)
 
 describe("N:M magnitude masks", () => {
-  test.prop([nmCase])("every group of m along a row keeps exactly min(n, group size), the largest |w|", ({ rows, cols, n, m, values }) => {
-    const w = Float32Array.from({ length: rows * cols }, (_, i) => values[i % values.length]!)
-    const mask = nmMask(rows, cols, w, n, m)
-    for (let r = 0; r < rows; r++)
-      for (let g0 = 0; g0 < cols; g0 += m) {
-        const idx = Array.from({ length: Math.min(m, cols - g0) }, (_, j) => r * cols + g0 + j)
-        const kept = idx.filter((i) => mask[i] === 1)
-        expect(kept.length).toBe(Math.min(n, idx.length))
-        const minKept = Math.min(...kept.map((i) => Math.abs(w[i]!)))
-        for (const i of idx) if (mask[i] === 0) expect(Math.abs(w[i]!)).toBeLessThanOrEqual(minKept)
-      }
-  })
+  test.prop([nmCase])(
+    "every group of m along a row keeps exactly min(n, group size), the largest |w|",
+    ({ rows, cols, n, m, values }) => {
+      const w = Float32Array.from({ length: rows * cols }, (_, i) => values[i % values.length]!)
+      const mask = nmMask(rows, cols, w, n, m)
+      for (let r = 0; r < rows; r++)
+        for (let g0 = 0; g0 < cols; g0 += m) {
+          const idx = Array.from({ length: Math.min(m, cols - g0) }, (_, j) => r * cols + g0 + j)
+          const kept = idx.filter((i) => mask[i] === 1)
+          expect(kept.length).toBe(Math.min(n, idx.length))
+          const minKept = Math.min(...kept.map((i) => Math.abs(w[i]!)))
+          for (const i of idx) if (mask[i] === 0) expect(Math.abs(w[i]!)).toBeLessThanOrEqual(minKept)
+        }
+    },
+  )
 
   it("counts mask changes", () => {
     const a = Uint8Array.from([1, 1, 0, 0])
@@ -46,16 +49,27 @@ describe("--sparsity parser", () => {
     for (const t of ["dense", "nm:2:4", "nm:2:8:16"]) expect(sparsityLabel(ok(t))).toBe(t)
   })
 
-  it.each(["", "sparse", "nm", "nm:2", "nm:4:4", "nm:5:4", "nm:0:4", "nm:2:x", "nm:2.5:4", "nm:-1:4", "nm:2:4:0", "nm:2:4:5:6", "nm:2:128"])(
-    "rejects %j with a ConfigError naming --sparsity",
-    (text) => {
-      const result = parseSparsity(text)
-      expect(Either.isLeft(result)).toBe(true)
-      if (Either.isLeft(result)) {
-        expect(result.left._tag).toBe("ConfigError")
-        expect(result.left.file).toBe("--sparsity")
-        expect(result.left.message).toMatch(/^--sparsity: expected/)
-      }
-    },
-  )
+  it.each([
+    "",
+    "sparse",
+    "nm",
+    "nm:2",
+    "nm:4:4",
+    "nm:5:4",
+    "nm:0:4",
+    "nm:2:x",
+    "nm:2.5:4",
+    "nm:-1:4",
+    "nm:2:4:0",
+    "nm:2:4:5:6",
+    "nm:2:128",
+  ])("rejects %j with a ConfigError naming --sparsity", (text) => {
+    const result = parseSparsity(text)
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isLeft(result)) {
+      expect(result.left._tag).toBe("ConfigError")
+      expect(result.left.file).toBe("--sparsity")
+      expect(result.left.message).toMatch(/^--sparsity: expected/)
+    }
+  })
 })

@@ -1,8 +1,17 @@
 import { Effect, Either } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
-  loadMnist, loadModel, mnistDigits, parseSparsity, selectRows, train, trainNetwork,
-  type LayerPassObservation, type ModelConfig, type Split, type TrainOptions,
+  loadMnist,
+  loadModel,
+  mnistDigits,
+  parseSparsity,
+  selectRows,
+  train,
+  trainNetwork,
+  type LayerPassObservation,
+  type ModelConfig,
+  type Split,
+  type TrainOptions,
 } from "../../src/engine/index.ts"
 import { gemmNaive } from "../../src/tensor/index.ts"
 
@@ -12,13 +21,31 @@ let mlp128: ModelConfig
 
 beforeAll(async () => {
   data = loadMnist({ seed: 1, testFraction: 0.2 })
-  small = { train: selectRows(data.train, Uint32Array.from({ length: 512 }, (_, i) => i)), test: selectRows(data.test, Uint32Array.from({ length: 200 }, (_, i) => i)) }
+  small = {
+    train: selectRows(
+      data.train,
+      Uint32Array.from({ length: 512 }, (_, i) => i),
+    ),
+    test: selectRows(
+      data.test,
+      Uint32Array.from({ length: 200 }, (_, i) => i),
+    ),
+  }
   mlp128 = await Effect.runPromise(loadModel("mlp-784-128-10"))
 })
 
 const options = (over: Partial<TrainOptions> = {}): TrainOptions => ({
-  model: mlp128, data: small, sparsity: { kind: "dense" }, epochs: 1, batchSize: 64, learningRate: 0.05,
-  momentum: 0.9, weightDecay: 1e-4, seed: 7, traceEverySteps: 0, ...over,
+  model: mlp128,
+  data: small,
+  sparsity: { kind: "dense" },
+  epochs: 1,
+  batchSize: 64,
+  learningRate: 0.05,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  seed: 7,
+  traceEverySteps: 0,
+  ...over,
 })
 
 const nm24 = Either.getOrThrow(parseSparsity("nm:2:4:3"))
@@ -31,8 +58,12 @@ describe("MNIST digits", () => {
     const perDigit = new Array<number>(10).fill(0)
     for (const l of all.labels) perDigit[l]!++
     for (const c of perDigit) expect(c > 850 && c < 1150).toBe(true)
-    let min = Infinity, max = -Infinity
-    for (const v of all.images) { min = Math.min(min, v); max = Math.max(max, v) }
+    let min = Infinity,
+      max = -Infinity
+    for (const v of all.images) {
+      min = Math.min(min, v)
+      max = Math.max(max, v)
+    }
     expect([min, max]).toEqual([0, 1])
   })
 
@@ -47,7 +78,9 @@ describe("MNIST digits", () => {
 describe("training", () => {
   it("is deterministic for a seed, and the seed matters", () => {
     const weights = (seed: number, sparsity = options().sparsity) =>
-      trainNetwork(options({ seed, sparsity, epochs: 2 })).network.parameters().map((p) => p.value.data)
+      trainNetwork(options({ seed, sparsity, epochs: 2 }))
+        .network.parameters()
+        .map((p) => p.value.data)
     expect(weights(7)).toEqual(weights(7))
     expect(weights(7, nm24)).toEqual(weights(7, nm24))
     expect(weights(7)).not.toEqual(weights(8))
@@ -72,48 +105,68 @@ describe("training", () => {
   it("traces consistent GEMMs for every pass each Linear layer runs on sampled steps", () => {
     const seen: LayerPassObservation[] = []
     const checks: string[] = []
-    const result = train(options({
-      sparsity: nm24, traceEverySteps: 3,
-      onObservation: (o) => {
-        seen.push(o)
-        const { m, n, k } = o.gemm
-        expect([o.a.rows, o.a.cols, o.b.rows, o.b.cols, o.out.rows, o.out.cols]).toEqual([m, k, k, n, m, n])
-        for (const op of [o.a, o.b, o.out]) expect(op.values.length).toBe(op.rows * op.cols)
-        // The N:M claim must hold along the axis it names.
-        const b = o.b
-        if (b.nm !== null) {
-          const [outer, inner] = b.nm.axis === "row" ? [b.rows, b.cols] : [b.cols, b.rows]
-          const at = (o2: number, i2: number) => (b.nm!.axis === "row" ? b.values[o2 * b.cols + i2]! : b.values[i2 * b.cols + o2]!)
-          let overfull = 0
-          for (let p = 0; p < outer; p++)
-            for (let g = 0; g < inner; g += b.nm.m) {
-              let nz = 0
-              for (let i = g; i < Math.min(inner, g + b.nm.m); i++) if (at(p, i) !== 0) nz++
-              if (nz > b.nm.n) overfull++
-            }
-          expect(overfull, `${o.layer} ${o.pass}: groups with more than N nonzeros`).toBe(0)
-        }
-        // The backward-weight and forward products are what the operands say (bias aside).
-        if (o.pass === "backward-weight" || (o.pass === "forward" && o.layer === "fc2")) {
-          const ref = new Float32Array(m * n)
-          gemmNaive(m, n, k, o.a.values, o.b.values, ref)
-          const bias = o.pass === "forward" ? Array.from({ length: n }, (_, j) => o.out.values[j]! - ref[j]!) : null
-          let worst = 0
-          for (let i = 0; i < m * n; i++) worst = Math.max(worst, Math.abs(o.out.values[i]! - ref[i]! - (bias?.[i % n] ?? 0)))
-          expect(worst).toBeLessThan(1e-3)
-          checks.push(o.pass)
-        }
-      },
-    }))
+    const result = train(
+      options({
+        sparsity: nm24,
+        traceEverySteps: 3,
+        onObservation: (o) => {
+          seen.push(o)
+          const { m, n, k } = o.gemm
+          expect([o.a.rows, o.a.cols, o.b.rows, o.b.cols, o.out.rows, o.out.cols]).toEqual([m, k, k, n, m, n])
+          for (const op of [o.a, o.b, o.out]) expect(op.values.length).toBe(op.rows * op.cols)
+          // The N:M claim must hold along the axis it names.
+          const b = o.b
+          if (b.nm !== null) {
+            const [outer, inner] = b.nm.axis === "row" ? [b.rows, b.cols] : [b.cols, b.rows]
+            const at = (o2: number, i2: number) =>
+              b.nm!.axis === "row" ? b.values[o2 * b.cols + i2]! : b.values[i2 * b.cols + o2]!
+            let overfull = 0
+            for (let p = 0; p < outer; p++)
+              for (let g = 0; g < inner; g += b.nm.m) {
+                let nz = 0
+                for (let i = g; i < Math.min(inner, g + b.nm.m); i++) if (at(p, i) !== 0) nz++
+                if (nz > b.nm.n) overfull++
+              }
+            expect(overfull, `${o.layer} ${o.pass}: groups with more than N nonzeros`).toBe(0)
+          }
+          // The backward-weight and forward products are what the operands say (bias aside).
+          if (o.pass === "backward-weight" || (o.pass === "forward" && o.layer === "fc2")) {
+            const ref = new Float32Array(m * n)
+            gemmNaive(m, n, k, o.a.values, o.b.values, ref)
+            const bias = o.pass === "forward" ? Array.from({ length: n }, (_, j) => o.out.values[j]! - ref[j]!) : null
+            let worst = 0
+            for (let i = 0; i < m * n; i++)
+              worst = Math.max(worst, Math.abs(o.out.values[i]! - ref[i]! - (bias?.[i % n] ?? 0)))
+            expect(worst).toBeLessThan(1e-3)
+            checks.push(o.pass)
+          }
+        },
+      }),
+    )
     const tracedSteps = Math.ceil(result.steps / 3)
     // fc1 reads the input, so it has no backward-data: training never computes it.
     expect(seen.length).toBe(tracedSteps * (2 * 3 - 1))
     expect(seen.some((o) => o.layer === "fc1" && o.pass === "backward-data")).toBe(false)
     expect(new Set(seen.map((o) => `${o.step}/${o.layer}/${o.pass}`)).size).toBe(seen.length)
-    expect(seen[0]).toMatchObject({ op: "linear", conv: null, temporalDeltaDensity: null, layerIndex: 0, layer: "fc1", pass: "forward" })
-    expect(seen[0]!.sparsifier).toMatchObject({ method: "nm-magnitude", targetSparsity: 0.5, dropped: 0, grown: 0, hamming: 0 })
+    expect(seen[0]).toMatchObject({
+      op: "linear",
+      conv: null,
+      temporalDeltaDensity: null,
+      layerIndex: 0,
+      layer: "fc1",
+      pass: "forward",
+    })
+    expect(seen[0]!.sparsifier).toMatchObject({
+      method: "nm-magnitude",
+      targetSparsity: 0.5,
+      dropped: 0,
+      grown: 0,
+      hamming: 0,
+    })
     // Masks are recomputed every 3 steps with straight-through gradients: some later trace sees changes.
-    expect(seen.some((o) => o.sparsifier.hamming > 0 && o.sparsifier.hamming === o.sparsifier.dropped + o.sparsifier.grown)).toBe(true)
+    expect(
+      seen.some((o) => o.sparsifier.hamming > 0 && o.sparsifier.hamming === o.sparsifier.dropped + o.sparsifier.grown),
+    ).toBe(true)
     expect(checks.length).toBeGreaterThan(0)
   })
 
@@ -125,7 +178,9 @@ describe("training", () => {
     expect(dense.testAccuracy).toBeGreaterThan(0.87)
     expect(dense.history).toHaveLength(1)
     expect(progress).toHaveLength(125)
-    expect(progress.slice(-10).reduce((a, b) => a + b) / 10).toBeLessThan(progress.slice(0, 10).reduce((a, b) => a + b) / 10)
+    expect(progress.slice(-10).reduce((a, b) => a + b) / 10).toBeLessThan(
+      progress.slice(0, 10).reduce((a, b) => a + b) / 10,
+    )
     const sparse = train(options({ data, sparsity: Either.getOrThrow(parseSparsity("nm:2:4")) }))
     expect(sparse.testAccuracy).toBeGreaterThan(0.85)
     expect(JSON.parse(JSON.stringify(sparse)).layers[0].layer).toBe("fc1")

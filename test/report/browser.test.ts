@@ -14,7 +14,9 @@ const tmp = mkdtempSync(path.join(tmpdir(), "spade-report-browser-"))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
 // CI installs Debian's chromium; a developer machine without it skips rather than fails.
-const title = hasChromium ? "report in a real browser" : `report in a real browser (skipped: ${CHROMIUM} is not installed)`
+const title = hasChromium
+  ? "report in a real browser"
+  : `report in a real browser (skipped: ${CHROMIUM} is not installed)`
 describe.skipIf(!hasChromium)(title, () => {
   it("opens offline: no requests but the file, every chart drawn, table complete, no errors", async () => {
     const rows = resultRows()
@@ -26,8 +28,27 @@ describe.skipIf(!hasChromium)(title, () => {
         {
           heading: "Charts",
           charts: [
-            { spec: barChart({ rows, x: "layer", y: "cycles", color: "method", column: "pass", title: "Cycles", baseline: 2000 }) },
-            { spec: lineChart({ rows: forward, x: "layer", y: "energyPj", color: "method", title: "Energy", yScale: "log" }) },
+            {
+              spec: barChart({
+                rows,
+                x: "layer",
+                y: "cycles",
+                color: "method",
+                column: "pass",
+                title: "Cycles",
+                baseline: 2000,
+              }),
+            },
+            {
+              spec: lineChart({
+                rows: forward,
+                x: "layer",
+                y: "energyPj",
+                color: "method",
+                title: "Energy",
+                yScale: "log",
+              }),
+            },
             { spec: scatterChart({ rows: forward, x: "cycles", y: "energyPj", color: "method", title: "Trade-off" }) },
           ],
         },
@@ -42,8 +63,14 @@ describe.skipIf(!hasChromium)(title, () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
       ],
     })
     try {
@@ -78,12 +105,20 @@ describe.skipIf(!hasChromium)(title, () => {
       }
       expect(svgs[0]?.bars).toBe(2 * LAYERS.length * METHODS.length)
 
-      const table = await page.$$eval("section table tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")))
+      const table = await page.$$eval("section table tbody tr", (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      )
       expect(table).toHaveLength(rows.length)
       expect(table[0]?.[0]).toBe("conv1")
-      expect(await page.$$eval("section table thead th", (ths) => ths.map((th) => th.textContent))).toEqual(
-        ["layer", "method", "pass", "cycles", "energyPj", "utilization", "note"],
-      )
+      expect(await page.$$eval("section table thead th", (ths) => ths.map((th) => th.textContent))).toEqual([
+        "layer",
+        "method",
+        "pass",
+        "cycles",
+        "energyPj",
+        "utilization",
+        "note",
+      ])
       // The hostile layer name is text, not markup.
       expect(table.some((cells) => cells[0] === "<script>alert(1)</script>")).toBe(true)
       expect(await page.title()).toBe(report.title)

@@ -4,7 +4,15 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import {
-  barChart, escapeHtml, fieldTitle, formatNumber, readReportData, renderReport, ReportError, saveReport, writeReport,
+  barChart,
+  escapeHtml,
+  fieldTitle,
+  formatNumber,
+  readReportData,
+  renderReport,
+  ReportError,
+  saveReport,
+  writeReport,
 } from "../../src/report/index.ts"
 import { count, resultRows } from "./fixtures.ts"
 
@@ -22,8 +30,21 @@ const evilReport = () => {
       {
         heading: EVIL,
         text: `first ${EVIL}\n\nsecond`,
-        charts: [{ spec: barChart({ rows, x: "layer", y: "cycles", color: "method", title: EVIL, aggregate: "sum" }), caption: EVIL }],
-        table: { rows, columns: [{ field: "layer", title: EVIL }, { field: "cycles" }, { field: "energyPj", title: "Energy (pJ)" }, { field: "note" }] },
+        charts: [
+          {
+            spec: barChart({ rows, x: "layer", y: "cycles", color: "method", title: EVIL, aggregate: "sum" }),
+            caption: EVIL,
+          },
+        ],
+        table: {
+          rows,
+          columns: [
+            { field: "layer", title: EVIL },
+            { field: "cycles" },
+            { field: "energyPj", title: "Energy (pJ)" },
+            { field: "note" },
+          ],
+        },
       },
     ],
     data: { results: rows, tricky: [{ s: "</script><script>alert(2)</script>", t: "<!-- -->", u: "\u2028&amp;" }] },

@@ -17,7 +17,14 @@ describe("renderSvg", () => {
 
   it("aggregates with arquero before drawing", async () => {
     const all = resultRows()
-    const spec = barChart({ rows: all, x: "layer", y: "cycles", color: "method", title: "Total cycles", aggregate: "sum" })
+    const spec = barChart({
+      rows: all,
+      x: "layer",
+      y: "cycles",
+      color: "method",
+      title: "Total cycles",
+      aggregate: "sum",
+    })
     const svg = await renderSvg(spec)
     expect(count(svg, BAR)).toBe(LAYERS.length * METHODS.length)
     const totals = summarize({ by: ["layer", "method"], measures: { cycles: "sum" } })(all)
@@ -26,7 +33,15 @@ describe("renderSvg", () => {
   })
 
   it("draws one panel per facet value and a baseline rule in each", async () => {
-    const spec = barChart({ rows: resultRows(), x: "layer", y: "utilization", color: "method", column: "pass", title: "Util", baseline: 0.5 })
+    const spec = barChart({
+      rows: resultRows(),
+      x: "layer",
+      y: "utilization",
+      color: "method",
+      column: "pass",
+      title: "Util",
+      baseline: 0.5,
+    })
     const svg = await renderSvg(spec)
     expect(count(svg, BAR)).toBe(2 * LAYERS.length * METHODS.length)
     expect(count(svg, /class="mark-rule role-mark/g)).toBe(2)
@@ -35,7 +50,14 @@ describe("renderSvg", () => {
   })
 
   it("draws one line per series, and points", async () => {
-    const spec = lineChart({ rows: forward, x: "layer", y: "energyPj", color: "method", title: "Energy", yScale: "log" })
+    const spec = lineChart({
+      rows: forward,
+      x: "layer",
+      y: "energyPj",
+      color: "method",
+      title: "Energy",
+      yScale: "log",
+    })
     const svg = await renderSvg(spec)
     expect(count(svg, /aria-roledescription="line mark"/g)).toBe(METHODS.length)
     expect(count(svg, /aria-roledescription="point"/g)).toBe(forward.length)
@@ -43,7 +65,9 @@ describe("renderSvg", () => {
   })
 
   it("renders scatter charts", async () => {
-    const svg = await renderSvg(scatterChart({ rows: forward, x: "cycles", y: "energyPj", color: "method", title: "Pareto" }))
+    const svg = await renderSvg(
+      scatterChart({ rows: forward, x: "cycles", y: "energyPj", color: "method", title: "Pareto" }),
+    )
     expect(count(svg, /aria-roledescription="point"/g)).toBe(forward.length)
   })
 
@@ -61,7 +85,10 @@ describe("renderSvg", () => {
     const clipped = (y: string): TopLevelSpec => ({
       data: { values: forward.map((r) => ({ ...r })) },
       mark: { type: "line", clip: true },
-      encoding: { x: { field: "cycles", type: "quantitative", scale: { domain: [0, 3000] } }, y: { field: y, type: "quantitative" } },
+      encoding: {
+        x: { field: "cycles", type: "quantitative", scale: { domain: [0, 3000] } },
+        y: { field: y, type: "quantitative" },
+      },
     })
     const a = await renderSvg(clipped("energyPj"))
     const b = await renderSvg(clipped("utilization"))
@@ -72,7 +99,11 @@ describe("renderSvg", () => {
   })
 
   it("refuses to load data from anywhere", async () => {
-    const spec: TopLevelSpec = { data: { url: "https://example.com/rows.json" }, mark: "bar", encoding: { x: { field: "a", type: "nominal" } } }
+    const spec: TopLevelSpec = {
+      data: { url: "https://example.com/rows.json" },
+      mark: "bar",
+      encoding: { x: { field: "a", type: "nominal" } },
+    }
     const err = await renderSvg(spec).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ReportError)
     expect(String((err as ReportError).message)).toMatch(/offline|refus/)

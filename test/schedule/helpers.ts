@@ -1,19 +1,81 @@
+import { Effect } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { costArch, type CostArch } from "../../src/cost/index.ts"
-import type { Accelerator } from "../../src/hardware/index.ts"
+import { decodeJsonFile, projectRoot } from "../../src/config/index.ts"
+import type { CostArch } from "../../src/cost/index.ts"
+import { Accelerator, type Dataflow } from "../../src/hardware/index.ts"
+import {
+  loadDataflow,
+  machineOf,
+  statisticalLayer,
+  workloadFromConv,
+  workloadFromGemm,
+  type Layer,
+  type MachineOptions,
+  type OperandSpec,
+} from "../../src/machine/index.ts"
+import type { Objective, Space } from "../../src/schedule/index.ts"
+import type { ConvDims, GemmDims } from "../../src/trace/index.ts"
 
-const root = path.resolve(import.meta.dirname, "..", "..")
-export const accelerator = (name: string): Accelerator => JSON.parse(fs.readFileSync(path.join(root, "accelerators", `${name}.json`), "utf8")) as Accelerator
-export const acceleratorNames = (): string[] => fs.readdirSync(path.join(root, "accelerators")).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort()
+/** An accelerator file, decoded as the CLI decodes it. */
+export const accelerator = (name: string): Accelerator =>
+  Effect.runSync(decodeJsonFile(Accelerator)(path.join(projectRoot, "accelerators", `${name}.json`)))
+export const acceleratorNames = (): string[] =>
+  fs
+    .readdirSync(path.join(projectRoot, "accelerators"))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort()
 
-/** A small array with one shared buffer, so exhaustive search stays cheap. */
-export const smallArch = (base: string, rows: number, cols: number, glbWords: number): { acc: Accelerator; arch: CostArch } => {
-  const a = accelerator(base)
-  const acc = { ...a, peArray: { ...a.peArray, rows, cols } } as Accelerator
-  return { acc, arch: costArch(acc, { glbWords }) }
+/** A dataflow file by name or SCALE-Sim alias (os, ws, is). */
+export const dataflow = (name: string): Dataflow => Effect.runSync(loadDataflow(name))
+export const dataflowNames = (): string[] =>
+  fs
+    .readdirSync(path.join(projectRoot, "dataflows"))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.slice(0, -5))
+    .sort()
+
+/**
+ * A small array with one shared buffer, so exhaustive search stays cheap: the accelerator file read
+ * through the machine options the CLI's --rows, --cols and --glb-words give.
+ */
+export const smallMachine = (
+  base: string,
+  rows: number,
+  cols: number,
+  glbWords: number,
+): { acc: Accelerator; options: MachineOptions; arch: CostArch } => {
+  const acc = accelerator(base)
+  const options: MachineOptions = { rows, cols, glbWords }
+  return { acc, options, arch: machineOf(acc, options).arch }
 }
 
-/** GEMM dims with every one of M, N, K in [1, max]. */
-export const gemmDimsArb = (max: number) => fc.record({ m: fc.integer({ min: 1, max }), n: fc.integer({ min: 1, max }), k: fc.integer({ min: 1, max }) })
+const dense: OperandSpec = { kind: "dense" }
+
+/** A GEMM layer with (by default dense) statistical operands. */
+export const gemmLayer = (g: GemmDims, a: OperandSpec = dense, b: OperandSpec = dense, seed = 1): Layer =>
+  statisticalLayer(workloadFromGemm(`gemm-${g.m}x${g.n}x${g.k}`, g), a, b, seed)
+
+/** A forward conv layer with dense operands (a conv nest on row-stationary arrays, an im2col GEMM elsewhere). */
+export const convLayer = (c: ConvDims): Layer => statisticalLayer(workloadFromConv("conv", c), dense, dense, 1)
+
+/** A search space over plain data. */
+export const spaceOf = (
+  acc: Accelerator,
+  options: MachineOptions,
+  layer: Layer,
+  df: Dataflow | string,
+  objective: Objective,
+): Space => ({
+  acc,
+  options,
+  layer,
+  dataflow: typeof df === "string" ? dataflow(df) : df,
+  objective,
+})
+
+/** GEMM dims with every one of M, N, K in [min, max]. */
+export const gemmDimsArb = (max: number, min = 1) =>
+  fc.record({ m: fc.integer({ min, max }), n: fc.integer({ min, max }), k: fc.integer({ min, max }) })

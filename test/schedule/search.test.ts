@@ -1,109 +1,318 @@
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either } from "effect"
 import * as fc from "fast-check"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { BELOW, convProblem, costArch, denseStats, gemmProblem, tileWords, type CostArch, type Mapping, type Problem } from "../../src/cost/index.ts"
-import { Dataflow } from "../../src/hardware/index.ts"
 import {
-  compile,
+  BELOW,
+  convProblem,
+  gemmProblem,
+  glbTileWords,
+  relevance,
+  tileWords,
+  type Mapping,
+} from "../../src/cost/index.ts"
+import type { Accelerator, Dataflow } from "../../src/hardware/index.ts"
+import {
   constraintProblem,
-  freeConstraints,
-  gemmTilingSeeds,
+  machineOf,
+  prepare,
   resolveConstraints,
+  runLayer,
+  type Layer,
+  type MachineOptions,
+} from "../../src/machine/index.ts"
+import {
+  better,
+  compile,
+  gemmTilingSeeds,
+  mapLayer,
   search,
   searchSync,
   workerRunner,
-  type MapConstraints,
+  type Evaluation,
   type Objective,
   type Space,
 } from "../../src/schedule/index.ts"
-import { accelerator, smallArch, gemmDimsArb } from "./helpers.ts"
+import {
+  accelerator,
+  convLayer,
+  dataflow,
+  dataflowNames,
+  gemmDimsArb,
+  gemmLayer,
+  smallMachine,
+  spaceOf,
+} from "./helpers.ts"
 
-const root = path.resolve(import.meta.dirname, "..", "..")
-const dataflowFiles = fs.readdirSync(path.join(root, "dataflows")).filter((f) => f.endsWith(".json")).sort()
-const decodeDataflow = Schema.decodeUnknownSync(Dataflow)
-const dataflow = (f: string): Dataflow => decodeDataflow(JSON.parse(fs.readFileSync(path.join(root, "dataflows", f), "utf8")))
+/** The os, ws and is placements of a systolic GEMM, restated by dim name: the dims its rows and cols may take. */
+const SYSTOLIC = {
+  filter: { rows: ["K"], cols: ["N"] },
+  ofmap: { rows: ["M"], cols: ["N"] },
+  ifmap: { rows: ["K"], cols: ["M"] },
+} as const
 
-/** Independent restatement of legality: coverage, capacity, array fit, and the dataflow's constraints. */
-const expectLegal = (p: Problem, arch: CostArch, c: MapConstraints, m: Mapping): void => {
+/**
+ * Independent restatement of legality: coverage, the array, capacity (double-buffered tiles the GLB
+ * refills take twice their words), the RFs, the dataflow's constraints, and the family's spatial rules.
+ */
+const expectLegal = (space: Space, m: Mapping): void => {
+  const machine = machineOf(space.acc, space.options)
+  const p = prepare(machine, space.layer).problem
+  const arch = machine.arch
+  const c = Either.getOrThrow(resolveConstraints(space.dataflow, p))
+  const label = `${space.acc.name} ${space.dataflow.name} ${p.kind}`
   for (let d = 0; d < p.sizes.length; d++) {
     const inner = m.factors.slice(1).reduce((s, f) => s * f[d]!, 1)
     // Ceil-based tiles: the DRAM loop runs exactly as often as needed to cover the dim, no more.
-    expect(m.factors[0]![d], p.dimNames[d]).toBe(Math.ceil(p.sizes[d]! / inner))
-    expect(inner * m.factors[0]![d]!).toBeGreaterThanOrEqual(p.sizes[d]!)
+    expect(m.factors[0]![d], `${label} ${p.dimNames[d]}`).toBe(Math.ceil(p.sizes[d]! / inner))
   }
-  expect(m.factors[2]!.reduce((s, f) => s * f, 1)).toBeLessThanOrEqual(arch.rows)
-  expect(m.factors[3]!.reduce((s, f) => s * f, 1)).toBeLessThanOrEqual(arch.cols)
-  const used = arch.buffers.map(() => 0)
-  for (let t = 0; t < 3; t++) if (m.keep[1]![t]) used[arch.bufferOf[t]!] += tileWords(p, m.factors, t, BELOW.dram)
-  used.forEach((u, b) => expect(u).toBeLessThanOrEqual(arch.buffers[b]!.capacityWords))
-  if (arch.rf !== null) for (let t = 0; t < 3; t++) expect(tileWords(p, m.factors, t, BELOW.pe)).toBeLessThanOrEqual(arch.rf.capacityWords[t]!)
-  else expect(m.factors[4]!.every((f) => f === 1)).toBe(true)
-  expect(constraintProblem(p, c, m)).toBeNull()
+  const used = (pos: number): string[] => p.dimNames.filter((_, d) => m.factors[pos]![d]! > 1)
+  expect(
+    m.factors[2]!.reduce((s, f) => s * f, 1),
+    label,
+  ).toBeLessThanOrEqual(arch.rows)
+  expect(
+    m.factors[3]!.reduce((s, f) => s * f, 1),
+    label,
+  ).toBeLessThanOrEqual(arch.cols)
+  const rel = relevance(p)
+  const occupancy = arch.buffers.map(() => 0)
+  for (let t = 0; t < 3; t++) {
+    if (!m.keep[1]![t]) continue
+    const refilled = p.sizes.some((_, d) => rel[t]![d]! && m.factors[0]![d]! > 1)
+    occupancy[arch.bufferOf[t]!] += glbTileWords(p, m.factors, t) * (m.doubleBuffer && refilled ? 2 : 1)
+  }
+  for (const [b, u] of occupancy.entries()) expect(u, label).toBeLessThanOrEqual(arch.buffers[b]!.capacityWords)
+  if (arch.rf !== null)
+    for (let t = 0; t < 3; t++)
+      expect(tileWords(p, m.factors, t, BELOW.pe), label).toBeLessThanOrEqual(arch.rf.capacityWords[t]!)
+  else
+    expect(
+      m.factors[4]!.every((f) => f === 1),
+      label,
+    ).toBe(true)
+  expect(constraintProblem(p, c, m), label).toBeNull()
+  const rows = used(2)
+  const cols = used(3)
+  if (space.acc.family === "dense-systolic" || space.acc.family === "nm-training") {
+    // One tensor still, the other two flowing along the two axes: never the reduction on both.
+    const fits = Object.entries(SYSTOLIC).filter(
+      ([t, pat]) =>
+        (c.stationary === null || ["ifmap", "filter", "ofmap"][c.stationary] === t) &&
+        rows.every((d) => (pat.rows as ReadonlyArray<string>).includes(d)) &&
+        cols.every((d) => (pat.cols as ReadonlyArray<string>).includes(d)),
+    )
+    expect(fits.length, `${label}: rows ${rows} cols ${cols}`).toBeGreaterThan(0)
+  }
+  if (space.acc.family === "row-stationary") {
+    // Partial sums accumulate up a column: the cols never take a reduction dim.
+    const reduction = p.kind === "gemm" ? ["K"] : ["C", "R", "S"]
+    expect(
+      cols.filter((d) => reduction.includes(d)),
+      label,
+    ).toEqual([])
+  }
 }
 
-const smallGemm = gemmDimsArb(6)
-const smallSpace = fc.record({
-  g: smallGemm,
-  rf: fc.boolean(),
-  rows: fc.integer({ min: 1, max: 3 }),
-  cols: fc.integer({ min: 1, max: 3 }),
-  glb: fc.integer({ min: 6, max: 60 }),
-  objective: fc.constantFrom<Objective>("cycles", "energy", "edp", "dram"),
-})
-const spaceOf = (s: { g: { m: number; n: number; k: number }; rf: boolean; rows: number; cols: number; glb: number; objective: Objective }, c?: (p: Problem) => MapConstraints): Space => {
-  const { arch } = smallArch(s.rf ? "eyeriss-like" : "systolic-32x32", s.rows, s.cols, s.glb)
-  const p = gemmProblem(s.g)
-  return { problem: p, arch, constraints: (c ?? freeConstraints)(p), sparsity: denseStats, objective: s.objective }
+const conv10 = {
+  batch: 1,
+  ifmapHeight: 10,
+  ifmapWidth: 9,
+  filterHeight: 3,
+  filterWidth: 3,
+  channels: 5,
+  numFilters: 7,
+  stride: 2,
+  padding: 1,
 }
+
+/** Small spaces for exhaustive search: a systolic array, or a row-stationary one with RFs (dims up to 5 there: three loop orders to enumerate). */
+const smallSpace = fc.boolean().chain((rf) =>
+  fc.record({
+    g: gemmDimsArb(rf ? 5 : 6),
+    rf: fc.constant(rf),
+    rows: fc.integer({ min: 1, max: 3 }),
+    cols: fc.integer({ min: 1, max: 3 }),
+    glb: fc.integer({ min: 6, max: 60 }),
+    objective: fc.constantFrom<Objective>("cycles", "energy", "edp", "dram"),
+  }),
+)
+type SmallSpace = typeof smallSpace extends fc.Arbitrary<infer T> ? T : never
+const spaceFrom = (s: SmallSpace, df: Dataflow | string = "free"): Space => {
+  const { acc, options } = smallMachine(s.rf ? "eyeriss-like" : "systolic-32x32", s.rows, s.cols, s.glb)
+  return spaceOf(acc, options, gemmLayer(s.g), df, s.objective)
+}
+const optimum = (sp: Space): number =>
+  searchSync(sp, { strategy: "exhaustive", budget: 1e7, seed: 0 }).best?.evaluation.objective ?? Infinity
 
 describe("dataflow files", () => {
   it("every dataflow resolves for GEMMs and convolutions", () => {
-    const conv = convProblem({ batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4, numFilters: 4, stride: 1, padding: 0 })
-    for (const f of dataflowFiles)
-      for (const p of [gemmProblem({ m: 8, n: 8, k: 8 }), conv]) expect(Either.isRight(resolveConstraints(dataflow(f), p)), f).toBe(true)
+    const conv = convProblem({
+      batch: 1,
+      ifmapHeight: 8,
+      ifmapWidth: 8,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 4,
+      numFilters: 4,
+      stride: 1,
+      padding: 0,
+    })
+    for (const f of dataflowNames())
+      for (const p of [gemmProblem({ m: 8, n: 8, k: 8 }), conv])
+        expect(Either.isRight(resolveConstraints(dataflow(f), p)), f).toBe(true)
+  })
+
+  it("os, ws and is name the SCALE-Sim dataflow files", () => {
+    expect(["os", "ws", "is"].map((a) => dataflow(a).name)).toEqual([
+      "output-stationary",
+      "weight-stationary",
+      "input-stationary",
+    ])
   })
 
   it("a GEMM constraint reaches a convolution through im2col", () => {
-    const conv = convProblem({ batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4, numFilters: 4, stride: 1, padding: 0 })
-    const c = Either.getOrThrow(resolveConstraints(dataflow("weight-stationary.json"), conv))
+    const conv = convProblem({
+      batch: 1,
+      ifmapHeight: 8,
+      ifmapWidth: 8,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 4,
+      numFilters: 4,
+      stride: 1,
+      padding: 0,
+    })
+    const c = Either.getOrThrow(resolveConstraints(dataflow("weight-stationary"), conv))
     // rows: K → C, R, S; cols: N → K (filters)
     expect(conv.dimNames.filter((_, d) => c.rowsAllowed[d])).toEqual(["C", "R", "S"])
     expect(conv.dimNames.filter((_, d) => c.colsAllowed[d])).toEqual(["K"])
     expect(c.stationary).toBe(1)
   })
+
+  it("a conv runs as its 7-dim nest on a row-stationary array and as its im2col GEMM elsewhere", () => {
+    const layer = convLayer(conv10)
+    expect(prepare(machineOf(accelerator("eyeriss-like")), layer).problem.dimNames).toEqual([
+      "N",
+      "K",
+      "C",
+      "P",
+      "Q",
+      "R",
+      "S",
+    ])
+    const gemm = prepare(machineOf(accelerator("systolic-32x32")), layer).problem
+    expect(gemm.dimNames).toEqual(["M", "N", "K"])
+    expect(gemm.sizes).toEqual([layer.gemm.m, layer.gemm.n, layer.gemm.k])
+    // An N:M array runs the reduction compressed: 2 of every 4 weights along K.
+    const nm = prepare(
+      machineOf(accelerator("sat-like-2x4")),
+      gemmLayer({ m: 8, n: 8, k: 10 }, { kind: "dense" }, { kind: "nm", n: 2, m: 4 }),
+    ).problem
+    expect(nm.sizes).toEqual([8, 8, 2 * 2 + 2])
+  })
 })
 
 describe("search", () => {
   it("every returned mapping is legal, under every dataflow and strategy", () => {
-    const { arch: sys } = smallArch("systolic-32x32", 8, 8, 512)
-    const { arch: eye } = smallArch("eyeriss-like", 4, 6, 2048)
-    const problems = [
-      gemmProblem({ m: 37, n: 20, k: 51 }),
-      convProblem({ batch: 1, ifmapHeight: 10, ifmapWidth: 9, filterHeight: 3, filterWidth: 3, channels: 5, numFilters: 7, stride: 2, padding: 1 }),
-    ]
-    for (const f of dataflowFiles)
-      for (const arch of [sys, eye])
-        for (const p of problems)
+    const machines = [smallMachine("systolic-32x32", 8, 8, 512), smallMachine("eyeriss-like", 4, 6, 2048)]
+    const layers = [gemmLayer({ m: 37, n: 20, k: 51 }), convLayer(conv10)]
+    for (const f of dataflowNames())
+      for (const { acc, options } of machines)
+        for (const layer of layers)
           for (const strategy of ["random", "anneal"] as const) {
-            const c = Either.getOrThrow(resolveConstraints(dataflow(f), p))
-            const r = searchSync({ problem: p, arch, constraints: c, sparsity: denseStats, objective: "edp" }, { strategy, budget: 300, seed: 3 })
-            expect(r.best, `${f} ${p.kind} ${strategy}`).not.toBeNull()
-            expectLegal(p, arch, c, r.best!.mapping)
-            for (const q of r.paretoFront) expectLegal(p, arch, c, q.mapping)
+            const space = spaceOf(acc, options, layer, f, "edp")
+            const r = searchSync(space, { strategy, budget: 300, seed: 3 })
+            expect(r.best, `${f} ${acc.name} ${layer.name} ${strategy}`).not.toBeNull()
+            expectLegal(space, r.best!.mapping)
+            for (const q of r.paretoFront) expectLegal(space, q.mapping)
           }
   })
 
+  it("the mapspace's own check names why a mapping cannot run", () => {
+    const { acc, options } = smallMachine("systolic-32x32", 8, 8, 64)
+    const s = compile(spaceOf(acc, options, gemmLayer({ m: 16, n: 16, k: 16 }), "free", "cycles"))
+    const m = (f: number[][], doubleBuffer = false): Mapping => ({
+      factors: f,
+      orders: [
+        [0, 1, 2],
+        [0, 1, 2],
+        [0, 1, 2],
+      ],
+      keep: [
+        [true, true, true],
+        [true, true, true],
+        [true, true, true],
+      ],
+      doubleBuffer,
+    })
+    // K down the rows and across the cols: a systolic array reduces along one axis at most.
+    expect(
+      s.problem(
+        m([
+          [16, 16, 1],
+          [1, 1, 1],
+          [1, 1, 4],
+          [1, 1, 4],
+          [1, 1, 1],
+        ]),
+      ),
+    ).toMatch(/systolic|reduc/)
+    // Whole tensors do not fit 64 words; single tiles of 4×4 do, and double-buffered ones need twice that.
+    expect(
+      s.problem(
+        m([
+          [1, 1, 1],
+          [16, 16, 16],
+          [1, 1, 1],
+          [1, 1, 1],
+          [1, 1, 1],
+        ]),
+      ),
+    ).toMatch(/needs \d+ words.*holds 64/)
+    const tiles = [
+      [4, 4, 4],
+      [4, 4, 4],
+      [1, 1, 1],
+      [1, 1, 1],
+      [1, 1, 1],
+    ]
+    expect(s.problem(m(tiles))).toBeNull()
+    expect(s.problem(m(tiles, true))).toMatch(/needs 96 words \(double-buffered\), holds 64/)
+  })
+
   it("the Pareto front is non-dominated and sorted", () => {
-    const { arch } = smallArch("systolic-32x32", 8, 8, 512)
-    const p = gemmProblem({ m: 37, n: 20, k: 51 })
-    const r = searchSync({ problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "edp" }, { strategy: "random", budget: 2000, seed: 1 })
+    const { acc, options } = smallMachine("systolic-32x32", 8, 8, 512)
+    const r = searchSync(spaceOf(acc, options, gemmLayer({ m: 37, n: 20, k: 51 }), "free", "edp"), {
+      strategy: "random",
+      budget: 2000,
+      seed: 1,
+    })
     expect(r.paretoFront.length).toBeGreaterThan(1)
     for (let i = 1; i < r.paretoFront.length; i++) {
       expect(r.paretoFront[i]!.evaluation.cycles).toBeGreaterThan(r.paretoFront[i - 1]!.evaluation.cycles)
       expect(r.paretoFront[i]!.evaluation.energyPj).toBeLessThan(r.paretoFront[i - 1]!.evaluation.energyPj)
     }
+    expect(r.paretoFront[0]!.evaluation.cycles).toBeLessThanOrEqual(r.best!.evaluation.cycles)
+  })
+
+  it("better() orders evaluations strictly: the objective first, then cycles, energy and DRAM words", () => {
+    const evalArb = fc.record({
+      objective: fc.integer({ min: 0, max: 3 }),
+      cycles: fc.integer({ min: 0, max: 3 }),
+      energyPj: fc.integer({ min: 0, max: 3 }),
+      dramWords: fc.integer({ min: 0, max: 3 }),
+    })
+    const key = (e: Evaluation) => [e.objective, e.cycles, e.energyPj, e.dramWords]
+    const lexLess = (x: number[], y: number[]): boolean => {
+      const i = x.findIndex((v, j) => v !== y[j])
+      return i >= 0 && x[i]! < y[i]!
+    }
+    fc.assert(
+      fc.property(evalArb, evalArb, (e, f) => {
+        expect(better(e, f)).toBe(lexLess(key(e), key(f)))
+      }),
+      { numRuns: 500 },
+    )
   })
 
   it("annealing finds the exhaustive optimum on ≥95% of small problems and never loses to random search with the same budget", () => {
@@ -111,7 +320,7 @@ describe("search", () => {
     let runs = 0
     fc.assert(
       fc.property(smallSpace, fc.integer({ min: 0, max: 1000 }), (s, seed) => {
-        const space = spaceOf(s)
+        const space = spaceFrom(s)
         const ex = searchSync(space, { strategy: "exhaustive", budget: 1e7, seed: 0 })
         expect(ex.complete).toBe(true)
         const sa = searchSync(space, { strategy: "anneal", budget: 2000, seed })
@@ -133,13 +342,27 @@ describe("search", () => {
     // The brute force below restates the reuse rule for GEMMs whose three tensors all live in the buffer: a
     // tensor is re-read once per iteration of its irrelevant DRAM loop when that loop sits outside the
     // tensor's innermost relevant one; partial sums go up once per visit and come back for all but the first.
-    // It covers every tile size a ceil split can give and every DRAM order, so the search's gap to the
-    // Smith bound on these shapes is the buffer's, not the search's.
-    const arch = costArch(accelerator("systolic-32x32"), { glbWords: 65536 })
-    const cap = arch.buffers[0]!.capacityWords
-    const tiles = (n: number): number[] => [...new Set(Array.from({ length: n }, (_, i) => Math.ceil(n / (i + 1))))].sort((a, b) => a - b)
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
-    const dims: ReadonlyArray<readonly [number, number]> = [[0, 2], [2, 1], [0, 1]]
+    // It covers every tile size a ceil split can give and every DRAM order (single-buffered), so the
+    // search's gap to the Smith bound on these shapes is the buffer's, not the search's.
+    const acc = accelerator("systolic-32x32")
+    const options = { glbWords: 65536 }
+    const cap = machineOf(acc, options).arch.buffers[0]!.capacityWords
+    expect(cap).toBe(65536)
+    const tiles = (n: number): number[] =>
+      [...new Set(Array.from({ length: n }, (_, i) => Math.ceil(n / (i + 1))))].sort((a, b) => a - b)
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ]
+    const dims: ReadonlyArray<readonly [number, number]> = [
+      [0, 2],
+      [2, 1],
+      [0, 1],
+    ]
     const bestNest = (sizes: ReadonlyArray<number>): number => {
       let best = Infinity
       for (const tm of tiles(sizes[0]!))
@@ -163,16 +386,22 @@ describe("search", () => {
           }
       return best
     }
-    for (const g of [{ m: 784, n: 128, k: 576 }, { m: 1023, n: 517, k: 771 }, { m: 128, n: 768, k: 768 }, { m: 777, n: 2049, k: 333 }]) {
-      const p = gemmProblem(g)
-      const space: Space = { problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "dram" }
-      const nest = bestNest(p.sizes)
+    for (const g of [
+      { m: 784, n: 128, k: 576 },
+      { m: 1023, n: 517, k: 771 },
+      { m: 128, n: 768, k: 768 },
+      { m: 777, n: 2049, k: 333 },
+    ]) {
+      const space = spaceOf(acc, options, gemmLayer(g), "free", "dram")
+      const nest = bestNest([g.m, g.n, g.k])
       const r = searchSync(space, { strategy: "anneal", budget: 20000, seed: 1 })
       expect(r.best!.evaluation.dramWords, JSON.stringify(g)).toBeLessThanOrEqual(nest)
       // The tiling seeds carry that down to small budgets, whatever the seed.
       for (const seed of [2, 3]) {
         const small = searchSync(space, { strategy: "anneal", budget: 500, seed })
-        expect(small.best!.evaluation.dramWords, `${JSON.stringify(g)} budget 500 seed ${seed}`).toBeLessThanOrEqual(nest)
+        expect(small.best!.evaluation.dramWords, `${JSON.stringify(g)} budget 500 seed ${seed}`).toBeLessThanOrEqual(
+          nest,
+        )
       }
     }
   })
@@ -185,24 +414,32 @@ describe("search", () => {
         fc.integer({ min: 1, max: 8 }),
         fc.integer({ min: 8, max: 20000 }),
         (g, rows, cols, glb) => {
-          const { arch } = smallArch("systolic-32x32", rows, cols, glb)
-          const p = gemmProblem(g)
-          const c = freeConstraints(p)
-          const compiled = compile({ problem: p, arch, constraints: c, sparsity: denseStats, objective: "dram" })
-          const seeds = gemmTilingSeeds(compiled, 6)
+          const { acc, options } = smallMachine("systolic-32x32", rows, cols, glb)
+          const space = spaceOf(acc, options, gemmLayer(g), "free", "dram")
+          const seeds = gemmTilingSeeds(compile(space), 6)
           // A 1×1 output tile with a K chunk always fits 8+ words, so an empty list would be a bug.
           expect(seeds.length).toBeGreaterThan(0)
-          for (const m of seeds) expectLegal(p, arch, c, m)
+          for (const m of seeds) expectLegal(space, m)
         },
       ),
       { numRuns: 200 },
     )
   })
 
-  it("the same seed gives the same best at concurrency 1 and 4", async () => {
-    const { arch } = smallArch("eyeriss-like", 12, 14, 55296)
-    const p = convProblem({ batch: 1, ifmapHeight: 30, ifmapWidth: 30, filterHeight: 3, filterWidth: 3, channels: 32, numFilters: 32, stride: 1, padding: 1 })
-    const space: Space = { problem: p, arch, constraints: freeConstraints(p), sparsity: denseStats, objective: "edp" }
+  it("the same seed gives the same best at concurrency 1 and 4, and on worker threads", async () => {
+    const { acc, options } = smallMachine("eyeriss-like", 12, 14, 55296)
+    const layer = convLayer({
+      batch: 1,
+      ifmapHeight: 30,
+      ifmapWidth: 30,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 32,
+      numFilters: 32,
+      stride: 1,
+      padding: 1,
+    })
+    const space = spaceOf(acc, options, layer, "free", "edp")
     const opts = { strategy: "anneal" as const, budget: 4000, seed: 42 }
     const one = await Effect.runPromise(search(space, { ...opts, concurrency: 1 }))
     const four = await Effect.runPromise(search(space, { ...opts, concurrency: 4 }))
@@ -214,36 +451,131 @@ describe("search", () => {
       expect(r.paretoFront.map((q) => q.evaluation)).toEqual(one.paretoFront.map((q) => q.evaluation))
     }
     const other = await Effect.runPromise(search(space, { ...opts, seed: 43, concurrency: 1 }))
-    expect(other.evaluated === one.evaluated && JSON.stringify(other.best!.mapping) === JSON.stringify(one.best!.mapping)).toBe(false)
+    expect(
+      other.evaluated === one.evaluated && JSON.stringify(other.best!.mapping) === JSON.stringify(one.best!.mapping),
+    ).toBe(false)
   })
 
   it("tightening a constraint never improves the optimum", () => {
-    type Tighten = (p: Problem, base: MapConstraints) => MapConstraints
-    const tightenings: ReadonlyArray<[string, Tighten]> = [
-      ["no rows", (p, c) => ({ ...c, rowsAllowed: p.sizes.map(() => false) })],
-      ["rows: K only", (p, c) => ({ ...c, rowsAllowed: p.sizes.map((_, d) => d === 2 && c.rowsAllowed[d]!) })],
-      ["cols: N only", (p, c) => ({ ...c, colsAllowed: p.sizes.map((_, d) => d === 1 && c.colsAllowed[d]!) })],
-      ["DRAM K innermost", (_, c) => ({ ...c, innermost: [[[2]], c.innermost[1]!, c.innermost[2]!] })],
-      ["GLB M innermost", (_, c) => ({ ...c, innermost: [c.innermost[0]!, [[0]], c.innermost[2]!] })],
-      ["keep ofmap", (_, c) => ({ ...c, glbKeep: [c.glbKeep[0]!, c.glbKeep[1]!, "keep"] })],
-      ["bypass filter", (_, c) => ({ ...c, glbKeep: [c.glbKeep[0]!, "bypass", c.glbKeep[2]!] })],
-      ["filter stationary", (_, c) => ({ ...c, stationary: 1 })],
-      ["GLB factor N = 1", (_, c) => ({ ...c, fixed: [c.fixed[0]!, [c.fixed[1]![0]!, 1, c.fixed[1]![2]!], c.fixed[2]!] })],
+    type Levels = NonNullable<Dataflow["levels"]>
+    type Level = NonNullable<Levels["dram"]>
+    const level = (df: Dataflow, key: keyof Levels, f: (l: Level) => Level): Dataflow => ({
+      ...df,
+      levels: { ...df.levels, [key]: f(df.levels?.[key] ?? {}) },
+    })
+    const only = (have: ReadonlyArray<"M" | "N" | "K"> | undefined, dim: "M" | "N" | "K") =>
+      (have ?? ["M", "N", "K"]).filter((d) => d === dim)
+    const tightenings: ReadonlyArray<[string, (df: Dataflow) => Dataflow]> = [
+      ["no rows", (df) => ({ ...df, spatial: { ...df.spatial, rows: [] } })],
+      ["rows: K only", (df) => ({ ...df, spatial: { ...df.spatial, rows: only(df.spatial?.rows, "K") } })],
+      ["cols: N only", (df) => ({ ...df, spatial: { ...df.spatial, cols: only(df.spatial?.cols, "N") } })],
+      ["DRAM K innermost", (df) => level(df, "dram", (l) => ({ ...l, innermost: ["K"] }))],
+      ["GLB M innermost", (df) => level(df, "glb", (l) => ({ ...l, innermost: ["M"] }))],
+      ["keep ofmap", (df) => level(df, "glb", (l) => ({ ...l, keep: [...(l.keep ?? []), "ofmap"] }))],
+      ["bypass filter", (df) => level(df, "glb", (l) => ({ ...l, bypass: [...(l.bypass ?? []), "filter"] }))],
+      ["filter stationary", (df) => ({ ...df, stationary: "filter" })],
+      ["GLB factor N = 1", (df) => level(df, "glb", (l) => ({ ...l, factors: { ...l.factors, N: 1 } }))],
     ]
     fc.assert(
-      fc.property(smallSpace, fc.integer({ min: 0, max: tightenings.length - 1 }), fc.integer({ min: 0, max: tightenings.length - 1 }), (s, i, j) => {
-        const loose = spaceOf(s)
-        // Apply one tightening to the free space, then a second on top: each step may only get worse.
-        const once = { ...loose, constraints: tightenings[i]![1](loose.problem, loose.constraints) }
-        const twice = { ...once, constraints: tightenings[j]![1](once.problem, once.constraints) }
-        const best = (sp: Space): number => searchSync(sp, { strategy: "exhaustive", budget: 1e7, seed: 0 }).best?.evaluation.objective ?? Infinity
-        const a = best(loose)
-        const b = best(once)
-        const c = best(twice)
-        expect(b).toBeGreaterThanOrEqual(a * (1 - 1e-12))
-        expect(c).toBeGreaterThanOrEqual(b * (1 - 1e-12))
-      }),
+      fc.property(
+        smallSpace,
+        fc.integer({ min: 0, max: tightenings.length - 1 }),
+        fc.integer({ min: 0, max: tightenings.length - 1 }),
+        (s, i, j) => {
+          // Apply one tightening to the free dataflow, then a second on top: each step may only get worse.
+          const loose = dataflow("free")
+          const once = tightenings[i]![1](loose)
+          const twice = tightenings[j]![1](once)
+          const a = optimum(spaceFrom(s, loose))
+          const b = optimum(spaceFrom(s, once))
+          const c = optimum(spaceFrom(s, twice))
+          expect(b, tightenings[i]![0]).toBeGreaterThanOrEqual(a * (1 - 1e-12))
+          expect(c, `${tightenings[i]![0]}, then ${tightenings[j]![0]}`).toBeGreaterThanOrEqual(b * (1 - 1e-12))
+        },
+      ),
       { numRuns: 25 },
     )
+  })
+
+  it("on a systolic array, `free` loses nothing to os, ws or is: its optimum is never worse than theirs", () => {
+    // Each stationary dataflow only constrains the mapspace; `free` must include every mapping it allows
+    // at no worse a cost, or the mapper's opt-in `free` returns less than the default dataflows.
+    fc.assert(
+      fc.property(
+        smallSpace.map((s) => ({ ...s, rf: false })),
+        (s) => {
+          const free = optimum(spaceFrom(s, "free"))
+          for (const df of ["os", "ws", "is"])
+            expect(optimum(spaceFrom(s, df)), df).toBeGreaterThanOrEqual(free * (1 - 1e-12))
+        },
+      ),
+      { numRuns: 30 },
+    )
+  })
+})
+
+describe("canonical mappings and the mapper's defaults", () => {
+  const run = (acc: Accelerator, options: MachineOptions, layer: Layer, df: string) =>
+    runLayer(machineOf(acc, options), layer, dataflow(df))
+
+  it("are capacity-aware: on any buffer, every declared dataflow's canonical mapping runs, and the search never returns worse", () => {
+    // Dims of at least 2 (see the next test for a dim of 1).
+    fc.assert(
+      fc.property(
+        gemmDimsArb(200, 2),
+        fc.integer({ min: 1, max: 1 << 14 }),
+        fc.constantFrom("systolic-32x32", "sat-like-2x4", "cnvlutin-like", "sparten-like", "eyeriss-like"),
+        (g, glbWords, name) => {
+          const acc = accelerator(name)
+          const options = { glbWords }
+          const layer = gemmLayer(g)
+          for (const df of acc.dataflows) {
+            const r = run(acc, options, layer, df)
+            expect(
+              Either.isRight(r),
+              `${name} ${df} ${JSON.stringify(g)} glb ${glbWords}: ${Either.isLeft(r) ? r.left.message : ""}`,
+            ).toBe(true)
+            const canonical = Either.getOrThrow(r)
+            const space = spaceOf(acc, options, layer, df, "edp")
+            const best = searchSync(space, { strategy: "random", budget: 40, seed: 1 }).best!
+            expect(best.evaluation.objective).toBeLessThanOrEqual(canonical.cost.energy.totalPj * canonical.cost.cycles)
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
+  it("a GEMM with a dim of 1 (a batch-1 linear layer) runs under every dataflow a systolic array declares", () => {
+    // SCALE-Sim runs these as folds that stream one wave each; nothing about them is out of reach.
+    const acc = accelerator("systolic-32x32")
+    const failures: string[] = []
+    for (const g of [
+      { m: 1, n: 128, k: 784 },
+      { m: 33, n: 1, k: 1 },
+      { m: 1, n: 1, k: 33 },
+    ])
+      for (const df of acc.dataflows) {
+        const r = run(acc, {}, gemmLayer(g), df)
+        if (Either.isLeft(r)) failures.push(r.left.message)
+      }
+    expect(failures).toEqual([])
+  })
+
+  it("mapLayer keeps the best of its dataflows, each searched as if alone", () => {
+    const acc = accelerator("systolic-32x32")
+    const layer = gemmLayer({ m: 100, n: 60, k: 90 })
+    const opts = { strategy: "anneal" as const, budget: 300, seed: 9, chunks: 2 }
+    const map = (dfs: ReadonlyArray<string>) => Effect.runSync(mapLayer(acc, {}, layer, dfs.map(dataflow), "edp", opts))
+    const all = map(acc.dataflows)
+    const alone = acc.dataflows.map((df) => map([df]))
+    const winner = alone.reduce((x, y) => (better(y.evaluation, x.evaluation) ? y : x))
+    expect(all.dataflow).toBe(winner.dataflow)
+    expect(all.evaluation).toEqual(winner.evaluation)
+    expect(all.mapping).toEqual(winner.mapping)
+    expect(all.evaluated).toBe(alone.reduce((s, x) => s + x.evaluated, 0))
+    for (const p of all.paretoFront) expect(acc.dataflows).toContain(p.dataflow)
+    expect(all.lowerBound.kind).toBe("smith")
+    expect(all.evaluation.dramWords).toBeGreaterThanOrEqual(all.lowerBound.dramWords)
   })
 })

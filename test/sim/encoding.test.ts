@@ -19,7 +19,8 @@ describe("exact sizes, hand-checked on a tiny mask", () => {
   const mask = Uint8Array.from([1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0])
   const shape = { rows: 3, cols: 4, nnz: 4 }
   const p: FormatParams = { wordBits: 8, runLengthBits: 2 }
-  const exact = (f: FormatName, q: FormatParams = p) => formats[f].exact(shape, formats[f].needsPositions ? mask : null, q)
+  const exact = (f: FormatName, q: FormatParams = p) =>
+    formats[f].exact(shape, formats[f].needsPositions ? mask : null, q)
 
   it("uncompressed and bitmap", () => {
     expect(exact("none")).toEqual({ dataWords: 12, metadataWords: 0 })
@@ -44,7 +45,10 @@ describe("exact sizes, hand-checked on a tiny mask", () => {
     // 5-bit runs: no run is too long: 4 entries of 5 bits.
     expect(exact("rle", { wordBits: 8, runLengthBits: 5 })).toEqual({ dataWords: 4, metadataWords: 3 })
     // An all-zero mask stores nothing.
-    expect(formats.rle.exact({ rows: 3, cols: 4, nnz: 0 }, new Uint8Array(12), p)).toEqual({ dataWords: 0, metadataWords: 0 })
+    expect(formats.rle.exact({ rows: 3, cols: 4, nnz: 0 }, new Uint8Array(12), p)).toEqual({
+      dataWords: 0,
+      metadataWords: 0,
+    })
   })
 
   it("N:M: the kept values with a position in their group; without a structure, uncompressed", () => {
@@ -58,7 +62,8 @@ describe("exact sizes, hand-checked on a tiny mask", () => {
     const m = materializeMask(op)
     const shapeOf = { rows: 20, cols: 30, nnz: operandNnz(op) }
     expect(shapeOf.nnz).toBe(m.reduce((s, b) => s + b, 0))
-    for (const f of ["none", "bitmap", "csr", "csc", "rle"] as const) expect(encodedSize(op, f, 16, 5), f).toEqual(formats[f].exact(shapeOf, m, { wordBits: 16, runLengthBits: 5 }))
+    for (const f of ["none", "bitmap", "csr", "csc", "rle"] as const)
+      expect(encodedSize(op, f, 16, 5), f).toEqual(formats[f].exact(shapeOf, m, { wordBits: 16, runLengthBits: 5 }))
     // An N:M operand carries its structure into the nm format.
     const nm = statisticalOperand({ kind: "nm", n: 2, m: 8 }, 16, 24, 3, "row")
     expect(encodedSize(nm, "nm", 8)).toEqual({ dataWords: 16 * 6, metadataWords: Math.ceil((16 * 6 * 3) / 8) })
@@ -77,13 +82,17 @@ describe("compressed sizes: the expectation from a density against the exact cou
     ["rle", 8, 3],
   ] as const)("%s, %i-bit words, %i-bit runs, on uniform masks of any density", (format, wordBits, runLengthBits) => {
     fc.assert(
-      fc.property(fc.double({ min: 0.01, max: 0.99, noNaN: true }), fc.integer({ min: 1, max: 1 << 30 }), (density, seed) => {
-        const op = statisticalOperand({ kind: "uniform", density }, rows, cols, seed, "row")
-        const exact = encodedSize(op, format, wordBits, runLengthBits)
-        const expected = formats[format].expected(rows, cols, density, { wordBits, runLengthBits })
-        expect(Math.abs(total(exact) - total(expected)) / total(expected)).toBeLessThan(0.03)
-        expect(Math.abs(exact.dataWords - expected.dataWords) / expected.dataWords).toBeLessThan(0.03)
-      }),
+      fc.property(
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        (density, seed) => {
+          const op = statisticalOperand({ kind: "uniform", density }, rows, cols, seed, "row")
+          const exact = encodedSize(op, format, wordBits, runLengthBits)
+          const expected = formats[format].expected(rows, cols, density, { wordBits, runLengthBits })
+          expect(Math.abs(total(exact) - total(expected)) / total(expected)).toBeLessThan(0.03)
+          expect(Math.abs(exact.dataWords - expected.dataWords) / expected.dataWords).toBeLessThan(0.03)
+        },
+      ),
       { numRuns: 40 },
     )
   })
@@ -94,16 +103,21 @@ describe("compressed sizes: the expectation from a density against the exact cou
     [1, 4],
   ] as const)("nm, %i:%i masks along rows and columns", (n, m) => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1 << 30 }), fc.constantFrom("row" as const, "col" as const), fc.constantFrom(8, 16), (seed, axis, wordBits) => {
-        // Groups run along the axis and fit it whole (500 columns, 200 rows).
-        const op = statisticalOperand({ kind: "nm", n, m }, rows, cols, seed, axis)
-        const mask = materializeMask(op)
-        const nnz = mask.reduce((s, b) => s + b, 0)
-        const exact = encodedSize(op, "nm", wordBits)
-        const expected = formats.nm.expected(rows, cols, n / m, { wordBits, runLengthBits: 5, nm: { n, m } })
-        expect(exact.dataWords).toBe(nnz)
-        expect(Math.abs(total(exact) - total(expected)) / total(expected)).toBeLessThan(0.03)
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1 << 30 }),
+        fc.constantFrom("row" as const, "col" as const),
+        fc.constantFrom(8, 16),
+        (seed, axis, wordBits) => {
+          // Groups run along the axis and fit it whole (500 columns, 200 rows).
+          const op = statisticalOperand({ kind: "nm", n, m }, rows, cols, seed, axis)
+          const mask = materializeMask(op)
+          const nnz = mask.reduce((s, b) => s + b, 0)
+          const exact = encodedSize(op, "nm", wordBits)
+          const expected = formats.nm.expected(rows, cols, n / m, { wordBits, runLengthBits: 5, nm: { n, m } })
+          expect(exact.dataWords).toBe(nnz)
+          expect(Math.abs(total(exact) - total(expected)) / total(expected)).toBeLessThan(0.03)
+        },
+      ),
       { numRuns: 20 },
     )
   })
@@ -111,9 +125,12 @@ describe("compressed sizes: the expectation from a density against the exact cou
   it("RLE's expectation is not one entry per element at low density (one per 2^bits zeros)", () => {
     // 1% density with 5-bit runs: a nonzero every ~100 elements needs ~100/32 extra entries.
     const e = formats.rle.expected(rows, cols, 0.01, { wordBits: 16, runLengthBits: 5 })
-    const q = Math.pow(0.99, 32)
+    const q = 0.99 ** 32
     expect(e.dataWords).toBeCloseTo((0.01 * rows * cols) / (1 - q), 6)
     expect(e.dataWords).toBeLessThan(0.05 * rows * cols)
-    expect(formats.rle.expected(rows, cols, 0, { wordBits: 16, runLengthBits: 5 })).toEqual({ dataWords: 0, metadataWords: 0 })
+    expect(formats.rle.expected(rows, cols, 0, { wordBits: 16, runLengthBits: 5 })).toEqual({
+      dataWords: 0,
+      metadataWords: 0,
+    })
   })
 })

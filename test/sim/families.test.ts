@@ -2,7 +2,13 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { OFMAP, POS_ROWS, relevance, walkLoopNest } from "../../src/cost/index.ts"
 import { loadModel } from "../../src/engine/index.ts"
-import type { Accelerator, NmTrainingAccelerator, OneSidedAccelerator, RowStationaryAccelerator, TwoSidedAccelerator } from "../../src/hardware/index.ts"
+import type {
+  Accelerator,
+  NmTrainingAccelerator,
+  OneSidedAccelerator,
+  RowStationaryAccelerator,
+  TwoSidedAccelerator,
+} from "../../src/hardware/index.ts"
 import {
   encodedSize,
   gemmFromConv,
@@ -36,10 +42,15 @@ const sparten = loadAcc("sparten-like") as TwoSidedAccelerator
 const loihi = loadAcc("loihi-like")
 const systolic = loadAcc("systolic-32x32")
 
-const dims = fc.record({ m: fc.integer({ min: 1, max: 24 }), n: fc.integer({ min: 1, max: 24 }), k: fc.integer({ min: 1, max: 40 }) })
+const dims = fc.record({
+  m: fc.integer({ min: 1, max: 24 }),
+  n: fc.integer({ min: 1, max: 24 }),
+  k: fc.integer({ min: 1, max: 40 }),
+})
 const density = fc.double({ min: 0, max: 1, noNaN: true })
 const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 })
-const layerOf = (g: GemmDims, a: OperandSpec, b: OperandSpec, s: number, pass: Layer["pass"] = null): Layer => statisticalLayer(workloadFromGemm("l", g, pass), a, b, s)
+const layerOf = (g: GemmDims, a: OperandSpec, b: OperandSpec, s: number, pass: Layer["pass"] = null): Layer =>
+  statisticalLayer(workloadFromGemm("l", g, pass), a, b, s)
 
 /** Small arrays so the brute-force checks stay quick. */
 const small = { rows: 4, cols: 4 }
@@ -53,7 +64,8 @@ const bruteEffectual = (l: Layer): number => {
   const a = materializeMask(l.a)
   const b = materializeMask(l.b)
   let t = 0
-  for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) if (a[i * k + j] === 1) for (let f = 0; f < n; f++) t += b[j * n + f]!
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < k; j++) if (a[i * k + j] === 1) for (let f = 0; f < n; f++) t += b[j * n + f]!
   return t
 }
 
@@ -97,7 +109,10 @@ const expectedMacs = (acc: Accelerator, l: Layer): [number, number] => {
 /** Energy per cycle of every component's static power: mW / GHz = pJ per cycle. */
 const leakPerCycle = (acc: Accelerator, rows: number, cols: number): number => {
   const rf = acc.family === "row-stationary" ? acc.rowStationary.rfLeakage.milliwatts : 0
-  return (acc.memory.reduce((s, l) => s + l.leakage.milliwatts, 0) + rows * cols * (acc.energy.peLeakage.milliwatts + rf)) / acc.clockGhz
+  return (
+    (acc.memory.reduce((s, l) => s + l.leakage.milliwatts, 0) + rows * cols * (acc.energy.peLeakage.milliwatts + rf)) /
+    acc.clockGhz
+  )
 }
 
 /** A counted action's energy as the accelerator file gives it. */
@@ -116,13 +131,19 @@ const fileActionEnergy = (acc: Accelerator, name: string): number => {
 const levelEnergy = (acc: Accelerator, level: string): { rd: number; wr: number } => {
   const l = acc.memory.find((x) => x.name === level)
   if (l !== undefined) return { rd: l.readEnergyPjPerWord, wr: l.writeEnergyPjPerWord }
-  if (acc.family === "row-stationary" && level === "rf") return { rd: acc.rowStationary.rfReadEnergyPjPerWord, wr: acc.rowStationary.rfWriteEnergyPjPerWord }
+  if (acc.family === "row-stationary" && level === "rf")
+    return { rd: acc.rowStationary.rfReadEnergyPjPerWord, wr: acc.rowStationary.rfWriteEnergyPjPerWord }
   throw new Error(`${acc.name}: no level ${level}`)
 }
 
 type Fam = { name: string; acc: Accelerator; a: fc.Arbitrary<OperandSpec>; b: fc.Arbitrary<OperandSpec> }
 const uniform = density.map((d): OperandSpec => ({ kind: "uniform", density: d }))
-const nm = fc.constantFrom<OperandSpec>({ kind: "nm", n: 2, m: 8 }, { kind: "nm", n: 1, m: 8 }, { kind: "nm", n: 2, m: 4 }, { kind: "dense" })
+const nm = fc.constantFrom<OperandSpec>(
+  { kind: "nm", n: 2, m: 8 },
+  { kind: "nm", n: 1, m: 8 },
+  { kind: "nm", n: 2, m: 4 },
+  { kind: "dense" },
+)
 const families: ReadonlyArray<Fam> = [
   { name: "dense systolic", acc: systolic, a: uniform, b: uniform },
   { name: "SAT-like N:M", acc: sat28, a: uniform, b: nm },
@@ -169,9 +190,15 @@ describe.each(families)("$name: counts and energy from the masks and the file", 
         }
         // Counts that follow from the layer alone.
         const count = (name: string) => r.run.cost.actions.find((x) => x.name === name)?.count
-        if (acc.family === "two-sided-skipping") expect(count("metadata")).toBe(g.m * g.n * Math.ceil(g.k / acc.twoSided.chunkSize))
+        if (acc.family === "two-sided-skipping")
+          expect(count("metadata")).toBe(g.m * g.n * Math.ceil(g.k / acc.twoSided.chunkSize))
         if (acc.family === "nm-training") expect(count("mux")).toBe(row.mechanism === "dense" ? undefined : row.macs)
-        if (acc.family === "neuromorphic") expect([count("synop"), count("neuronUpdateActive"), count("neuronUpdateIdle")]).toEqual([row.synops, row.neuronUpdatesActive, row.neuronUpdatesIdle])
+        if (acc.family === "neuromorphic")
+          expect([count("synop"), count("neuronUpdateActive"), count("neuronUpdateIdle")]).toEqual([
+            row.synops,
+            row.neuronUpdatesActive,
+            row.neuronUpdatesIdle,
+          ])
         const leak = row.cycles * leakPerCycle(acc, row.arrayRows, row.arrayCols)
         expect(row.energyMacPj).toBeCloseTo(mac, 6)
         expect(row.energyLeakagePj).toBeCloseTo(leak, 6)
@@ -187,7 +214,11 @@ describe.each(families)("$name: counts and energy from the masks and the file", 
 // -------------------------------------------------------------------------------------------
 // SparTen-like: the broadcast schedule against the cycle-stepped FIFOs
 
-const withFifo = (depth: number, balancing: "none" | "greedy" = sparten.twoSided.balancing, chunkSize = sparten.twoSided.chunkSize): TwoSidedAccelerator => ({
+const withFifo = (
+  depth: number,
+  balancing: "none" | "greedy" = sparten.twoSided.balancing,
+  chunkSize = sparten.twoSided.chunkSize,
+): TwoSidedAccelerator => ({
   ...sparten,
   twoSided: { ...sparten.twoSided, bufferChunks: depth, balancing, chunkSize },
 })
@@ -219,7 +250,11 @@ const blockyLayer = (g: GemmDims, s: number): Layer => {
 describe("SparTen-like units decoupled by input FIFOs", () => {
   // Chunks of 128 over K up to 400 give several windows per position; 2 units with up to 12 filters
   // exercise both one filter per unit (spare units take more positions) and balanced placement.
-  const twoSidedDims = fc.record({ m: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 12 }), k: fc.integer({ min: 1, max: 400 }) })
+  const twoSidedDims = fc.record({
+    m: fc.integer({ min: 1, max: 6 }),
+    n: fc.integer({ min: 1, max: 12 }),
+    k: fc.integer({ min: 1, max: 400 }),
+  })
 
   it("the closed-form schedule and the cycle-stepped FIFOs agree exactly at every depth", () => {
     fc.assert(
@@ -234,7 +269,9 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
         fc.constantFrom(32, 64, 128),
         fc.boolean(),
         (g, da, db, s, units, clusters, balancing, chunk, blocky) => {
-          const layer = blocky ? blockyLayer(g, s) : layerOf(g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
+          const layer = blocky
+            ? blockyLayer(g, s)
+            : layerOf(g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
           const aMask = materializeMask(layer.a)
           const bMask = materializeMask(layer.b)
           const a = packRows(aMask, g.m, g.k)
@@ -245,7 +282,11 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
             return t
           })
           for (let depth = 1; depth <= 5; depth++) {
-            const fast = twoSidedCycles(a, b, twoSidedGeometry(filterNnz, units, chunk / 32, balancing, depth, clusters))
+            const fast = twoSidedCycles(
+              a,
+              b,
+              twoSidedGeometry(filterNnz, units, chunk / 32, balancing, depth, clusters),
+            )
             const slow = twoSidedTwin(withFifo(depth, balancing, chunk), aMask, bMask, g, units, clusters)
             expect(fast, `depth ${depth}`).toEqual(slow)
           }
@@ -257,16 +298,28 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
 
   it("the family's runs are the stepped FIFOs' on the clusters its mapping uses", () => {
     fc.assert(
-      fc.property(twoSidedDims, density, density, seed, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.boolean(), (g, da, db, s, rows, cols, depth, blocky) => {
-        const layer = blocky ? blockyLayer(g, s) : layerOf(g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
-        const acc = withFifo(depth)
-        const r = simulate(acc, layer, { rows, cols })
-        const clusters = r.run.mapping.factors[POS_ROWS]![0]!
-        expect(clusters).toBeLessThanOrEqual(rows)
-        const twin = twoSidedTwin(acc, materializeMask(layer.a), materializeMask(layer.b), g, cols, clusters)
-        expect([r.row.computeCycles, r.row.macs]).toEqual([twin.cycles, twin.macs])
-        expect(r.row.imbalanceCycles).toBe(twin.cycles - Math.ceil(twin.macs / (clusters * cols)))
-      }),
+      fc.property(
+        twoSidedDims,
+        density,
+        density,
+        seed,
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.boolean(),
+        (g, da, db, s, rows, cols, depth, blocky) => {
+          const layer = blocky
+            ? blockyLayer(g, s)
+            : layerOf(g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
+          const acc = withFifo(depth)
+          const r = simulate(acc, layer, { rows, cols })
+          const clusters = r.run.mapping.factors[POS_ROWS]![0]!
+          expect(clusters).toBeLessThanOrEqual(rows)
+          const twin = twoSidedTwin(acc, materializeMask(layer.a), materializeMask(layer.b), g, cols, clusters)
+          expect([r.row.computeCycles, r.row.macs]).toEqual([twin.cycles, twin.macs])
+          expect(r.row.imbalanceCycles).toBe(twin.cycles - Math.ceil(twin.macs / (clusters * cols)))
+        },
+      ),
       { numRuns: 50 },
     )
   })
@@ -277,7 +330,8 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
       fc.property(twoSidedDims, density, density, seed, (g, da, db, s) => {
         const layer = layerOf(g, { kind: "uniform", density: da }, { kind: "uniform", density: db }, s)
         const rows = [1, 2, 3, 8].map((d) => simulate(withFifo(d), layer, units).row)
-        for (let i = 1; i < rows.length; i++) expect(rows[i]!.computeCycles).toBeLessThanOrEqual(rows[i - 1]!.computeCycles)
+        for (let i = 1; i < rows.length; i++)
+          expect(rows[i]!.computeCycles).toBeLessThanOrEqual(rows[i - 1]!.computeCycles)
         const deepest = rows[rows.length - 1]!
         const dense = simulate(withFifo(1), layerOf(g, { kind: "dense" }, { kind: "dense" }, s), units).row
         expect(deepest.computeCycles).toBeLessThanOrEqual(dense.computeCycles)
@@ -296,7 +350,14 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
     const bits = new Uint8Array(k * 2)
     for (const j of [0, 1, 2, 3, 128]) bits[j * 2] = 1
     for (const j of [0, 128, 129, 130, 131]) bits[j * 2 + 1] = 1
-    const layer: Layer = { name: "h", pass: null, conv: null, gemm: { m: 1, n: 2, k }, a: { kind: "dense", rows: 1, cols: k }, b: maskOperand(k, 2, bits) }
+    const layer: Layer = {
+      name: "h",
+      pass: null,
+      conv: null,
+      gemm: { m: 1, n: 2, k },
+      a: { kind: "dense", rows: 1, cols: k },
+      b: maskOperand(k, 2, bits),
+    }
     const lockstep = simulate(withFifo(1), layer, { rows: 1, cols: 2 }).row
     const fifo = simulate(withFifo(2), layer, { rows: 1, cols: 2 }).row
     expect([lockstep.computeCycles, fifo.computeCycles, fifo.macs]).toEqual([8, 5, 10])
@@ -316,13 +377,25 @@ describe("SparTen-like units decoupled by input FIFOs", () => {
     const bits = new Uint8Array(k * 2)
     for (const j of [0, 1, 2, 3]) bits[j * 2] = 1
     bits[5 * 2 + 1] = 1
-    const layer: Layer = { name: "c", pass: null, conv: null, gemm: { m: 4, n: 2, k }, a: { kind: "dense", rows: 4, cols: k }, b: maskOperand(k, 2, bits) }
+    const layer: Layer = {
+      name: "c",
+      pass: null,
+      conv: null,
+      gemm: { m: 4, n: 2, k },
+      a: { kind: "dense", rows: 4, cols: k },
+      b: maskOperand(k, 2, bits),
+    }
     const twoClusters = simulate(withFifo(1), layer, { rows: 2, cols: 1 })
     const oneCluster = simulate(withFifo(1), layer, { rows: 1, cols: 2 })
-    expect([twoClusters.run.mapping.factors[POS_ROWS]![0], oneCluster.run.mapping.factors[POS_ROWS]![0]]).toEqual([2, 1])
+    expect([twoClusters.run.mapping.factors[POS_ROWS]![0], oneCluster.run.mapping.factors[POS_ROWS]![0]]).toEqual([
+      2, 1,
+    ])
     expect([twoClusters.row.computeCycles, oneCluster.row.computeCycles]).toEqual([10, 16])
     const dense = new Uint8Array(4 * k).fill(1)
-    expect([twoSidedTwin(withFifo(1), dense, bits, layer.gemm, 1, 2).cycles, twoSidedTwin(withFifo(1), dense, bits, layer.gemm, 2, 1).cycles]).toEqual([10, 16])
+    expect([
+      twoSidedTwin(withFifo(1), dense, bits, layer.gemm, 1, 2).cycles,
+      twoSidedTwin(withFifo(1), dense, bits, layer.gemm, 2, 1).cycles,
+    ]).toEqual([10, 16])
   })
 })
 
@@ -333,7 +406,11 @@ describe("Cnvlutin-like lanes", () => {
   it("the family's compute cycles, MACs and imbalance are the lane-stepping twin's on random masks", () => {
     fc.assert(
       fc.property(
-        fc.record({ m: fc.integer({ min: 1, max: 10 }), n: fc.integer({ min: 1, max: 12 }), k: fc.integer({ min: 1, max: 150 }) }),
+        fc.record({
+          m: fc.integer({ min: 1, max: 10 }),
+          n: fc.integer({ min: 1, max: 12 }),
+          k: fc.integer({ min: 1, max: 150 }),
+        }),
         density,
         seed,
         fc.integer({ min: 1, max: 5 }),
@@ -342,7 +419,11 @@ describe("Cnvlutin-like lanes", () => {
           const layer = layerOf(g, { kind: "uniform", density: d }, { kind: "dense" }, s)
           const r = simulate(cnvlutin, layer, { rows, cols }).row
           const twin = oneSidedTwin(cnvlutin, materializeMask(layer.a), g, rows, cols)
-          expect([r.computeCycles, r.macs, r.imbalanceCycles]).toEqual([twin.cycles, twin.macs, twin.cycles - twin.balancedCycles])
+          expect([r.computeCycles, r.macs, r.imbalanceCycles]).toEqual([
+            twin.cycles,
+            twin.macs,
+            twin.cycles - twin.balancedCycles,
+          ])
         },
       ),
       { numRuns: 80 },
@@ -351,12 +432,21 @@ describe("Cnvlutin-like lanes", () => {
 
   it("at the file's 16 lanes × 256 filters too", () => {
     fc.assert(
-      fc.property(fc.record({ m: fc.integer({ min: 1, max: 6 }), n: fc.integer({ min: 1, max: 300 }), k: fc.integer({ min: 1, max: 600 }) }), density, seed, (g, d, s) => {
-        const layer = layerOf(g, { kind: "uniform", density: d }, { kind: "dense" }, s)
-        const r = simulate(cnvlutin, layer).row
-        const twin = oneSidedTwin(cnvlutin, materializeMask(layer.a), g, cnvlutin.peArray.rows, cnvlutin.peArray.cols)
-        expect([r.computeCycles, r.macs]).toEqual([twin.cycles, twin.macs])
-      }),
+      fc.property(
+        fc.record({
+          m: fc.integer({ min: 1, max: 6 }),
+          n: fc.integer({ min: 1, max: 300 }),
+          k: fc.integer({ min: 1, max: 600 }),
+        }),
+        density,
+        seed,
+        (g, d, s) => {
+          const layer = layerOf(g, { kind: "uniform", density: d }, { kind: "dense" }, s)
+          const r = simulate(cnvlutin, layer).row
+          const twin = oneSidedTwin(cnvlutin, materializeMask(layer.a), g, cnvlutin.peArray.rows, cnvlutin.peArray.cols)
+          expect([r.computeCycles, r.macs]).toEqual([twin.cycles, twin.macs])
+        },
+      ),
       { numRuns: 25 },
     )
   })
@@ -384,7 +474,11 @@ describe("row-stationary on real conv shapes", () => {
         const g = gemmFromConv(c)
         const r = simulate(eyeriss, layerOf(g, { kind: "dense" }, { kind: "dense" }, 1, "forward"), { rows, cols })
         // Without the conv the same GEMM runs as a GEMM; with it, as the 7-dim conv.
-        const cr = simulate(eyeriss, statisticalLayer(workloadFromConv("c", c, "forward"), { kind: "dense" }, { kind: "dense" }, 1), { rows, cols })
+        const cr = simulate(
+          eyeriss,
+          statisticalLayer(workloadFromConv("c", c, "forward"), { kind: "dense" }, { kind: "dense" }, 1),
+          { rows, cols },
+        )
         for (const x of [r, cr]) {
           const p = x.run.prepared.problem
           expect(x.row.macs).toBe(g.m * g.n * g.k)
@@ -404,11 +498,19 @@ describe("row-stationary on real conv shapes", () => {
   })
 
   it("gating never changes cycles, only energy: zero activations gate their MACs and cost less", () => {
-    const gatingOff: RowStationaryAccelerator = { ...eyerissV1, rowStationary: { ...eyerissV1.rowStationary, gating: "none" } }
+    const gatingOff: RowStationaryAccelerator = {
+      ...eyerissV1,
+      rowStationary: { ...eyerissV1.rowStationary, gating: "none" },
+    }
     fc.assert(
       fc.property(conv, fc.double({ min: 0, max: 0.95, noNaN: true }), seed, (c, d, s) => {
         const g = gemmFromConv(c)
-        const layer = statisticalLayer(workloadFromConv("c", c, "forward"), { kind: "uniform", density: d }, { kind: "dense" }, s)
+        const layer = statisticalLayer(
+          workloadFromConv("c", c, "forward"),
+          { kind: "uniform", density: d },
+          { kind: "dense" },
+          s,
+        )
         const gated = simulate(eyerissV1, layer).row
         const plain = simulate(gatingOff, layer).row
         expect(gated.mechanism).toBe("gating")
@@ -420,10 +522,17 @@ describe("row-stationary on real conv shapes", () => {
         // at least the difference between an active and a gated MAC (scratchpad reads drop too).
         expect(zeros).toBeGreaterThan(0)
         expect(gated.gatedMacs).toBeGreaterThan(0)
-        expect(plain.energyPj - gated.energyPj).toBeGreaterThanOrEqual(gated.gatedMacs * (eyerissV1.energy.mac.energyPj - eyerissV1.energy.gatedMac.energyPj) - 1e-6)
+        expect(plain.energyPj - gated.energyPj).toBeGreaterThanOrEqual(
+          gated.gatedMacs * (eyerissV1.energy.mac.energyPj - eyerissV1.energy.gatedMac.energyPj) - 1e-6,
+        )
         expect(gated.energyLeakagePj).toBeCloseTo(plain.energyLeakagePj, 9)
         // And the compute schedule ignores density altogether.
-        const denseLayer = statisticalLayer(workloadFromConv("c", c, "forward"), { kind: "dense" }, { kind: "dense" }, s)
+        const denseLayer = statisticalLayer(
+          workloadFromConv("c", c, "forward"),
+          { kind: "dense" },
+          { kind: "dense" },
+          s,
+        )
         expect(simulate(eyerissV1, denseLayer).row.computeCycles).toBe(gated.computeCycles)
       }),
       { numRuns: 40 },
@@ -436,7 +545,11 @@ describe("row-stationary on real conv shapes", () => {
 
 describe("sparsity bounds", () => {
   // Shapes aligned to the machine, so the dense baseline itself has no ragged edges.
-  const aligned = fc.record({ m: fc.integer({ min: 1, max: 8 }), nBlocks: fc.integer({ min: 1, max: 2 }), kBlocks: fc.integer({ min: 1, max: 3 }) })
+  const aligned = fc.record({
+    m: fc.integer({ min: 1, max: 8 }),
+    nBlocks: fc.integer({ min: 1, max: 2 }),
+    kBlocks: fc.integer({ min: 1, max: 3 }),
+  })
 
   it("one-sided and two-sided skipping: sparse cycles ≥ dense cycles × density, and never above dense", () => {
     fc.assert(
@@ -461,16 +574,24 @@ describe("sparsity bounds", () => {
 
   it("N:M cycles lie between (N/M) × dense and dense", () => {
     fc.assert(
-      fc.property(runnable, fc.constantFrom(sat28, sat24), fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 8 }), fc.constantFrom("os", "ws"), seed, (g, acc, rows, cols, df, s) => {
-        const hw = acc.peArray.nmSupport!
-        const opts: SimulateOptions = { rows, cols, dataflow: df }
-        const sp = simulate(acc, layerOf(g, { kind: "dense" }, { kind: "nm", n: hw.n, m: hw.m }, s), opts).row
-        const dn = simulate(acc, layerOf(g, { kind: "dense" }, { kind: "dense" }, s), opts).row
-        expect(sp.mechanism).toBe(`nm:${hw.n}:${hw.m}`)
-        expect(dn.mechanism).toBe("dense")
-        expect(sp.cycles).toBeLessThanOrEqual(dn.cycles)
-        expect(sp.cycles).toBeGreaterThanOrEqual((hw.n / hw.m) * dn.cycles - 1e-9)
-      }),
+      fc.property(
+        runnable,
+        fc.constantFrom(sat28, sat24),
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 2, max: 8 }),
+        fc.constantFrom("os", "ws"),
+        seed,
+        (g, acc, rows, cols, df, s) => {
+          const hw = acc.peArray.nmSupport!
+          const opts: SimulateOptions = { rows, cols, dataflow: df }
+          const sp = simulate(acc, layerOf(g, { kind: "dense" }, { kind: "nm", n: hw.n, m: hw.m }, s), opts).row
+          const dn = simulate(acc, layerOf(g, { kind: "dense" }, { kind: "dense" }, s), opts).row
+          expect(sp.mechanism).toBe(`nm:${hw.n}:${hw.m}`)
+          expect(dn.mechanism).toBe("dense")
+          expect(sp.cycles).toBeLessThanOrEqual(dn.cycles)
+          expect(sp.cycles).toBeGreaterThanOrEqual((hw.n / hw.m) * dn.cycles - 1e-9)
+        },
+      ),
       { numRuns: 120 },
     )
   })
@@ -478,15 +599,27 @@ describe("sparsity bounds", () => {
   it("a BDWP iteration's speedup never exceeds 3/(1+2N/M) (MACs; cycles when passes are balanced), and its per-pass MACs are exact", () => {
     fc.assert(
       fc.property(
-        fc.record({ batch: fc.integer({ min: 2, max: 64 }), inBlocks: fc.integer({ min: 1, max: 16 }), outBlocks: fc.integer({ min: 1, max: 16 }) }),
+        fc.record({
+          batch: fc.integer({ min: 2, max: 64 }),
+          inBlocks: fc.integer({ min: 1, max: 16 }),
+          outBlocks: fc.integer({ min: 1, max: 16 }),
+        }),
         fc.constantFrom(sat28, sat24),
         fc.integer({ min: 2, max: 8 }),
         seed,
         ({ batch, inBlocks, outBlocks }, acc, side, s) => {
           const hw = acc.peArray.nmSupport!
-          const shape = { kind: "linear" as const, name: "fc", batch, inFeatures: inBlocks * hw.m, outFeatures: outBlocks * hw.m }
+          const shape = {
+            kind: "linear" as const,
+            name: "fc",
+            batch,
+            inFeatures: inBlocks * hw.m,
+            outFeatures: outBlocks * hw.m,
+          }
           const opts = { rows: side, cols: side }
-          const sparse = trainingStepLayers(shape, { kind: "bdwp", n: hw.n, m: hw.m }, s).map((layer) => simulate(acc, layer, opts))
+          const sparse = trainingStepLayers(shape, { kind: "bdwp", n: hw.n, m: hw.m }, s).map((layer) =>
+            simulate(acc, layer, opts),
+          )
           const dense = trainingStepLayers(shape, { kind: "dense" }, s).map((layer) => simulate(acc, layer, opts))
           const speedup = iterationSummary(dense).cycles / iterationSummary(sparse).cycles
           const ideal = 3 / (1 + (2 * hw.n) / hw.m)
@@ -558,17 +691,25 @@ describe("hand-computed examples", () => {
     const full = simulate(sat28, layer).row
     // K_eff = 64 = two row folds of 32; ws: load 32 + 2 × max(64, 32) + drain 62.
     expect(full.computeCycles).toBe(32 + 64 + 64 + 62)
-    const narrow: NmTrainingAccelerator = { ...sat28, nmTraining: { ...sat28.nmTraining, activationPortWordsPerCycle: 32 } }
+    const narrow: NmTrainingAccelerator = {
+      ...sat28,
+      nmTraining: { ...sat28.nmTraining, activationPortWordsPerCycle: 32 },
+    }
     // Each wave needs 32 rows × 8/2 words through a 32-word port: streams take 4× as long.
     expect(simulate(narrow, layer).row.computeCycles).toBe(32 + 256 + 256 + 62)
     // A dense filter streams one word per row whatever the port (32 rows, 32 words a cycle).
-    expect(simulate(narrow, layerOf(g, { kind: "dense" }, { kind: "dense" }, 1)).row.computeCycles).toBe(simulate(sat28, layerOf(g, { kind: "dense" }, { kind: "dense" }, 1)).row.computeCycles)
+    expect(simulate(narrow, layerOf(g, { kind: "dense" }, { kind: "dense" }, 1)).row.computeCycles).toBe(
+      simulate(sat28, layerOf(g, { kind: "dense" }, { kind: "dense" }, 1)).row.computeCycles,
+    )
   })
 
   it("mask generation: overlapped hides behind the dense weight-gradient pass; otherwise it adds", () => {
     const shape = { kind: "linear" as const, name: "fc", batch: 64, inFeatures: 256, outFeatures: 128 }
-    const runs = (acc: NmTrainingAccelerator) => trainingStepLayers(shape, { kind: "bdwp", n: 2, m: 8 }, 1).map((layer) => simulate(acc, layer))
-    const withMaskGen = (over: Partial<NmTrainingAccelerator["nmTraining"]["maskGeneration"]>): NmTrainingAccelerator => ({
+    const runs = (acc: NmTrainingAccelerator) =>
+      trainingStepLayers(shape, { kind: "bdwp", n: 2, m: 8 }, 1).map((layer) => simulate(acc, layer))
+    const withMaskGen = (
+      over: Partial<NmTrainingAccelerator["nmTraining"]["maskGeneration"]>,
+    ): NmTrainingAccelerator => ({
       ...sat28,
       nmTraining: { ...sat28.nmTraining, maskGeneration: { ...sat28.nmTraining.maskGeneration, ...over } },
     })
@@ -606,7 +747,14 @@ describe("training GEMMs", () => {
       numFilters: fc.integer({ min: 1, max: 8 }),
       padding: fc.integer({ min: 0, max: 2 }),
     })
-    .map((c): ConvDims => ({ ...c, filterWidth: c.filterHeight, stride: 1, padding: Math.min(c.padding, c.filterHeight - 1) }))
+    .map(
+      (c): ConvDims => ({
+        ...c,
+        filterWidth: c.filterHeight,
+        stride: 1,
+        padding: Math.min(c.padding, c.filterHeight - 1),
+      }),
+    )
 
   it("a conv's backward-data GEMM is the im2col lowering of its transposed conv, whose ifmap is dY", () => {
     fc.assert(
@@ -616,7 +764,11 @@ describe("training GEMMs", () => {
         const [fwd, bd, bw] = passes as [(typeof passes)[0], (typeof passes)[0], (typeof passes)[0]]
         const f = gemmFromConv(c)
         expect(fwd.gemm).toEqual(f)
-        expect(bd.gemm).toEqual({ m: c.batch * c.ifmapHeight * c.ifmapWidth, n: c.channels, k: c.filterHeight * c.filterWidth * c.numFilters })
+        expect(bd.gemm).toEqual({
+          m: c.batch * c.ifmapHeight * c.ifmapWidth,
+          n: c.channels,
+          k: c.filterHeight * c.filterWidth * c.numFilters,
+        })
         expect(bw.gemm).toEqual({ m: f.n, n: f.k, k: f.m })
         expect(bd.conv).not.toBeNull()
         expect(gemmFromConv(bd.conv!)).toEqual(bd.gemm)
@@ -632,23 +784,45 @@ describe("training GEMMs", () => {
     const shape = { kind: "linear" as const, name: "fc1", batch: 8, inFeatures: 16, outFeatures: 8 }
     expect(trainingGemms(shape).map((p) => p.pass)).toEqual(["forward", "backward-data", "backward-weight"])
     expect(trainingGemms({ ...shape, inputGradient: false }).map((p) => p.pass)).toEqual(["forward", "backward-weight"])
-    const bdwp = trainingStepLayers({ ...shape, inputGradient: false }, { kind: "bdwp", n: 2, m: 8 }, 1).map((layer) => simulate(sat28, layer))
+    const bdwp = trainingStepLayers({ ...shape, inputGradient: false }, { kind: "bdwp", n: 2, m: 8 }, 1).map((layer) =>
+      simulate(sat28, layer),
+    )
     // Only the forward mask is generated: the backward-data mask has no pass to serve.
-    expect(bdwp.reduce((t, r) => t + r.row.maskGenCycles, 0)).toBe(Math.ceil((16 * 8) / sat28.nmTraining.maskGeneration.weightsPerCycle))
+    expect(bdwp.reduce((t, r) => t + r.row.maskGenCycles, 0)).toBe(
+      Math.ceil((16 * 8) / sat28.nmTraining.maskGeneration.weightsPerCycle),
+    )
     // A model's first weighted layer reads the input; every later one has an input gradient.
     const lenet = await Effect.runPromise(loadModel("lenet5"))
     const shapes = layerShapesOf(lenet, 4)
-    expect(shapes.map((s) => [s.shape.name, s.shape.inputGradient])).toEqual([["conv1", false], ["conv2", true], ["fc1", true], ["fc2", true], ["fc3", true]])
+    expect(shapes.map((s) => [s.shape.name, s.shape.inputGradient])).toEqual([
+      ["conv1", false],
+      ["conv2", true],
+      ["fc1", true],
+      ["fc2", true],
+      ["fc3", true],
+    ])
     expect(trainingGemms(shapes[0]!.shape).map((p) => p.pass)).toEqual(["forward", "backward-weight"])
   })
 })
 
 describe("a lowered conv's raw ifmap comes from DRAM once, on dense and sparse arrays alike", () => {
   const dramIfmap = (acc: Accelerator, layer: Layer, opts: SimulateOptions = {}): number =>
-    simulate(acc, layer, opts).accesses.filter((x) => x.level === acc.memory[0].name && x.tensor === "ifmap").reduce((w, x) => w + x.reads, 0)
+    simulate(acc, layer, opts)
+      .accesses.filter((x) => x.level === acc.memory[0].name && x.tensor === "ifmap")
+      .reduce((w, x) => w + x.reads, 0)
 
   it("dense systolic, SAT, Cnvlutin and SparTen fetch the raw ifmap (in their format), not its im2col copies", () => {
-    const c: ConvDims = { batch: 1, ifmapHeight: 14, ifmapWidth: 14, filterHeight: 3, filterWidth: 3, channels: 16, numFilters: 32, stride: 1, padding: 1 }
+    const c: ConvDims = {
+      batch: 1,
+      ifmapHeight: 14,
+      ifmapWidth: 14,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 16,
+      numFilters: 32,
+      stride: 1,
+      padding: 1,
+    }
     const g = gemmFromConv(c)
     const raw = 14 * 14 * 16
     expect(g.m * g.k).toBe(9 * raw)
@@ -676,7 +850,17 @@ describe("a lowered conv's raw ifmap comes from DRAM once, on dense and sparse a
 
   it("LeNet-5's conv2 at batch 64 on SAT-like 2:8: once when the raw ifmap fits, whatever the N:M compression", () => {
     // The raw ifmap (64·14·14·6 words) fits the 256 KiB ifmap SRAM; its im2col copy (6400 × 150) does not.
-    const c: ConvDims = { batch: 64, ifmapHeight: 14, ifmapWidth: 14, filterHeight: 5, filterWidth: 5, channels: 6, numFilters: 16, stride: 1, padding: 0 }
+    const c: ConvDims = {
+      batch: 64,
+      ifmapHeight: 14,
+      ifmapWidth: 14,
+      filterHeight: 5,
+      filterWidth: 5,
+      channels: 6,
+      numFilters: 16,
+      stride: 1,
+      padding: 0,
+    }
     const g = gemmFromConv(c)
     const raw = 64 * 14 * 14 * 6
     const dense = statisticalLayer(workloadFromConv("conv2", c, "forward"), { kind: "dense" }, { kind: "dense" }, 1)
@@ -684,11 +868,21 @@ describe("a lowered conv's raw ifmap comes from DRAM once, on dense and sparse a
     expect(dramIfmap(sat28, { ...dense, conv: null })).toBeGreaterThanOrEqual(g.m * g.k)
     // 2:8 along K = 150: the array runs K_eff = 18·2 + 2 = 38 slot rows, each reading 150/38 ifmap
     // words; the tile is counted in whole slot words, so the raw ifmap comes within one slot's worth.
-    const sparse = statisticalLayer(workloadFromConv("conv2", c, "forward"), { kind: "dense" }, { kind: "nm", n: 2, m: 8 }, 1)
+    const sparse = statisticalLayer(
+      workloadFromConv("conv2", c, "forward"),
+      { kind: "dense" },
+      { kind: "nm", n: 2, m: 8 },
+      1,
+    )
     expect(Math.abs(dramIfmap(sat28, sparse) - raw)).toBeLessThanOrEqual(150 / 38)
     expect(dramIfmap(sat28, { ...sparse, conv: null })).toBeGreaterThanOrEqual(g.m * g.k)
     // A conv that does not lower to the GEMM (a backward pass handed its forward conv) changes nothing.
-    const other = statisticalLayer({ name: "conv2", pass: "backward-weight", gemm: { m: g.n, n: g.k, k: g.m }, conv: c }, { kind: "dense" }, { kind: "dense" }, 1)
+    const other = statisticalLayer(
+      { name: "conv2", pass: "backward-weight", gemm: { m: g.n, n: g.k, k: g.m }, conv: c },
+      { kind: "dense" },
+      { kind: "dense" },
+      1,
+    )
     expect(dramIfmap(sat28, other)).toBe(dramIfmap(sat28, { ...other, conv: null }))
   })
 })

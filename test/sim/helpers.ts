@@ -25,7 +25,13 @@ export const dataflow = (name: string): Dataflow => Effect.runSync(loadDataflow(
  * port unless `sramWordsPerCycle` says otherwise.
  */
 export const toyAcc = (
-  over: { sramBytes?: number; dramWordsPerCycle?: number; sramWordsPerCycle?: number; wordBytes?: number; leakMw?: number } = {},
+  over: {
+    sramBytes?: number
+    dramWordsPerCycle?: number
+    sramWordsPerCycle?: number
+    wordBytes?: number
+    leakMw?: number
+  } = {},
 ): Accelerator => {
   const sram = (name: string, holds: "ifmap" | "filter" | "ofmap", rd: number, wr: number) => ({
     name,
@@ -62,16 +68,37 @@ export const toyAcc = (
       sram("filter-sram", "filter", 4, 5),
       sram("ofmap-sram", "ofmap", 6, 7),
     ],
-    energy: { mac: { energyPj: 1, source: "test" }, gatedMac: { energyPj: 0.5, source: "test" }, peLeakage: { milliwatts: over.leakMw ?? 0, source: "test" } },
+    energy: {
+      mac: { energyPj: 1, source: "test" },
+      gatedMac: { energyPj: 0.5, source: "test" },
+      peLeakage: { milliwatts: over.leakMw ?? 0, source: "test" },
+    },
   }
 }
 
 /** A trace operand (as the tracer records one) from a row-major 0/1 list. */
-export const traceOf = (rows: number, cols: number, bits: ReadonlyArray<number>, nm: NmStructure | null = null): OperandTrace => {
+export const traceOf = (
+  rows: number,
+  cols: number,
+  bits: ReadonlyArray<number>,
+  nm: NmStructure | null = null,
+): OperandTrace => {
   if (bits.length !== rows * cols) throw new RangeError(`traceOf: ${bits.length} bits for ${rows}×${cols}`)
   const nnz = bits.reduce((s, b) => s + b, 0)
-  const rowNnz = Int32Array.from({ length: rows }, (_, r) => bits.slice(r * cols, (r + 1) * cols).reduce((s, b) => s + b, 0))
-  return { tensor: "test", rows, cols, nnz, density: rows * cols === 0 ? 0 : nnz / (rows * cols), mask: packMask(Uint8Array.from(bits)), rowNnz, tileNnz: Int32Array.of(nnz), nm }
+  const rowNnz = Int32Array.from({ length: rows }, (_, r) =>
+    bits.slice(r * cols, (r + 1) * cols).reduce((s, b) => s + b, 0),
+  )
+  return {
+    tensor: "test",
+    rows,
+    cols,
+    nnz,
+    density: rows * cols === 0 ? 0 : nnz / (rows * cols),
+    mask: packMask(Uint8Array.from(bits)),
+    rowNnz,
+    tileNnz: Int32Array.of(nnz),
+    nm,
+  }
 }
 
 /** An operand from a row-major 0/1 mask, as a derived (re-expressed trace) operand. */

@@ -8,8 +8,10 @@ import type { SystolicDataflow } from "../../src/hardware/index.ts"
 
 type Mat = number[][]
 
-const full = (rows: number, cols: number, v = -1): Mat => Array.from({ length: rows }, () => new Array<number>(cols).fill(v))
-const slice = (m: Mat, r0: number, r1: number, c0: number, c1: number): Mat => m.slice(r0, r1).map((row) => row.slice(c0, c1))
+const full = (rows: number, cols: number, v = -1): Mat =>
+  Array.from({ length: rows }, () => new Array<number>(cols).fill(v))
+const slice = (m: Mat, r0: number, r1: number, c0: number, c1: number): Mat =>
+  m.slice(r0, r1).map((row) => row.slice(c0, c1))
 const transpose = (m: Mat, cols: number): Mat => Array.from({ length: cols }, (_, j) => m.map((row) => row[j]!))
 const hcat = (a: Mat, b: Mat): Mat => a.map((row, i) => [...row, ...b[i]!])
 const vcat = (...ms: Mat[]): Mat => ms.flat()
@@ -47,7 +49,12 @@ const operands = (m: number, n: number, k: number): { ifmap: Mat; filter: Mat; o
   ofmap: Array.from({ length: m }, (_, i) => Array.from({ length: n }, (_, j) => 20_000_000 + n * i + j)),
 })
 
-export const referenceScaleSim = (dims: { m: number; n: number; k: number }, dataflow: SystolicDataflow, R: number, C: number): ReferenceResult => {
+export const referenceScaleSim = (
+  dims: { m: number; n: number; k: number },
+  dataflow: SystolicDataflow,
+  R: number,
+  C: number,
+): ReferenceResult => {
   const { m, n, k } = dims
   const op = operands(m, n, k)
   let ifmapReads = 0
@@ -64,8 +71,10 @@ export const referenceScaleSim = (dims: { m: number; n: number; k: number }, dat
     const ifmapT = transpose(op.ifmap, k)
     for (let fc = 0; fc < colFold; fc++)
       for (let fr = 0; fr < rowFold; fr++) {
-        const r0 = fr * R, r1 = Math.min(r0 + R, Sr)
-        const c0 = fc * C, c1 = Math.min(c0 + C, Sc)
+        const r0 = fr * R,
+          r1 = Math.min(r0 + R, Sr)
+        const c0 = fc * C,
+          c1 = Math.min(c0 + C, Sc)
         // ifmap
         let d = slice(ifmapT, 0, T, r0, r1)
         ifmapReads += shapeProduct(d)
@@ -94,8 +103,10 @@ export const referenceScaleSim = (dims: { m: number; n: number; k: number }, dat
     const colFold = Math.ceil(Sc / C)
     for (let fc = 0; fc < colFold; fc++)
       for (let fr = 0; fr < rowFold; fr++) {
-        const r0 = fr * R, r1 = Math.min(r0 + R, Sr)
-        const c0 = fc * C, c1 = Math.min(c0 + C, Sc)
+        const r0 = fr * R,
+          r1 = Math.min(r0 + R, Sr)
+        const c0 = fc * C,
+          c1 = Math.min(c0 + C, Sc)
         let d = slice(op.ifmap, 0, T, r0, r1)
         ifmapReads += shapeProduct(d)
         d = padCols(d, T, R - (r1 - r0))
@@ -120,8 +131,10 @@ export const referenceScaleSim = (dims: { m: number; n: number; k: number }, dat
     const ifmapT = transpose(op.ifmap, k)
     for (let fc = 0; fc < colFold; fc++)
       for (let fr = 0; fr < rowFold; fr++) {
-        const r0 = fr * R, r1 = Math.min(r0 + R, Sr)
-        const c0 = fc * C, c1 = Math.min(c0 + C, Sc)
+        const r0 = fr * R,
+          r1 = Math.min(r0 + R, Sr)
+        const c0 = fc * C,
+          c1 = Math.min(c0 + C, Sc)
         let d = slice(ifmapT, r0, r1, c0, c1)
         ifmapReads += shapeProduct(d)
         d = padCols(d, r1 - r0, C - (c1 - c0))

@@ -1,7 +1,16 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { SystolicDataflow } from "../../src/hardware/index.ts"
-import { convOutputSize, gemmFromConv, loweringOf, statisticalLayer, withConvention, workloadFromConv, workloadFromGemm, type LayerWorkload } from "../../src/machine/index.ts"
+import {
+  convOutputSize,
+  gemmFromConv,
+  loweringOf,
+  statisticalLayer,
+  withConvention,
+  workloadFromConv,
+  workloadFromGemm,
+  type LayerWorkload,
+} from "../../src/machine/index.ts"
 import { simulate } from "../../src/sim/index.ts"
 import type { ConvDims, GemmDims } from "../../src/trace/index.ts"
 import { loadAcc, toyAcc } from "./helpers.ts"
@@ -23,7 +32,11 @@ const scalesim = (g: GemmDims, df: SystolicDataflow, rows: number, cols: number)
 const streamed = (g: GemmDims, df: SystolicDataflow): number => (df === "os" ? g.k : df === "ws" ? g.m : g.n)
 /** SCALE-Sim's folds: ⌈Sr/R⌉·⌈Sc/C⌉ with (Sr, Sc) = (M, N) for os, (K, N) for ws, (K, M) for is. */
 const foldsOf = (g: GemmDims, df: SystolicDataflow, R: number, C: number): number =>
-  df === "os" ? Math.ceil(g.m / R) * Math.ceil(g.n / C) : df === "ws" ? Math.ceil(g.k / R) * Math.ceil(g.n / C) : Math.ceil(g.k / R) * Math.ceil(g.m / C)
+  df === "os"
+    ? Math.ceil(g.m / R) * Math.ceil(g.n / C)
+    : df === "ws"
+      ? Math.ceil(g.k / R) * Math.ceil(g.n / C)
+      : Math.ceil(g.k / R) * Math.ceil(g.m / C)
 
 describe("SCALE-Sim timing, hand-derived", () => {
   it("os, M=N=K=4 on a 4×4 array", () => {
@@ -41,7 +54,9 @@ describe("SCALE-Sim timing, hand-derived", () => {
     // is: Sr=K=4, Sc=M=4, T=N=4: same shape, 14 cycles, 16/16/16.
     for (const df of ["ws", "is"] as const) {
       const r = scalesim({ m: 4, n: 4, k: 4 }, df, 4, 4)
-      expect([r.computeCycles, r.fillDrainCycles, r.ifmapSramReads, r.filterSramReads, r.ofmapSramWrites]).toEqual([14, 10, 16, 16, 16])
+      expect([r.computeCycles, r.fillDrainCycles, r.ifmapSramReads, r.filterSramReads, r.ofmapSramWrites]).toEqual([
+        14, 10, 16, 16, 16,
+      ])
     }
   })
 
@@ -81,16 +96,39 @@ describe("SCALE-Sim timing, hand-derived", () => {
 
   it("the hand cases agree with the reference rebuild", () => {
     for (const df of dataflows)
-      for (const g of [{ m: 4, n: 4, k: 4 }, { m: 5, n: 7, k: 3 }]) {
+      for (const g of [
+        { m: 4, n: 4, k: 4 },
+        { m: 5, n: 7, k: 3 },
+      ]) {
         const s = scalesim(g, df, 4, 4)
         const r = referenceScaleSim(g, df, 4, 4)
-        expect([s.computeCycles, s.ifmapSramReads, s.filterSramReads, s.ofmapSramWrites]).toEqual([r.cycles, r.ifmapReads, r.filterReads, r.ofmapWrites])
+        expect([s.computeCycles, s.ifmapSramReads, s.filterSramReads, s.ofmapSramWrites]).toEqual([
+          r.cycles,
+          r.ifmapReads,
+          r.filterReads,
+          r.ofmapWrites,
+        ])
       }
   })
 
   it("conv layers are lowered SCALE-Sim's way (Inc5b_3x3 on 32×32, os)", () => {
     // 7×7×192 ifmap, 3×3 filters, 384 of them, stride 1: ofmap 5×5 → M=25, K=3·3·192=1728, N=384.
-    const w = workloadFromConv("Inc5b_3x3", { batch: 1, ifmapHeight: 7, ifmapWidth: 7, filterHeight: 3, filterWidth: 3, channels: 192, numFilters: 384, stride: 1, padding: 0 }, null, "scalesim")
+    const w = workloadFromConv(
+      "Inc5b_3x3",
+      {
+        batch: 1,
+        ifmapHeight: 7,
+        ifmapWidth: 7,
+        filterHeight: 3,
+        filterWidth: 3,
+        channels: 192,
+        numFilters: 384,
+        stride: 1,
+        padding: 0,
+      },
+      null,
+      "scalesim",
+    )
     expect(w.gemm).toEqual({ m: 25, n: 384, k: 1728 })
     const r = simulate(loadAcc("systolic-32x32"), dense(w), { dataflow: "os", timing: "scalesim" }).row
     // os: Sr=25 → 1 row fold, Sc=384 → 12 col folds; each 1728+32+32−2 = 1790 → 21480.
@@ -102,7 +140,13 @@ describe("SCALE-Sim timing vs the demand-matrix reference", () => {
   const dim = fc.integer({ min: 1, max: 13 })
   // The streamed dim starts at 2 here: a streamed dim of 1 is its own (failing) test below.
   const dims = (df: SystolicDataflow) =>
-    fc.record({ m: dim, n: dim, k: dim }).chain((g) => fc.integer({ min: 2, max: 13 }).map((t) => (df === "os" ? { ...g, k: t } : df === "ws" ? { ...g, m: t } : { ...g, n: t })))
+    fc
+      .record({ m: dim, n: dim, k: dim })
+      .chain((g) =>
+        fc
+          .integer({ min: 2, max: 13 })
+          .map((t) => (df === "os" ? { ...g, k: t } : df === "ws" ? { ...g, m: t } : { ...g, n: t })),
+      )
   const arr = fc.integer({ min: 1, max: 6 })
   it.each(dataflows)("%s: cycles and SRAM counts match on random small layers and arrays", (df) => {
     fc.assert(
@@ -151,7 +195,17 @@ describe("SCALE-Sim timing vs the demand-matrix reference", () => {
 })
 
 describe("SCALE-Sim's conv output size convention", () => {
-  const c108: ConvDims = { batch: 1, ifmapHeight: 108, ifmapWidth: 108, filterHeight: 3, filterWidth: 3, channels: 3, numFilters: 8, stride: 2, padding: 0 }
+  const c108: ConvDims = {
+    batch: 1,
+    ifmapHeight: 108,
+    ifmapWidth: 108,
+    filterHeight: 3,
+    filterWidth: 3,
+    channels: 3,
+    numFilters: 8,
+    stride: 2,
+    padding: 0,
+  }
 
   it("108×108, 3×3, stride 2: SCALE-Sim's ⌈(H−R+s)/s⌉ = 54 where frameworks' ⌊(H−R)/s⌋+1 = 53", () => {
     expect([convOutputSize(108, 3, 2, 0, "floor"), convOutputSize(108, 3, 2, 0, "scalesim")]).toEqual([53, 54])
@@ -174,22 +228,43 @@ describe("SCALE-Sim's conv output size convention", () => {
     for (const df of dataflows) {
       const r = simulate(acc, dense(w), { dataflow: df, timing: "scalesim" }).row
       const ref = referenceScaleSim(w.gemm, df, 32, 32)
-      expect([r.computeCycles, r.ifmapSramReads, r.filterSramReads, r.ofmapSramWrites], df).toEqual([ref.cycles, ref.ifmapReads, ref.filterReads, ref.ofmapWrites])
+      expect([r.computeCycles, r.ifmapSramReads, r.filterSramReads, r.ofmapSramWrites], df).toEqual([
+        ref.cycles,
+        ref.ifmapReads,
+        ref.filterReads,
+        ref.ofmapWrites,
+      ])
     }
   })
 
   it("the conventions differ by exactly one output where the window does not tile the input", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 3 }), (h, r, s, p) => {
-        fc.pre(r <= h + 2 * p)
-        const floor = convOutputSize(h, r, s, p, "floor")
-        const ss = convOutputSize(h, r, s, p, "scalesim")
-        expect(floor).toBe(Math.floor((h + 2 * p - r) / s) + 1)
-        expect(ss - floor).toBe((h + 2 * p - r) % s === 0 ? 0 : 1)
-        const c: ConvDims = { batch: 2, ifmapHeight: h, ifmapWidth: h, filterHeight: r, filterWidth: r, channels: 3, numFilters: 5, stride: s, padding: p }
-        expect(gemmFromConv(c, "scalesim").m).toBe(2 * ss * ss)
-        expect(gemmFromConv(c).m).toBe(2 * floor * floor)
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 11 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        (h, r, s, p) => {
+          fc.pre(r <= h + 2 * p)
+          const floor = convOutputSize(h, r, s, p, "floor")
+          const ss = convOutputSize(h, r, s, p, "scalesim")
+          expect(floor).toBe(Math.floor((h + 2 * p - r) / s) + 1)
+          expect(ss - floor).toBe((h + 2 * p - r) % s === 0 ? 0 : 1)
+          const c: ConvDims = {
+            batch: 2,
+            ifmapHeight: h,
+            ifmapWidth: h,
+            filterHeight: r,
+            filterWidth: r,
+            channels: 3,
+            numFilters: 5,
+            stride: s,
+            padding: p,
+          }
+          expect(gemmFromConv(c, "scalesim").m).toBe(2 * ss * ss)
+          expect(gemmFromConv(c).m).toBe(2 * floor * floor)
+        },
+      ),
       { numRuns: 300 },
     )
   })

@@ -2,7 +2,14 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { energyOfAccesses, FILTER, gemmProblem, IFMAP, OFMAP, tensorIndex, type Mapping } from "../../src/cost/index.ts"
 import type { Accelerator, NmTrainingAccelerator, SystolicDataflow } from "../../src/hardware/index.ts"
-import { foldTiming, statisticalLayer, workloadFromConv, workloadFromGemm, type LayerWorkload, type OperandSpec } from "../../src/machine/index.ts"
+import {
+  foldTiming,
+  statisticalLayer,
+  workloadFromConv,
+  workloadFromGemm,
+  type LayerWorkload,
+  type OperandSpec,
+} from "../../src/machine/index.ts"
 import { simulate } from "../../src/sim/index.ts"
 import { dataflow, loadAcc, toyAcc } from "./helpers.ts"
 import { foldsOfNest, pipelineTwin } from "./twins.ts"
@@ -10,7 +17,11 @@ import { foldsOfNest, pipelineTwin } from "./twins.ts"
 const dataflows: ReadonlyArray<SystolicDataflow> = ["os", "ws", "is"]
 const gemm = (m: number, n: number, k: number): LayerWorkload => workloadFromGemm("g", { m, n, k })
 const dense = (w: LayerWorkload) => statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1)
-const run = (acc: Accelerator, w: LayerWorkload, opts: { dataflow: string; timing?: "default" | "scalesim"; rows?: number; cols?: number }) => simulate(acc, dense(w), opts)
+const run = (
+  acc: Accelerator,
+  w: LayerWorkload,
+  opts: { dataflow: string; timing?: "default" | "scalesim"; rows?: number; cols?: number },
+) => simulate(acc, dense(w), opts)
 
 describe("the dense systolic array under default timing", () => {
   it("overlaps folds: one fill/drain plus max(T, R) per later fold", () => {
@@ -49,7 +60,14 @@ describe("the dense systolic array under default timing", () => {
       { level: "dram", tensor: "filter", reads: 16, writes: 0 },
       { level: "dram", tensor: "ofmap", reads: 0, writes: 16 },
     ])
-    expect([r.row.energyMacPj, r.row.energySramPj, r.row.energyDramPj, r.row.energyLeakagePj, r.row.energyOtherPj, r.row.energyPj]).toEqual([64, 432, 6400, 0, 0, 6896])
+    expect([
+      r.row.energyMacPj,
+      r.row.energySramPj,
+      r.row.energyDramPj,
+      r.row.energyLeakagePj,
+      r.row.energyOtherPj,
+      r.row.energyPj,
+    ]).toEqual([64, 432, 6400, 0, 0, 6896])
     expect(r.energy.byLevelPj).toEqual({ dram: 6400, "ifmap-sram": 80, "filter-sram": 144, "ofmap-sram": 208 })
     // 2 mW on each SRAM and each of the 16 PEs at 1 GHz: (3 + 16) × 2 = 38 pJ per cycle, over the
     // layer's 10 cycles (one fold: T=4, drain 6).
@@ -81,7 +99,14 @@ describe("the dense systolic array under default timing", () => {
     expect(e.byComponentPj).toEqual({ mac: 12, sram: 9, dram: 500, rf: 5, mux: 2.5 })
     expect(e.byLevelPj).toEqual({ "ifmap-sram": 5, "filter-sram": 4, dram: 500, rf: 5 })
     expect(e.totalPj).toBe(528.5)
-    expect(() => energyOfAccesses(acc, { macs: 0, gatedMacs: 0, accesses: [{ level: "glb", tensor: "ifmap", reads: 1, writes: 0 }], actions: [] })).toThrow(/glb/)
+    expect(() =>
+      energyOfAccesses(acc, {
+        macs: 0,
+        gatedMacs: 0,
+        accesses: [{ level: "glb", tensor: "ifmap", reads: 1, writes: 0 }],
+        actions: [],
+      }),
+    ).toThrow(/glb/)
   })
 
   it("DRAM traffic follows SRAM capacity and each dataflow's reuse", () => {
@@ -89,7 +114,12 @@ describe("the dense systolic array under default timing", () => {
     const small = toyAcc({ sramBytes: 16 })
     const dramOf = (acc: Accelerator, df: string) => {
       const c = run(acc, gemm(8, 8, 8), { dataflow: df }).run.cost.counts.dram
-      return { ifmapReads: c[IFMAP]!.reads, filterReads: c[FILTER]!.reads, ofmapWrites: c[OFMAP]!.writes, ofmapReads: c[OFMAP]!.reads }
+      return {
+        ifmapReads: c[IFMAP]!.reads,
+        filterReads: c[FILTER]!.reads,
+        ofmapWrites: c[OFMAP]!.writes,
+        ofmapReads: c[OFMAP]!.reads,
+      }
     }
     // os 8,8,8 on 4×4: the ifmap (64 words) is re-read per col fold (2) → 128; the filter per row
     // fold (2) → 128; outputs finish in the array and are written once.
@@ -99,7 +129,8 @@ describe("the dense systolic array under default timing", () => {
     expect(dramOf(small, "ws")).toEqual({ ifmapReads: 128, filterReads: 64, ofmapWrites: 128, ofmapReads: 64 })
     expect(dramOf(small, "is")).toEqual({ ifmapReads: 64, filterReads: 128, ofmapWrites: 128, ofmapReads: 64 })
     // Large SRAMs: every tensor moves once.
-    for (const df of dataflows) expect(dramOf(toyAcc(), df), df).toEqual({ ifmapReads: 64, filterReads: 64, ofmapWrites: 64, ofmapReads: 0 })
+    for (const df of dataflows)
+      expect(dramOf(toyAcc(), df), df).toEqual({ ifmapReads: 64, filterReads: 64, ofmapWrites: 64, ofmapReads: 0 })
   })
 
   it("a DRAM bandwidth shortfall turns into stall cycles; word size scales bytes", () => {
@@ -109,7 +140,10 @@ describe("the dense systolic array under default timing", () => {
     expect([r.computeCycles, r.stallCycles, r.cycles, r.boundBy]).toEqual([38, 154, 192, "dram"])
     expect(run(toyAcc({ wordBytes: 2 }), gemm(8, 8, 8), { dataflow: "os" }).row.dramBytes).toBe(192 * 2)
     // scalesim timing keeps SCALE-Sim's one-byte words and never stalls.
-    const s = run(toyAcc({ wordBytes: 2, dramWordsPerCycle: 1 }), gemm(8, 8, 8), { dataflow: "os", timing: "scalesim" }).row
+    const s = run(toyAcc({ wordBytes: 2, dramWordsPerCycle: 1 }), gemm(8, 8, 8), {
+      dataflow: "os",
+      timing: "scalesim",
+    }).row
     expect([s.stallCycles, s.dramBytes, s.boundBy]).toEqual([0, 192, ""])
   })
 
@@ -122,13 +156,37 @@ describe("the dense systolic array under default timing", () => {
     // ResNet-18 at 224×224 (padding folded in as larger ifmaps so the no-padding lowering gives the
     // real output sizes).
     const spec: ReadonlyArray<[string, number, number, number, number, number, number]> = [
-      ["conv1", 229, 7, 3, 64, 2, 1], ["l1", 58, 3, 64, 64, 1, 4], ["l2a", 58, 3, 64, 128, 2, 1], ["l2", 30, 3, 128, 128, 1, 3],
-      ["l2d", 56, 1, 64, 128, 2, 1], ["l3a", 30, 3, 128, 256, 2, 1], ["l3", 16, 3, 256, 256, 1, 3], ["l3d", 28, 1, 128, 256, 2, 1],
-      ["l4a", 16, 3, 256, 512, 2, 1], ["l4", 9, 3, 512, 512, 1, 3], ["l4d", 14, 1, 256, 512, 2, 1],
+      ["conv1", 229, 7, 3, 64, 2, 1],
+      ["l1", 58, 3, 64, 64, 1, 4],
+      ["l2a", 58, 3, 64, 128, 2, 1],
+      ["l2", 30, 3, 128, 128, 1, 3],
+      ["l2d", 56, 1, 64, 128, 2, 1],
+      ["l3a", 30, 3, 128, 256, 2, 1],
+      ["l3", 16, 3, 256, 256, 1, 3],
+      ["l3d", 28, 1, 128, 256, 2, 1],
+      ["l4a", 16, 3, 256, 512, 2, 1],
+      ["l4", 9, 3, 512, 512, 1, 3],
+      ["l4d", 14, 1, 256, 512, 2, 1],
     ]
     const layers = spec.flatMap(([name, hw, r, c, k, s, times]) =>
       Array.from({ length: times }, (_, i) =>
-        dense(workloadFromConv(`${name}.${i}`, { batch: 1, ifmapHeight: hw, ifmapWidth: hw, filterHeight: r, filterWidth: r, channels: c, numFilters: k, stride: s, padding: 0 }, "forward")),
+        dense(
+          workloadFromConv(
+            `${name}.${i}`,
+            {
+              batch: 1,
+              ifmapHeight: hw,
+              ifmapWidth: hw,
+              filterHeight: r,
+              filterWidth: r,
+              channels: c,
+              numFilters: k,
+              stride: s,
+              padding: 0,
+            },
+            "forward",
+          ),
+        ),
       ),
     )
     expect(layers.length).toBe(20)
@@ -149,10 +207,12 @@ describe("default and SCALE-Sim timing, properties", () => {
   const dim = fc.integer({ min: 1, max: 5000 })
   const arr = fc.integer({ min: 1, max: 256 })
   /** A GEMM whose streamed dim (K os, M ws, N is) is at least 2: a streamed dim of 1 fails on its own in scalesim.test.ts. */
-  const caseArb = fc.record({ m: dim, n: dim, k: dim, rows: arr, cols: arr, dataflow: fc.constantFrom<SystolicDataflow>(...dataflows) }).map((c) => {
-    const key = c.dataflow === "os" ? "k" : c.dataflow === "ws" ? "m" : "n"
-    return { ...c, [key]: Math.max(2, c[key]) }
-  })
+  const caseArb = fc
+    .record({ m: dim, n: dim, k: dim, rows: arr, cols: arr, dataflow: fc.constantFrom<SystolicDataflow>(...dataflows) })
+    .map((c) => {
+      const key = c.dataflow === "os" ? "k" : c.dataflow === "ws" ? "m" : "n"
+      return { ...c, [key]: Math.max(2, c[key]) }
+    })
 
   it("default cycles ≤ scalesim's busy cycles (ample bandwidth); both ≥ ⌈MACs / PEs⌉", () => {
     const acc = toyAcc({ sramWordsPerCycle: 1 << 20 })
@@ -200,9 +260,13 @@ describe("default and SCALE-Sim timing, properties", () => {
     expect(hand).toEqual([105 / (36 * 16), 1])
     const acc = toyAcc({ sramWordsPerCycle: 1 << 20 })
     fc.assert(
-      fc.property(caseArb, fc.constantFrom("default" as const, "scalesim" as const), ({ m, n, k, rows, cols, dataflow: df }, timing) => {
-        expect(run(acc, gemm(m, n, k), { dataflow: df, timing, rows, cols }).row.utilization).toBeLessThanOrEqual(1)
-      }),
+      fc.property(
+        caseArb,
+        fc.constantFrom("default" as const, "scalesim" as const),
+        ({ m, n, k, rows, cols, dataflow: df }, timing) => {
+          expect(run(acc, gemm(m, n, k), { dataflow: df, timing, rows, cols }).row.utilization).toBeLessThanOrEqual(1)
+        },
+      ),
       { numRuns: 200 },
     )
   })
@@ -223,7 +287,11 @@ const perm3 = fc.shuffledSubarray([0, 1, 2], { minLength: 3, maxLength: 3 })
 /** A random systolic mapping of a random small GEMM: spatial factors of the pattern's dims, the rest split between DRAM and GLB in random orders. */
 const foldCase = fc
   .record({
-    g: fc.record({ m: fc.integer({ min: 1, max: 14 }), n: fc.integer({ min: 1, max: 14 }), k: fc.integer({ min: 1, max: 14 }) }),
+    g: fc.record({
+      m: fc.integer({ min: 1, max: 14 }),
+      n: fc.integer({ min: 1, max: 14 }),
+      k: fc.integer({ min: 1, max: 14 }),
+    }),
     rows: fc.integer({ min: 1, max: 6 }),
     cols: fc.integer({ min: 1, max: 6 }),
     pat: fc.constantFrom(...PATTERNS),
@@ -246,7 +314,16 @@ const foldCase = fc
       factors[1]![d] = glb
       factors[0]![d] = Math.ceil(left / glb)
     }
-    const mapping: Mapping = { factors, orders: [c.orders[0], c.orders[1], [0, 1, 2]], keep: [[true, true, true], [true, true, true], [true, true, true]], doubleBuffer: true }
+    const mapping: Mapping = {
+      factors,
+      orders: [c.orders[0], c.orders[1], [0, 1, 2]],
+      keep: [
+        [true, true, true],
+        [true, true, true],
+        [true, true, true],
+      ],
+      doubleBuffer: true,
+    }
     return { ...c, mapping }
   })
 
@@ -255,31 +332,58 @@ describe("foldTiming and the fold-by-fold twin", () => {
     fc.assert(
       fc.property(foldCase, (c) => {
         const p = gemmProblem(c.g)
-        const params = { rows: c.rows, cols: c.cols, stationary: c.pat.stationary, ratio: c.ratio, port: c.port, timing: c.timing }
+        const params = {
+          rows: c.rows,
+          cols: c.cols,
+          stationary: c.pat.stationary,
+          ratio: c.ratio,
+          port: c.port,
+          timing: c.timing,
+        }
         const fast = foldTiming(p, c.mapping, params)
         const twin = pipelineTwin(foldsOfNest(p, c.mapping, c.pat.stationary), params)
         expect(fast.cycles).toBe(twin.cycles)
         expect(fast.fillDrainCycles).toBe(twin.cycles - twin.busy)
         expect(fast.imbalanceCycles).toBe(0)
-        expect(fast.ofmapSramWritesExtra ?? 0).toBe(c.timing === "scalesim" && c.pat.stationary === OFMAP ? twin.folds * (c.rows + c.cols) : 0)
+        expect(fast.ofmapSramWritesExtra ?? 0).toBe(
+          c.timing === "scalesim" && c.pat.stationary === OFMAP ? twin.folds * (c.rows + c.cols) : 0,
+        )
       }),
       { numRuns: 400 },
     )
   })
 
-  const small = fc.record({ m: fc.integer({ min: 2, max: 24 }), n: fc.integer({ min: 2, max: 24 }), k: fc.integer({ min: 2, max: 40 }) })
+  const small = fc.record({
+    m: fc.integer({ min: 2, max: 24 }),
+    n: fc.integer({ min: 2, max: 24 }),
+    k: fc.integer({ min: 2, max: 40 }),
+  })
 
   it("the dense array's canonical runs are the twin's, for every dataflow and both timings", () => {
     const acc = toyAcc({ sramBytes: 256 })
     fc.assert(
-      fc.property(small, fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 }), fc.constantFrom(...dataflows), fc.constantFrom("default" as const, "scalesim" as const), (g, rows, cols, df, timing) => {
-        const r = run(acc, workloadFromGemm("g", g), { dataflow: df, timing, rows, cols })
-        const stationary = tensorIndex(dataflow(df).stationary!)
-        const p = gemmProblem(g)
-        const twin = pipelineTwin(foldsOfNest(p, r.run.mapping, stationary), { rows, cols, stationary, ratio: 1, port: Infinity, timing })
-        expect(r.row.computeCycles).toBe(twin.cycles)
-        expect(r.row.fillDrainCycles).toBe(twin.cycles - twin.busy)
-      }),
+      fc.property(
+        small,
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.constantFrom(...dataflows),
+        fc.constantFrom("default" as const, "scalesim" as const),
+        (g, rows, cols, df, timing) => {
+          const r = run(acc, workloadFromGemm("g", g), { dataflow: df, timing, rows, cols })
+          const stationary = tensorIndex(dataflow(df).stationary!)
+          const p = gemmProblem(g)
+          const twin = pipelineTwin(foldsOfNest(p, r.run.mapping, stationary), {
+            rows,
+            cols,
+            stationary,
+            ratio: 1,
+            port: Infinity,
+            timing,
+          })
+          expect(r.row.computeCycles).toBe(twin.cycles)
+          expect(r.row.fillDrainCycles).toBe(twin.cycles - twin.busy)
+        },
+      ),
       { numRuns: 150 },
     )
   })
@@ -288,20 +392,38 @@ describe("foldTiming and the fold-by-fold twin", () => {
     const sats = ["sat-like-2x4", "sat-like-2x8"].map((n) => loadAcc(n) as NmTrainingAccelerator)
     const port = fc.oneof(fc.constant<number | null>(null), fc.integer({ min: 1, max: 64 }))
     fc.assert(
-      fc.property(small, fc.constantFrom(...sats), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 }), fc.boolean(), port, (g, sat, rows, cols, sparse, narrowed) => {
-        const hw = sat.peArray.nmSupport!
-        const acc: NmTrainingAccelerator = narrowed === null ? sat : { ...sat, nmTraining: { ...sat.nmTraining, activationPortWordsPerCycle: narrowed } }
-        const b: OperandSpec = sparse ? { kind: "nm", n: hw.n, m: hw.m } : { kind: "dense" }
-        const r = simulate(acc, statisticalLayer(workloadFromGemm("g", g), { kind: "dense" }, b, 7), { rows, cols })
-        expect(r.row.mechanism).toBe(sparse ? `nm:${hw.n}:${hw.m}` : "dense")
-        // The sparse PEs hold N of every M weights along K: K_eff slot rows, each reading M/N activations.
-        const kEff = sparse ? Math.floor(g.k / hw.m) * hw.n + Math.min(hw.n, g.k % hw.m) : g.k
-        const p = gemmProblem({ m: g.m, n: g.n, k: kEff })
-        const stationary = tensorIndex(dataflow(acc.dataflows[0]).stationary!)
-        const params = { rows, cols, stationary, ratio: sparse ? hw.m / hw.n : 1, port: acc.nmTraining.activationPortWordsPerCycle, timing: "default" as const }
-        expect(r.row.computeCycles).toBe(pipelineTwin(foldsOfNest(p, r.run.mapping, stationary), params).cycles)
-        expect(r.row.macs).toBe(g.m * g.n * kEff)
-      }),
+      fc.property(
+        small,
+        fc.constantFrom(...sats),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.boolean(),
+        port,
+        (g, sat, rows, cols, sparse, narrowed) => {
+          const hw = sat.peArray.nmSupport!
+          const acc: NmTrainingAccelerator =
+            narrowed === null
+              ? sat
+              : { ...sat, nmTraining: { ...sat.nmTraining, activationPortWordsPerCycle: narrowed } }
+          const b: OperandSpec = sparse ? { kind: "nm", n: hw.n, m: hw.m } : { kind: "dense" }
+          const r = simulate(acc, statisticalLayer(workloadFromGemm("g", g), { kind: "dense" }, b, 7), { rows, cols })
+          expect(r.row.mechanism).toBe(sparse ? `nm:${hw.n}:${hw.m}` : "dense")
+          // The sparse PEs hold N of every M weights along K: K_eff slot rows, each reading M/N activations.
+          const kEff = sparse ? Math.floor(g.k / hw.m) * hw.n + Math.min(hw.n, g.k % hw.m) : g.k
+          const p = gemmProblem({ m: g.m, n: g.n, k: kEff })
+          const stationary = tensorIndex(dataflow(acc.dataflows[0]).stationary!)
+          const params = {
+            rows,
+            cols,
+            stationary,
+            ratio: sparse ? hw.m / hw.n : 1,
+            port: acc.nmTraining.activationPortWordsPerCycle,
+            timing: "default" as const,
+          }
+          expect(r.row.computeCycles).toBe(pipelineTwin(foldsOfNest(p, r.run.mapping, stationary), params).cycles)
+          expect(r.row.macs).toBe(g.m * g.n * kEff)
+        },
+      ),
       { numRuns: 150 },
     )
   })

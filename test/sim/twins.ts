@@ -5,7 +5,19 @@
  * fast model's fold classes, geometries or schedules. Each steps its machine cycle by cycle (or
  * fold by fold), so it is exponential or quadratic where the fast path is not: small layers only.
  */
-import { IFMAP, OFMAP, POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, POSITIONS, relevance, type Mapping, type Problem } from "../../src/cost/index.ts"
+import {
+  IFMAP,
+  OFMAP,
+  POS_COLS,
+  POS_DRAM,
+  POS_GLB,
+  POS_RF,
+  POS_ROWS,
+  POSITIONS,
+  relevance,
+  type Mapping,
+  type Problem,
+} from "../../src/cost/index.ts"
 import type { OneSidedAccelerator, TwoSidedAccelerator } from "../../src/hardware/index.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -31,7 +43,10 @@ export const foldsOfNest = (p: Problem, m: Mapping, stationary: number): TwinFol
   const F = m.factors
   const rel = relevance(p)[stationary]!
   type L = { dim: number; pos: number }
-  const temporal: L[] = [...m.orders[0]!.map((dim) => ({ dim, pos: POS_DRAM })), ...m.orders[1]!.map((dim) => ({ dim, pos: POS_GLB }))]
+  const temporal: L[] = [
+    ...m.orders[0]!.map((dim) => ({ dim, pos: POS_DRAM })),
+    ...m.orders[1]!.map((dim) => ({ dim, pos: POS_GLB })),
+  ]
   const spatialRows: L[] = Array.from({ length: nd }, (_, dim) => ({ dim, pos: POS_ROWS }))
   const spatialCols: L[] = Array.from({ length: nd }, (_, dim) => ({ dim, pos: POS_COLS }))
   const rf: L[] = m.orders[2]!.map((dim) => ({ dim, pos: POS_RF }))

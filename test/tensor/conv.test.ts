@@ -1,6 +1,14 @@
 import { fc, test } from "@fast-check/vitest"
 import { describe, expect } from "vitest"
-import { col2im, convOutputShape, createRng, gemmAtB, gemmNaive, im2col, weightGradient } from "../../src/tensor/index.ts"
+import {
+  col2im,
+  convOutputShape,
+  createRng,
+  gemmAtB,
+  gemmNaive,
+  im2col,
+  weightGradient,
+} from "../../src/tensor/index.ts"
 
 const sparse = (seed: number, n: number, zeroFraction: number): Float32Array => {
   const rng = createRng(seed)
@@ -37,7 +45,9 @@ describe("im2col / col2im", () => {
                 const iw = ow * g.stride - g.padding + s
                 const inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width
                 const want = inside ? x[((b * g.height + ih) * g.width + iw) * g.channels + c]! : 0
-                expect(col[((b * outHeight + oh) * outWidth + ow) * K + (r * g.filterWidth + s) * g.channels + c]).toBe(want)
+                expect(col[((b * outHeight + oh) * outWidth + ow) * K + (r * g.filterWidth + s) * g.channels + c]).toBe(
+                  want,
+                )
               }
   })
 
@@ -57,20 +67,29 @@ describe("im2col / col2im", () => {
 
 describe("weightGradient (picks the sparser operand to skip) against the naive product", () => {
   test.prop([
-    fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 9 }),
-    fc.constantFrom(0, 0.5, 0.95), fc.constantFrom(0, 0.5, 0.95), fc.boolean(), fc.integer(),
-  ])("dW = dYᵀ·X for any mix of sparsities, overwriting or accumulating", (cout, cin, batch, dyZeros, xZeros, accumulate, seed) => {
-    const dy = sparse(seed, batch * cout, dyZeros)
-    const x = sparse(seed + 1, batch * cin, xZeros)
-    const start = sparse(seed + 2, cout * cin, 0)
-    const fast = start.slice()
-    weightGradient(cout, cin, batch, dy, x, fast, accumulate)
-    const ref = new Float32Array(cout * cin)
-    gemmNaive(cout, cin, batch, dy, x, ref, true, false)
-    for (let i = 0; i < ref.length; i++) expect(Math.abs(fast[i]! - (ref[i]! + (accumulate ? start[i]! : 0)))).toBeLessThan(1e-4)
-    // And the plain kernel agrees too, so the two routes are interchangeable.
-    const plain = new Float32Array(cout * cin)
-    gemmAtB(cout, cin, batch, dy, x, plain)
-    for (let i = 0; i < ref.length; i++) expect(Math.abs(plain[i]! - ref[i]!)).toBeLessThan(1e-4)
-  })
+    fc.integer({ min: 1, max: 12 }),
+    fc.integer({ min: 1, max: 20 }),
+    fc.integer({ min: 1, max: 9 }),
+    fc.constantFrom(0, 0.5, 0.95),
+    fc.constantFrom(0, 0.5, 0.95),
+    fc.boolean(),
+    fc.integer(),
+  ])(
+    "dW = dYᵀ·X for any mix of sparsities, overwriting or accumulating",
+    (cout, cin, batch, dyZeros, xZeros, accumulate, seed) => {
+      const dy = sparse(seed, batch * cout, dyZeros)
+      const x = sparse(seed + 1, batch * cin, xZeros)
+      const start = sparse(seed + 2, cout * cin, 0)
+      const fast = start.slice()
+      weightGradient(cout, cin, batch, dy, x, fast, accumulate)
+      const ref = new Float32Array(cout * cin)
+      gemmNaive(cout, cin, batch, dy, x, ref, true, false)
+      for (let i = 0; i < ref.length; i++)
+        expect(Math.abs(fast[i]! - (ref[i]! + (accumulate ? start[i]! : 0)))).toBeLessThan(1e-4)
+      // And the plain kernel agrees too, so the two routes are interchangeable.
+      const plain = new Float32Array(cout * cin)
+      gemmAtB(cout, cin, batch, dy, x, plain)
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(plain[i]! - ref[i]!)).toBeLessThan(1e-4)
+    },
+  )
 })

@@ -12,7 +12,8 @@ const expectClose = (actual: Float32Array, expected: Float32Array, k: number): v
   // Float32 accumulation of k products of magnitude ≤ 1: error grows about linearly in k.
   const tol = 1e-6 * (k + 1) * 4
   for (let i = 0; i < expected.length; i++) {
-    if (Math.abs(actual[i]! - expected[i]!) > tol) expect.fail(`entry ${i}: ${actual[i]} vs ${expected[i]} (tol ${tol})`)
+    if (Math.abs(actual[i]! - expected[i]!) > tol)
+      expect.fail(`entry ${i}: ${actual[i]} vs ${expected[i]} (tol ${tol})`)
   }
 }
 
@@ -62,26 +63,34 @@ describe("GEMM kernels agree with the naive triple loop", () => {
     expectClose(c, ref, k)
   })
 
-  test.prop([shape, fc.boolean(), fc.boolean()])("matmul dispatches every transpose combination", ({ m, n, k, seed }, transA, transB) => {
-    const a = randomMatrix(seed, m * k, 0.3)
-    const b = randomMatrix(seed + 1, k * n, 0)
-    const c = matmul(tensor(transA ? [k, m] : [m, k], a), tensor(transB ? [n, k] : [k, n], b), { transA, transB })
-    expect(c.shape).toEqual([m, n])
-    const ref = new Float32Array(m * n)
-    gemmNaive(m, n, k, a, b, ref, transA, transB)
-    expectClose(c.data, ref, k)
-  })
+  test.prop([shape, fc.boolean(), fc.boolean()])(
+    "matmul dispatches every transpose combination",
+    ({ m, n, k, seed }, transA, transB) => {
+      const a = randomMatrix(seed, m * k, 0.3)
+      const b = randomMatrix(seed + 1, k * n, 0)
+      const c = matmul(tensor(transA ? [k, m] : [m, k], a), tensor(transB ? [n, k] : [k, n], b), { transA, transB })
+      expect(c.shape).toEqual([m, n])
+      const ref = new Float32Array(m * n)
+      gemmNaive(m, n, k, a, b, ref, transA, transB)
+      expectClose(c.data, ref, k)
+    },
+  )
 
-  test.prop([fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer()])("transpose twice is the identity", (rows, cols, seed) => {
-    const a = randomMatrix(seed, rows * cols, 0.2)
-    const t = transpose(rows, cols, a)
-    expect(t[0]).toBe(a[0])
-    if (rows > 1 && cols > 1) expect(t[1]).toBe(a[cols])
-    expect(transpose(cols, rows, t)).toEqual(a)
-  })
+  test.prop([fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer()])(
+    "transpose twice is the identity",
+    (rows, cols, seed) => {
+      const a = randomMatrix(seed, rows * cols, 0.2)
+      const t = transpose(rows, cols, a)
+      expect(t[0]).toBe(a[0])
+      if (rows > 1 && cols > 1) expect(t[1]).toBe(a[cols])
+      expect(transpose(cols, rows, t)).toEqual(a)
+    },
+  )
 
   it("rejects operands smaller than their dimensions", () => {
     expect(() => gemm(2, 2, 2, new Float32Array(3), new Float32Array(4), new Float32Array(4))).toThrow(RangeError)
-    expect(() => matmul(tensor([2, 3], new Float32Array(6)), tensor([2, 3], new Float32Array(6)))).toThrow(/inner dimensions/)
+    expect(() => matmul(tensor([2, 3], new Float32Array(6)), tensor([2, 3], new Float32Array(6)))).toThrow(
+      /inner dimensions/,
+    )
   })
 })

@@ -68,7 +68,10 @@ const rewrite = (
     t.schema.fields.map((f, i) => [f, t.getChildAt(i)]),
     metadata,
   )
-  const table = new Table({ ...t.schema, fields: cols.map(([f]) => f), metadata }, cols.map(([, c]) => c))
+  const table = new Table(
+    { ...t.schema, fields: cols.map(([f]) => f), metadata },
+    cols.map(([, c]) => c),
+  )
   return tableToIPC(table, { format: "file" })!
 }
 
@@ -103,8 +106,16 @@ describe("encode/decode", () => {
   })
 
   it("is deterministic: the same records and meta give identical bytes", () => {
-    const again = encodeTrace({ ...meta }, records.map((r) => observe(observation({ m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }))))
-    expect(again).toEqual(encodeTrace({ ...meta }, records.map((r) => observe(observation({ m: r.gemm.m, n: r.gemm.n, k: r.gemm.k })))))
+    const again = encodeTrace(
+      { ...meta },
+      records.map((r) => observe(observation({ m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }))),
+    )
+    expect(again).toEqual(
+      encodeTrace(
+        { ...meta },
+        records.map((r) => observe(observation({ m: r.gemm.m, n: r.gemm.n, k: r.gemm.k }))),
+      ),
+    )
     expect(encodeTrace(meta, records)).toEqual(bytes)
     // methodParams in another insertion order is the same run
     const reordered = { ...meta, methodParams: { schedule: "cosine", updateEvery: 100, density: 0.1 } }
@@ -184,7 +195,10 @@ describe("bad files", () => {
   it("random damage never crashes: always a clean TraceError or a valid trace", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ at: fc.nat(bytes.length - 1), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.record({ at: fc.nat(bytes.length - 1), value: fc.integer({ min: 0, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
         fc.option(fc.nat(bytes.length)),
         (flips, cut) => {
           const damaged = bytes.slice(0, cut ?? bytes.length)
@@ -233,32 +247,71 @@ describe("bad files", () => {
   it("wrong column type", () => {
     const b = replaceColumn("a_density", (v) => [field("a_density", utf8()), columnFromArray(v.map(String), utf8())])
     expectTraceError(b, /column "a_density" has type utf8, expected float64/)
-    const c = replaceColumn("out_rowNnz", (v) => [field("out_rowNnz", binary()), columnFromArray(v.map(() => new Uint8Array(1)), binary())])
+    const c = replaceColumn("out_rowNnz", (v) => [
+      field("out_rowNnz", binary()),
+      columnFromArray(
+        v.map(() => new Uint8Array(1)),
+        binary(),
+      ),
+    ])
     expectTraceError(c, /column "out_rowNnz" has type binary, expected list<int32>/)
   })
 
   it("mask byte length disagrees with rows×cols", () => {
-    const b = replaceColumn("b_mask", (v) => [field("b_mask", binary()), columnFromArray(v.map((m) => (m as Uint8Array).subarray(1)), binary())])
+    const b = replaceColumn("b_mask", (v) => [
+      field("b_mask", binary()),
+      columnFromArray(
+        v.map((m) => (m as Uint8Array).subarray(1)),
+        binary(),
+      ),
+    ])
     expectTraceError(b, /row 0: operand b: mask has \d+ bytes, 20×10 needs 25/)
   })
 
   it("rowNnz does not sum to nnz", () => {
     const b = replaceColumn("a_rowNnz", (v) => [
       field("a_rowNnz", list(int32())),
-      columnFromArray(v.map((r) => Int32Array.from(r as Int32Array, (x, i) => (i === 0 ? x + 1 : x))), list(int32())),
+      columnFromArray(
+        v.map((r) => Int32Array.from(r as Int32Array, (x, i) => (i === 0 ? x + 1 : x))),
+        list(int32()),
+      ),
     ])
-    expectTraceError(b, /row 0: operand a: rowNnz\[0\] = \d+ is outside|row 0: operand a: rowNnz sums to \d+, but nnz is/)
+    expectTraceError(
+      b,
+      /row 0: operand a: rowNnz\[0\] = \d+ is outside|row 0: operand a: rowNnz sums to \d+, but nnz is/,
+    )
   })
 
   it("a value outside its domain names the column", () => {
-    const b = replaceColumn("pass", (v) => [field("pass", utf8(), false), columnFromArray(v.map(() => "sideways"), utf8())])
-    expectTraceError(b, /row 0, column "pass": expected one of "forward", "backward-data", "backward-weight", got "sideways"/)
-    const c = replaceColumn("step", (v) => [field("step", int32(), true), columnFromArray(v.map(() => null), int32())])
+    const b = replaceColumn("pass", (v) => [
+      field("pass", utf8(), false),
+      columnFromArray(
+        v.map(() => "sideways"),
+        utf8(),
+      ),
+    ])
+    expectTraceError(
+      b,
+      /row 0, column "pass": expected one of "forward", "backward-data", "backward-weight", got "sideways"/,
+    )
+    const c = replaceColumn("step", (v) => [
+      field("step", int32(), true),
+      columnFromArray(
+        v.map(() => null),
+        int32(),
+      ),
+    ])
     expectTraceError(c, /row 0, column "step": expected number, actual null/)
   })
 
   it("half-null nullable groups are rejected", () => {
-    const b = replaceColumn("conv_stride", (v) => [field("conv_stride", int32(), true), columnFromArray(v.map(() => 1), int32())])
+    const b = replaceColumn("conv_stride", (v) => [
+      field("conv_stride", int32(), true),
+      columnFromArray(
+        v.map(() => 1),
+        int32(),
+      ),
+    ])
     expectTraceError(b, /row 0: the conv_\* columns must be all null or all set/)
   })
 
@@ -276,9 +329,12 @@ describe("bad files", () => {
   })
 
   it("an Arrow file that is not a Spade trace", () => {
-    const other = tableToIPC(new Table({ fields: [field("x", int32())], metadata: null }, [columnFromArray([1, 2], int32())]), {
-      format: "file",
-    })!
+    const other = tableToIPC(
+      new Table({ fields: [field("x", int32())], metadata: null }, [columnFromArray([1, 2], int32())]),
+      {
+        format: "file",
+      },
+    )!
     expectTraceError(other, /not a Spade trace/)
   })
 
@@ -298,7 +354,8 @@ describe("bad files", () => {
   it("readTrace on a missing file fails with a TraceError, and writeTrace leaves no temp file", async () => {
     const exit = await Effect.runPromiseExit(readTrace(path.join(dir, "nope.arrow")))
     expect(Exit.isFailure(exit)).toBe(true)
-    if (Exit.isFailure(exit) && exit.cause._tag === "Fail") expect(exit.cause.error.message).toMatch(/nope\.arrow: cannot read \(ENOENT\)/)
+    if (Exit.isFailure(exit) && exit.cause._tag === "Fail")
+      expect(exit.cause.error.message).toMatch(/nope\.arrow: cannot read \(ENOENT\)/)
     const file = path.join(dir, "ok.arrow")
     await Effect.runPromise(writeTrace(file, meta, records))
     expect(fs.readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([])

@@ -16,7 +16,13 @@ export const makeValues = (n: number, density: number, seed: number): Float32Arr
   return v
 }
 
-export const operand = (tensor: string, rows: number, cols: number, density: number, seed: number): OperandObservation => ({
+export const operand = (
+  tensor: string,
+  rows: number,
+  cols: number,
+  density: number,
+  seed: number,
+): OperandObservation => ({
   tensor,
   rows,
   cols,
@@ -31,7 +37,13 @@ export const arbOperand = (maxDim = 48): fc.Arbitrary<OperandObservation> =>
       cols: fc.integer({ min: 0, max: maxDim }),
       density: fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })),
       seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-      nm: fc.option(fc.record({ n: fc.constantFrom(1, 2, 4), m: fc.constant(8), axis: fc.constantFrom("row" as const, "col" as const) })),
+      nm: fc.option(
+        fc.record({
+          n: fc.constantFrom(1, 2, 4),
+          m: fc.constant(8),
+          axis: fc.constantFrom("row" as const, "col" as const),
+        }),
+      ),
       tensor: fc.constantFrom("activation", "weight", "grad-output"),
     })
     .map(({ rows, cols, density, seed, nm, tensor }) => ({ ...operand(tensor, rows, cols, density, seed), nm }))
@@ -59,7 +71,17 @@ export const observation = (over: {
     gemm: { m, n, k },
     conv:
       over.conv === true
-        ? { batch: 2, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 1, numFilters: n, stride: 1, padding: 1 }
+        ? {
+            batch: 2,
+            ifmapHeight: 8,
+            ifmapWidth: 8,
+            filterHeight: 3,
+            filterWidth: 3,
+            channels: 1,
+            numFilters: n,
+            stride: 1,
+            padding: 1,
+          }
         : null,
     a: operand("activation", m, k, d, seed),
     b: { ...operand("weight", k, n, d, seed + 1), nm: { n: 2, m: 8, axis: "col" } },

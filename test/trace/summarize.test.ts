@@ -114,7 +114,13 @@ describe("mask packing", () => {
     fc.assert(
       fc.property(arbOperand(), (o) => {
         const s = summarizeOperand(o)
-        const stale = { ...s, nnz: 0, density: 0, rowNnz: new Int32Array(s.rows), tileNnz: new Int32Array(s.tileNnz.length) }
+        const stale = {
+          ...s,
+          nnz: 0,
+          density: 0,
+          rowNnz: new Int32Array(s.rows),
+          tileNnz: new Int32Array(s.tileNnz.length),
+        }
         expect(recountOperand(stale)).toEqual(s)
       }),
     )

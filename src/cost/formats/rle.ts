@@ -27,7 +27,7 @@ export const rle: StorageFormat = {
   // E[⌊r / L⌋] = q/(1 − q) for q = (1 − d)^L, so a nonzero costs 1/(1 − q) entries on average.
   expected: (rows, cols, density, p) => {
     if (density <= 0) return { dataWords: 0, metadataWords: 0 }
-    const q = Math.pow(1 - density, 2 ** p.runLengthBits)
+    const q = (1 - density) ** (2 ** p.runLengthBits)
     const entries = (density * rows * cols) / (1 - q)
     return { dataWords: entries, metadataWords: (entries * p.runLengthBits) / p.wordBits }
   },

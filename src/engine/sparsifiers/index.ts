@@ -1,7 +1,14 @@
 import { createRng, deriveSeed } from "../../tensor/index.ts"
 import type { WeightedLayer } from "../layers.ts"
 import type { NmStructure } from "../observation.ts"
-import { defaultSrsteDecay, nmMask, nmMaskColumns, sparsityMethod, type SparsitySpec, type WeightSparsitySpec } from "../sparsity.ts"
+import {
+  defaultSrsteDecay,
+  nmMask,
+  nmMaskColumns,
+  sparsityMethod,
+  type SparsitySpec,
+  type WeightSparsitySpec,
+} from "../sparsity.ts"
 import { countOnes, erkDensities, magnitudeMask, randomMask, topKMask } from "./masks.ts"
 import { gmpSparsity, pgfBeta, pgfStepN, riglDropFraction } from "./schedules.ts"
 
@@ -41,7 +48,9 @@ const noop = (): void => {}
 export const riglUpdateEverySamples = 12_800
 
 /** Keep pruned weights pruned: no gradient, and zero after the update (so momentum cannot revive them). */
-const freezePruned = (layers: ReadonlyArray<WeightedLayer>): { afterBackward: () => void; afterUpdate: () => void } => ({
+const freezePruned = (
+  layers: ReadonlyArray<WeightedLayer>,
+): { afterBackward: () => void; afterUpdate: () => void } => ({
   afterBackward: () => {
     for (const l of layers) {
       const g = l.weight.grad
@@ -89,7 +98,14 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
   const fraction = (f: number): number => Math.round(f * totalSteps)
   switch (weight.kind) {
     case "dense":
-      return { method, targetSparsity: () => 0, beforeForward: noop, afterBackward: noop, afterUpdate: noop, nm: () => null }
+      return {
+        method,
+        targetSparsity: () => 0,
+        beforeForward: noop,
+        afterBackward: noop,
+        afterUpdate: noop,
+        nm: () => null,
+      }
 
     case "nm": {
       const { n, m, maskUpdateEverySteps } = weight
@@ -132,7 +148,8 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
         method,
         targetSparsity: () => 1 - n / m,
         beforeForward: () => {
-          for (const l of layers) l.setMask(nmMask(l.outFeatures, l.inFeatures, l.weight.data, n, m, l.mask ?? undefined))
+          for (const l of layers)
+            l.setMask(nmMask(l.outFeatures, l.inFeatures, l.weight.data, n, m, l.mask ?? undefined))
         },
         // Sparse-refined STE: the straight-through gradient plus λ·(1 − mask)⊙W pulls pruned weights
         // toward zero so the mask stops flip-flopping.
@@ -158,7 +175,8 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
           for (const l of layers) {
             l.prunedScale = beta
             if (currentN >= m) l.setMask(null)
-            else if (changed || step % 16 === 0 || l.mask === null) l.setMask(nmMask(l.outFeatures, l.inFeatures, l.weight.data, currentN, m))
+            else if (changed || step % 16 === 0 || l.mask === null)
+              l.setMask(nmMask(l.outFeatures, l.inFeatures, l.weight.data, currentN, m))
           }
         },
         // The gradient of Ŵ = W⊙(mask + β(1−mask)) with respect to W: pruned weights get β of it.
@@ -171,7 +189,10 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
           }
         },
         afterUpdate: noop,
-        nm: (pass) => (layers.length === 0 || beta > 0 || currentN >= m ? null : { n: currentN, m, axis: pass === "forward" ? "col" : "row" }),
+        nm: (pass) =>
+          layers.length === 0 || beta > 0 || currentN >= m
+            ? null
+            : { n: currentN, m, axis: pass === "forward" ? "col" : "row" },
       }
     }
 
@@ -206,7 +227,8 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
         beforeForward: (step) => {
           if (step < begin || step > end || (step % every !== 0 && step !== end)) return
           const s = gmpSparsity(step, 0, target, begin, end)
-          for (const l of layers) applyHardMask(ctx, l, magnitudeMask(l.weight.data, Math.round((1 - s) * l.weight.data.length)))
+          for (const l of layers)
+            applyHardMask(ctx, l, magnitudeMask(l.weight.data, Math.round((1 - s) * l.weight.data.length)))
         },
         afterBackward: frozen.afterBackward,
         afterUpdate: frozen.afterUpdate,
@@ -219,14 +241,20 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
     case "rigl": {
       const target = weight.sparsity
       const frozen = freezePruned(layers)
-      const densities = erkDensities(layers.map((l) => ({ dims: l.ercDims })), 1 - target)
+      const densities = erkDensities(
+        layers.map((l) => ({ dims: l.ercDims })),
+        1 - target,
+      )
       const end = fraction(0.75)
       // SET evolves the topology once per epoch (Mocanu et al. 2018). RigL updates every ΔT = 100
       // steps at batch 128 (Evci et al. 2020, CIFAR-10), i.e. every 12,800 samples: on Fashion-MNIST's
       // MLP at batch 64, ΔT = 100 steps left RigL 90% 1.1 points under dense and 12,800 samples 0.7.
       // Short runs update at least ten times.
       const riglEverySteps = Math.max(1, Math.round(riglUpdateEverySamples / ctx.batchSize))
-      const every = Math.max(1, Math.min(weight.kind === "set" ? ctx.stepsPerEpoch : riglEverySteps, Math.floor(end / 10)))
+      const every = Math.max(
+        1,
+        Math.min(weight.kind === "set" ? ctx.stepsPerEpoch : riglEverySteps, Math.floor(end / 10)),
+      )
       const alpha = 0.3
       const rng = createRng(deriveSeed(ctx.seed, "sparsifier", weight.kind))
       const update = (step: number): void => {
@@ -272,7 +300,11 @@ export const createSparsifier = (spec: SparsitySpec, ctx: SparsifierContext): Sp
           if (step !== 0) return
           layers.forEach((l, i) => {
             const size = l.weight.data.length
-            applyHardMask(ctx, l, randomMask(size, Math.round(densities[i]! * size), createRng(deriveSeed(ctx.seed, "erk-mask", l.name))))
+            applyHardMask(
+              ctx,
+              l,
+              randomMask(size, Math.round(densities[i]! * size), createRng(deriveSeed(ctx.seed, "erk-mask", l.name))),
+            )
           })
         },
         afterBackward: (step) => {

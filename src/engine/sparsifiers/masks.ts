@@ -10,7 +10,11 @@ import type { Rng } from "../../tensor/index.ts"
  * Uses a native sort of a copy to find the k-th largest, then keeps everything above it and ties in
  * index order, so exactly k are kept.
  */
-export const topKMask = (scores: Float32Array, k: number, out: Uint8Array = new Uint8Array(scores.length)): Uint8Array => {
+export const topKMask = (
+  scores: Float32Array,
+  k: number,
+  out: Uint8Array = new Uint8Array(scores.length),
+): Uint8Array => {
   const n = scores.length
   out.fill(0)
   if (k <= 0) return out
@@ -60,7 +64,10 @@ export const countOnes = (mask: Uint8Array): number => {
  * ε·(Σ dims)/(Π dims), ε chosen so the layers together keep `density` of their weights. A layer
  * whose density would exceed 1 is made dense and ε re-solved over the rest, as RigL's code does.
  */
-export const erkDensities = (layers: ReadonlyArray<{ readonly dims: ReadonlyArray<number> }>, density: number): number[] => {
+export const erkDensities = (
+  layers: ReadonlyArray<{ readonly dims: ReadonlyArray<number> }>,
+  density: number,
+): number[] => {
   const sizes = layers.map((l) => l.dims.reduce((a, b) => a * b, 1))
   const raw = layers.map((l, i) => l.dims.reduce((a, b) => a + b, 0) / sizes[i]!)
   const total = sizes.reduce((a, b) => a + b, 0)

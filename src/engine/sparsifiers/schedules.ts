@@ -7,7 +7,13 @@
  * Zhu & Gupta (2017) cubic schedule: s_t = s_f + (s_i − s_f)·(1 − (t − t0)/(t1 − t0))³ for
  * t0 ≤ t ≤ t1, s_i before t0, s_f after t1.
  */
-export const gmpSparsity = (step: number, initial: number, final: number, beginStep: number, endStep: number): number => {
+export const gmpSparsity = (
+  step: number,
+  initial: number,
+  final: number,
+  beginStep: number,
+  endStep: number,
+): number => {
   if (step <= beginStep) return initial
   if (step >= endStep) return final
   const progress = (step - beginStep) / (endStep - beginStep)

@@ -1,5 +1,4 @@
 import {
-  denseScales,
   FILTER,
   gemmProblem,
   leakagePjPerCycle,
@@ -12,7 +11,7 @@ import {
 import type { NeuromorphicAccelerator } from "../../hardware/index.ts"
 import { baseArch } from "../arch.ts"
 import type { MapConstraints } from "../constraints.ts"
-import type { FamilyModel, Machine, MachineCost, Prepared } from "../family.ts"
+import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
 import { materializeMask } from "../operand.ts"
 import type { Layer } from "../workload.ts"
 
@@ -43,7 +42,12 @@ export interface NeuromorphicPlan {
   readonly hopsNs: Int32Array
 }
 
-export const neuromorphicPlan = (acc: NeuromorphicAccelerator, bMask: Uint8Array, k: number, n: number): NeuromorphicPlan => {
+export const neuromorphicPlan = (
+  acc: NeuromorphicAccelerator,
+  bMask: Uint8Array,
+  k: number,
+  n: number,
+): NeuromorphicPlan => {
   const nc = acc.neuromorphic
   const npc = nc.neuronsPerCore
   const nodes = nc.meshCols * nc.meshRows
@@ -77,34 +81,30 @@ const accOf = (p: Prepared): NeuromorphicAccelerator => {
   return acc
 }
 
-const prepare = (machine: Machine, layer: Layer): Prepared => {
-  const { m, n, k } = layer.gemm
-  return {
-    machine,
-    layer,
-    problem: gemmProblem(layer.gemm),
-    scales: denseScales,
-    macs: { dense: m * n * k, issued: 0, gated: 0, effectual: () => 0 },
-    actions: [],
-    actionsPj: 0,
-    metadataDecode: null,
-    mechanism: "events",
-    maskGenCycles: 0,
-    serialCycles: 0,
-    detail: null,
-  }
-}
+/** Events do the work; nothing runs as MACs. */
+const prepare = (machine: Machine, layer: Layer): Prepared =>
+  preparedOf({ machine, layer, problem: gemmProblem(layer.gemm), mechanism: "events", issued: 0, effectual: 0 })
 
 /** Every loop at DRAM level, in the problem's order: the placement leaves nothing to tile. */
 const placement = (p: Prepared): Mapping => {
   const nd = p.problem.sizes.length
   const factors = [0, 1, 2, 3, 4].map((pos) => p.problem.sizes.map((s) => (pos === POS_DRAM ? s : 1)))
   const order = Array.from({ length: nd }, (_, d) => d)
-  return { factors, orders: [order, order, order], keep: [[true, true, true], [false, false, false], [true, true, true]], doubleBuffer: false }
+  return {
+    factors,
+    orders: [order, order, order],
+    keep: [
+      [true, true, true],
+      [false, false, false],
+      [true, true, true],
+    ],
+    doubleBuffer: false,
+  }
 }
 
 const same = (a: Mapping, b: Mapping): boolean =>
-  a.factors.every((row, q) => row.every((f, d) => f === b.factors[q]![d])) && a.keep[1]!.every((k, t) => k === b.keep[1]![t])
+  a.factors.every((row, q) => row.every((f, d) => f === b.factors[q]![d])) &&
+  a.keep[1]!.every((k, t) => k === b.keep[1]![t])
 
 const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => {
   const acc = accOf(p)
@@ -170,7 +170,12 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
     metadataWords: 0,
     arrayMetadataWords: 0,
   }
-  const action = (name: string, count: number, cost: { energyPj: number; source: string }) => ({ name, count, energyPjEach: cost.energyPj, source: cost.source })
+  const action = (name: string, count: number, cost: { energyPj: number; source: string }) => ({
+    name,
+    count,
+    energyPjEach: cost.energyPj,
+    source: cost.source,
+  })
   const actions = [
     action("synop", synops, nc.synop),
     action("neuronUpdateActive", active, nc.neuronUpdateActive),
@@ -182,7 +187,9 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
   const actionsPj = actions.reduce((s, x) => s + x.count * x.energyPjEach, 0)
   const sramPj = glb.reduce((s, x, t) => {
     const b = arch.bufferOf[t]!
-    return b < 0 ? s : s + x.reads * arch.buffers[b]!.readEnergyPjPerWord + x.writes * arch.buffers[b]!.writeEnergyPjPerWord
+    return b < 0
+      ? s
+      : s + x.reads * arch.buffers[b]!.readEnergyPjPerWord + x.writes * arch.buffers[b]!.writeEnergyPjPerWord
   }, 0)
   const leakagePj = cycles * leakagePjPerCycle(arch)
   return {
@@ -212,7 +219,10 @@ export const neuromorphic: FamilyModel = {
   arch: (acc, opts) => baseArch(acc, opts, null),
   prepare,
   spatial: (p) => ({ rows: p.problem.sizes.map(() => false), cols: p.problem.sizes.map(() => false) }),
-  check: (p, m) => (same(m, placement(p)) ? null : "a neuromorphic mesh has one placement: every loop at DRAM level, nothing kept in a buffer"),
+  check: (p, m) =>
+    same(m, placement(p))
+      ? null
+      : "a neuromorphic mesh has one placement: every loop at DRAM level, nothing kept in a buffer",
   canonical: (p) => placement(p),
   compute: () => ({ cycles: 0, fillDrainCycles: 0, imbalanceCycles: 0 }),
   evaluate,

@@ -1,9 +1,20 @@
-import { denseScales, FILTER, gemmProblem, IFMAP, OFMAP, POS_ROWS, relevance, type Mapping, type SparseScales, type Visits } from "../../cost/index.ts"
+import {
+  denseScales,
+  FILTER,
+  gemmProblem,
+  IFMAP,
+  OFMAP,
+  POS_ROWS,
+  relevance,
+  type Mapping,
+  type SparseScales,
+  type Visits,
+} from "../../cost/index.ts"
 import { baseArch } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import type { FamilyModel, Machine, Prepared } from "../family.ts"
-import { effectualMacs, encodedSize, materializeMask, operandNnz, packRows, popRange } from "../operand.ts"
+import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
+import { encodedSize, materializeMask, operandNnz, packRows, popRange } from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -81,22 +92,16 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
     chip: [ifmap, denseScales.chip[FILTER]!, denseScales.chip[OFMAP]!],
     arrayReads: [1, nnzA / words, 1],
   }
-  let effectual: number | undefined
-  const detail: OneSidedDetail = { brick: acc.oneSided.brickSize, skip: new Map() }
-  return {
+  return preparedOf({
     machine,
     layer,
     problem: gemmProblem(g, loweringOf(g, layer.conv)),
-    scales,
-    macs: { dense: g.m * g.n * g.k, issued: nnzA * g.n, gated: 0, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) },
-    actions: [],
-    actionsPj: 0,
-    metadataDecode: acc.energy.metadata ?? null,
     mechanism: "one-sided",
-    maskGenCycles: 0,
-    serialCycles: 0,
-    detail,
-  }
+    scales,
+    issued: nnzA * g.n,
+    metadataDecode: acc.energy.metadata ?? null,
+    detail: { brick: acc.oneSided.brickSize, skip: new Map() } satisfies OneSidedDetail,
+  })
 }
 
 /** Lanes split the reduction (rows); filters run side by side (cols). */
@@ -111,7 +116,11 @@ const spatial = (p: Prepared) => {
 const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
   const [, N, K] = p.problem.sizes as [number, number, number]
   const arch = p.machine.arch
-  return canonicalMapping(p, c, { rows: [1, 1, Math.min(K, arch.rows)], cols: [1, Math.min(N, arch.cols), 1], temporal: [1, 0, 2] })
+  return canonicalMapping(p, c, {
+    rows: [1, 1, Math.min(K, arch.rows)],
+    cols: [1, Math.min(N, arch.cols), 1],
+    temporal: [1, 0, 2],
+  })
 }
 
 /**

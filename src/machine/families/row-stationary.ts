@@ -15,8 +15,8 @@ import {
 import { baseArch, leakagePerCycle } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import type { FamilyModel, Machine, Prepared } from "../family.ts"
-import { effectualMacs, encodedSize, operandNnz } from "../operand.ts"
+import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
+import { encodedSize, operandNnz } from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -33,7 +33,8 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   const g = layer.gemm
   // A forward conv keeps its 2-D structure (rows of filters slide over rows of the ifmap); anything
   // else (a linear layer, a backward pass) is its GEMM.
-  const problem = layer.conv !== null && loweringOf(g, layer.conv) !== undefined ? convProblem(layer.conv) : gemmProblem(g)
+  const problem =
+    layer.conv !== null && loweringOf(g, layer.conv) !== undefined ? convProblem(layer.conv) : gemmProblem(g)
   const dense = g.m * g.n * g.k
   const nnzA = operandNnz(layer.a)
   const gating = rs.gating === "zero-ifmap"
@@ -48,21 +49,15 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
     dram: [{ data: enc.dataWords / words, meta: enc.metadataWords / words }, DENSE_SCALE, DENSE_SCALE],
     operandReads: gating ? [1, dA, dA] : [1, 1, 1],
   }
-  let effectual: number | undefined
-  return {
+  return preparedOf({
     machine,
     layer,
     problem,
-    scales,
-    macs: { dense, issued, gated: dense - issued, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) },
-    actions: [],
-    actionsPj: 0,
-    metadataDecode: null,
     mechanism: gating ? "gating" : "dense",
-    maskGenCycles: 0,
-    serialCycles: 0,
-    detail: null,
-  }
+    scales,
+    issued,
+    gated: dense - issued,
+  })
 }
 
 /** Partial sums accumulate up a column of PEs: the cols never take a reduction dim. */

@@ -11,15 +11,14 @@ import {
   type CountedAction,
   type Mapping,
   type Problem,
-  type SparseScales,
 } from "../../cost/index.ts"
 import type { Accelerator } from "../../hardware/index.ts"
 import { baseArch } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import type { FamilyModel, Machine, Prepared } from "../family.ts"
+import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
 import { foldTiming } from "../folds.ts"
-import { effectualMacs, satisfiesNm } from "../operand.ts"
+import { satisfiesNm } from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -44,13 +43,16 @@ const third = (a: number, b: number): number => 3 - a - b
 /** Per dim, whether a pattern's rows (cols) may take it. */
 const patternAxes = (p: Problem, pat: (typeof PATTERNS)[number]) => {
   const rel = relevance(p)
-  const axis = (partner: number) => p.sizes.map((_, d) => rel[pat.stationary]![d]! && rel[partner]![d]! && !rel[third(pat.stationary, partner)]![d]!)
+  const axis = (partner: number) =>
+    p.sizes.map((_, d) => rel[pat.stationary]![d]! && rel[partner]![d]! && !rel[third(pat.stationary, partner)]![d]!)
   return { rows: axis(pat.rows), cols: axis(pat.cols) }
 }
 
 const fits = (p: Problem, m: Mapping, pat: (typeof PATTERNS)[number]): boolean => {
   const ax = patternAxes(p, pat)
-  return p.sizes.every((_, d) => (m.factors[POS_ROWS]![d]! === 1 || ax.rows[d]!) && (m.factors[POS_COLS]![d]! === 1 || ax.cols[d]!))
+  return p.sizes.every(
+    (_, d) => (m.factors[POS_ROWS]![d]! === 1 || ax.rows[d]!) && (m.factors[POS_COLS]![d]! === 1 || ax.cols[d]!),
+  )
 }
 
 /** The tensor the PEs hold: the dataflow's, else the first pattern (ws, os, is) the spatial placement fits. */
@@ -70,8 +72,15 @@ interface NmMode {
 const nmMode = (acc: Accelerator, layer: Layer): NmMode => {
   const k = layer.gemm.k
   const hw = acc.peArray.nmSupport
-  if (hw === null || hw.n >= hw.m || !satisfiesNm(layer.b, hw.n, hw.m, "col")) return { sparse: false, n: 1, m: 1, kEff: k, ratio: 1 }
-  return { sparse: true, n: hw.n, m: hw.m, kEff: Math.floor(k / hw.m) * hw.n + Math.min(hw.n, k % hw.m), ratio: hw.m / hw.n }
+  if (hw === null || hw.n >= hw.m || !satisfiesNm(layer.b, hw.n, hw.m, "col"))
+    return { sparse: false, n: 1, m: 1, kEff: k, ratio: 1 }
+  return {
+    sparse: true,
+    n: hw.n,
+    m: hw.m,
+    kEff: Math.floor(k / hw.m) * hw.n + Math.min(hw.n, k % hw.m),
+    ratio: hw.m / hw.n,
+  }
 }
 
 interface SystolicDetail {
@@ -84,26 +93,30 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   const g = layer.gemm
   const lowering = loweringOf(g, layer.conv)
   const mode = nmMode(acc, layer)
-  const dense = g.m * g.n * g.k
-  let effectual: number | undefined
-  const macs = { dense, issued: g.m * g.n * mode.kEff, gated: 0, effectual: () => (effectual ??= effectualMacs(layer.a, layer.b)) }
   const nmt = acc.family === "nm-training" ? acc.nmTraining : null
-  if (!mode.sparse) {
-    const problem = gemmProblem(g, lowering)
-    const detail: SystolicDetail = { ratio: 1, port: nmt?.activationPortWordsPerCycle ?? Infinity }
-    return { machine, layer, problem, scales: denseScales, macs, actions: [], actionsPj: 0, metadataDecode: null, mechanism: "dense", maskGenCycles: 0, serialCycles: 0, detail }
-  }
+  const port = nmt?.activationPortWordsPerCycle ?? Infinity
+  if (!mode.sparse)
+    return preparedOf({
+      machine,
+      layer,
+      problem: gemmProblem(g, lowering),
+      mechanism: "dense",
+      detail: { ratio: 1, port } satisfies SystolicDetail,
+    })
   // Sparse PEs hold N weights of every group of M along K with ⌈log2 M⌉-bit indices: the array runs
   // the GEMM with K_eff = ⌊K/M⌋·N + min(N, K mod M) slot rows, while the activations stay dense (each
   // slot row reads its group's M candidates, M/N words per slot).
   const kScale = g.k / mode.kEff
-  const problem = gemmProblem({ m: g.m, n: g.n, k: mode.kEff }, lowering)
-  const idx = indexBits(mode.m) / arch.wordBits
-  const filter = { data: 1, meta: idx }
+  const filter = { data: 1, meta: indexBits(mode.m) / arch.wordBits }
   const ifmap = { data: kScale, meta: 0 }
-  const scales: SparseScales = { ...denseScales, dram: [ifmap, filter, denseScales.dram[OFMAP]!], chip: [ifmap, filter, denseScales.chip[OFMAP]!] }
   const actions: CountedAction[] = []
-  if (acc.energy.mux !== undefined) actions.push({ name: "mux", count: macs.issued, energyPjEach: acc.energy.mux.energyPj, source: acc.energy.mux.source })
+  if (acc.energy.mux !== undefined)
+    actions.push({
+      name: "mux",
+      count: g.m * g.n * mode.kEff,
+      energyPjEach: acc.energy.mux.energyPj,
+      source: acc.energy.mux.source,
+    })
   let maskGenCycles = 0
   let serialCycles = 0
   if (nmt !== null && (layer.pass === "forward" || layer.pass === "backward-data")) {
@@ -111,35 +124,47 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
     const mg = nmt.maskGeneration
     maskGenCycles = Math.ceil((g.k * g.n) / mg.weightsPerCycle)
     serialCycles = mg.overlapped ? 0 : maskGenCycles
-    actions.push({ name: "maskGeneration", count: Math.ceil(g.k / mode.m) * g.n * (mode.m - 1) * mode.n, energyPjEach: mg.compare.energyPj, source: mg.compare.source })
+    actions.push({
+      name: "maskGeneration",
+      count: Math.ceil(g.k / mode.m) * g.n * (mode.m - 1) * mode.n,
+      energyPjEach: mg.compare.energyPj,
+      source: mg.compare.source,
+    })
   }
-  const detail: SystolicDetail = { ratio: mode.ratio, port: nmt?.activationPortWordsPerCycle ?? Infinity }
-  return {
+  return preparedOf({
     machine,
     layer,
-    problem,
-    scales,
-    macs,
-    actions,
-    actionsPj: actions.reduce((s, a) => s + a.count * a.energyPjEach, 0),
-    metadataDecode: null,
+    problem: gemmProblem({ m: g.m, n: g.n, k: mode.kEff }, lowering),
     mechanism: `nm:${mode.n}:${mode.m}`,
+    scales: {
+      ...denseScales,
+      dram: [ifmap, filter, denseScales.dram[OFMAP]!],
+      chip: [ifmap, filter, denseScales.chip[OFMAP]!],
+    },
+    issued: g.m * g.n * mode.kEff,
+    actions,
     maskGenCycles,
     serialCycles,
-    detail,
-  }
+    detail: { ratio: mode.ratio, port } satisfies SystolicDetail,
+  })
 }
 
 const spatial = (p: Prepared) => {
   const all = PATTERNS.map((pat) => patternAxes(p.problem, pat))
-  return { rows: p.problem.sizes.map((_, d) => all.some((a) => a.rows[d]!)), cols: p.problem.sizes.map((_, d) => all.some((a) => a.cols[d]!)) }
+  return {
+    rows: p.problem.sizes.map((_, d) => all.some((a) => a.rows[d]!)),
+    cols: p.problem.sizes.map((_, d) => all.some((a) => a.cols[d]!)),
+  }
 }
 
 const check = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
   const s = systolicStationary(p.problem, m, c)
-  if (s === null) return "a systolic array holds one tensor still and reduces along one axis at most: no os, ws or is placement has these rows and cols"
+  if (s === null)
+    return "a systolic array holds one tensor still and reduces along one axis at most: no os, ws or is placement has these rows and cols"
   const pat = PATTERNS.find((x) => x.stationary === s)!
-  return fits(p.problem, m, pat) ? null : `with the ${["ifmap", "filter", "ofmap"][s]} stationary, a systolic array's rows and cols cannot take this placement`
+  return fits(p.problem, m, pat)
+    ? null
+    : `with the ${["ifmap", "filter", "ofmap"][s]} stationary, a systolic array's rows and cols cannot take this placement`
 }
 
 const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
@@ -158,7 +183,11 @@ const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
     rows[rowDim] = Math.min(arch.rows, prob.sizes[rowDim]!)
     cols[colDim] = Math.min(arch.cols, prob.sizes[colDim]!)
     // SCALE-Sim's order: col folds outer, row folds inner, the streamed dim innermost.
-    return canonicalMapping(p, { ...c, stationary: pat.stationary }, { rows, cols, temporal: [colDim, rowDim, streamDim] })
+    return canonicalMapping(
+      p,
+      { ...c, stationary: pat.stationary },
+      { rows, cols, temporal: [colDim, rowDim, streamDim] },
+    )
   }
   return `dataflow ${c.dataflow} has no os, ws or is placement for a systolic array`
 }
@@ -167,7 +196,14 @@ const compute = (p: Prepared, m: Mapping, _v: unknown, c: MapConstraints) => {
   const d = p.detail as SystolicDetail
   const arch = p.machine.arch
   const stationary = systolicStationary(p.problem, m, c) ?? FILTER
-  return foldTiming(p.problem, m, { rows: arch.rows, cols: arch.cols, stationary, ratio: d.ratio, port: d.port, timing: p.machine.timing })
+  return foldTiming(p.problem, m, {
+    rows: arch.rows,
+    cols: arch.cols,
+    stationary,
+    ratio: d.ratio,
+    port: d.port,
+    timing: p.machine.timing,
+  })
 }
 
 /** Each PE holds a word of the stationary tensor; the other two only pass through on their way. */

@@ -1,8 +1,17 @@
-import { FILTER, gemmProblem, IFMAP, OFMAP, POS_ROWS, relevance, type Mapping, type SparseScales } from "../../cost/index.ts"
+import {
+  FILTER,
+  gemmProblem,
+  IFMAP,
+  OFMAP,
+  POS_ROWS,
+  relevance,
+  type Mapping,
+  type SparseScales,
+} from "../../cost/index.ts"
 import { baseArch } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import type { FamilyModel, Machine, Prepared } from "../family.ts"
+import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
 import { encodedSize, materializeMask, packRows, popcount32, popRange, type PackedRows } from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
@@ -61,7 +70,14 @@ export const twoSidedGeometry = (
   const nc = Math.max(1, Math.floor(clusters))
   if (n <= units) {
     for (let f = 0; f < n; f++) unitOf[f] = f
-    return { units, clusters: nc, chunk: chunkWords * 32, positionsPerWindow: Math.max(1, Math.floor(units / n)), unitOf, bufferChunks: depth }
+    return {
+      units,
+      clusters: nc,
+      chunk: chunkWords * 32,
+      positionsPerWindow: Math.max(1, Math.floor(units / n)),
+      unitOf,
+      bufferChunks: depth,
+    }
   }
   if (balancing === "none") for (let f = 0; f < n; f++) unitOf[f] = f % units
   else {
@@ -78,7 +94,8 @@ export const twoSidedGeometry = (
 }
 
 /** Unit slots a window can occupy: one per (position in flight, filter), or one per unit. */
-const twoSidedSlots = (n: number, geo: TwoSidedGeometry): number => (geo.positionsPerWindow > 1 || n <= geo.units ? geo.positionsPerWindow * n : geo.units)
+const twoSidedSlots = (n: number, geo: TwoSidedGeometry): number =>
+  geo.positionsPerWindow > 1 || n <= geo.units ? geo.positionsPerWindow * n : geo.units
 
 /**
  * The broadcast schedule with per-unit FIFOs, in closed form per window: window w is broadcast at
@@ -129,7 +146,11 @@ class BroadcastSchedule {
  * counts its matched pairs by AND + popcount; each cluster's broadcast schedule turns those into
  * cycles, and the layer ends when the last cluster does.
  */
-export const twoSidedCycles = (a: PackedRows, b: PackedRows, geo: TwoSidedGeometry): { cycles: number; macs: number } => {
+export const twoSidedCycles = (
+  a: PackedRows,
+  b: PackedRows,
+  geo: TwoSidedGeometry,
+): { cycles: number; macs: number } => {
   const chunkWords = geo.chunk / 32
   const n = b.count
   const perPair = geo.positionsPerWindow > 1 || n <= geo.units
@@ -212,26 +233,28 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   const ifmap = scaleOf(layer.a, m * k)
   const filter = scaleOf(layer.b, k * n)
   const ofmap = { data: 1, meta: 0 }
-  const scales: SparseScales = { dram: [ifmap, filter, ofmap], chip: [ifmap, filter, ofmap], arrayReads: [1, 1, 1], operandReads: [1, 1, 1] }
+  const scales: SparseScales = {
+    dram: [ifmap, filter, ofmap],
+    chip: [ifmap, filter, ofmap],
+    arrayReads: [1, 1, 1],
+    operandReads: [1, 1, 1],
+  }
   const meta = acc.energy.metadata
   // One bitmask AND + prefix sum per (position, filter, chunk).
   const joins = m * n * Math.ceil(k / (chunkWords * 32))
-  const actions = meta === undefined ? [] : [{ name: "metadata", count: joins, energyPjEach: meta.energyPj, source: meta.source }]
-  const detail: TwoSidedDetail = { a, b, filterNnz, chunkWords, runs: new Map() }
-  return {
+  const actions =
+    meta === undefined ? [] : [{ name: "metadata", count: joins, energyPjEach: meta.energyPj, source: meta.source }]
+  return preparedOf({
     machine,
     layer,
     problem: gemmProblem(layer.gemm, loweringOf(layer.gemm, layer.conv)),
-    scales,
-    macs: { dense: m * n * k, issued: effectual, gated: 0, effectual: () => effectual },
-    actions,
-    actionsPj: actions.reduce((s, x) => s + x.count * x.energyPjEach, 0),
-    metadataDecode: null,
     mechanism: "two-sided",
-    maskGenCycles: 0,
-    serialCycles: 0,
-    detail,
-  }
+    scales,
+    issued: effectual,
+    effectual,
+    actions,
+    detail: { a, b, filterNnz, chunkWords, runs: new Map() } satisfies TwoSidedDetail,
+  })
 }
 
 /** Clusters take output positions (rows); a cluster's units take filters, and spare units more positions (cols). */
