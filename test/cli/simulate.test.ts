@@ -96,13 +96,13 @@ describe("spade simulate", () => {
     const table = tableFromIPC(fs.readFileSync(arrow))
     const rows = table.toArray() as Array<Record<string, unknown>>
     // The traced 2:8 weights run compressed; the activations' gradient pass, whose X has full columns, runs dense.
-    expect(rows.map((x) => [x["pass"], x["mechanism"], x["dataflow"], x["mapping"]])).toEqual([
+    expect(rows.map((x) => [x.pass, x.mechanism, x.dataflow, x.mapping])).toEqual([
       ["forward", "nm:2:8", "weight-stationary", "canonical"],
       ["backward-weight", "dense", "weight-stationary", "canonical"],
     ])
     // 2:8 along K = 8: two slots per column, 4 × 16 × 2 MACs.
-    expect(rows[0]!["macs"]).toBe(4 * 16 * 2)
-    expect(rows[1]!["macs"]).toBe(16 * 8 * 4)
+    expect(rows[0]!.macs).toBe(4 * 16 * 2)
+    expect(rows[1]!.macs).toBe(16 * 8 * 4)
   })
 
   it("--json prints one row per (record, accelerator) with the real masks' skipping", () => {
@@ -113,9 +113,9 @@ describe("spade simulate", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, number | string>)
     // Forward: half of the 4×8 activations are nonzero, times 16 filters.
-    expect(rows[0]!["macs"]).toBe(16 * 16)
-    expect(rows[0]!["aOperand"]).toBe("trace")
-    expect(rows.map((x) => x["dataflow"])).toEqual(["neuron-lanes", "neuron-lanes"])
+    expect(rows[0]!.macs).toBe(16 * 16)
+    expect(rows[0]!.aOperand).toBe("trace")
+    expect(rows.map((x) => x.dataflow)).toEqual(["neuron-lanes", "neuron-lanes"])
     // --dataflow (a SCALE-Sim alias) and the machine flags reach every row.
     const is = spade(
       "simulate",
@@ -136,7 +136,7 @@ describe("spade simulate", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, number | string>)
-    expect(isRows.map((x) => [x["pass"], x["dataflow"], x["timing"], x["arrayRows"], x["arrayCols"]])).toEqual([
+    expect(isRows.map((x) => [x.pass, x.dataflow, x.timing, x.arrayRows, x.arrayCols])).toEqual([
       ["forward", "input-stationary", "scalesim", 8, 32],
       ["backward-weight", "input-stationary", "scalesim", 8, 32],
     ])
@@ -181,24 +181,24 @@ describe("spade simulate", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as Record<string, number | string>)
-    expect(rows.map((x) => `${x["accelerator"]} ${x["pass"]}`)).toEqual([
+    expect(rows.map((x) => `${x.accelerator} ${x.pass}`)).toEqual([
       "systolic-32x32 forward",
       "systolic-32x32 backward-weight",
       "cnvlutin-like forward",
       "cnvlutin-like backward-weight",
     ])
     for (const row of rows.slice(0, 2)) {
-      const f = found.find((x) => x.pass === row["pass"])!
-      expect(String(row["mapping"])).toContain(file)
-      expect(row["dataflow"]).toBe(f.dataflow)
+      const f = found.find((x) => x.pass === row.pass)!
+      expect(String(row.mapping)).toContain(file)
+      expect(row.dataflow).toBe(f.dataflow)
       // A dense array's numbers do not depend on where the nonzeros are: the real masks give the mapper's numbers.
-      expect([row["cycles"], row["energyPj"], Number(row["dramReads"]) + Number(row["dramWrites"])]).toEqual([
+      expect([row.cycles, row.energyPj, Number(row.dramReads) + Number(row.dramWrites)]).toEqual([
         f.best.cycles,
         f.best.energyPj,
         f.best.dramWords,
       ])
     }
-    for (const row of rows.slice(2)) expect(row["mapping"]).toBe("canonical")
+    for (const row of rows.slice(2)) expect(row.mapping).toBe("canonical")
   })
 
   it("--mapping replays on an N:M array whose real masks fit its N:M where the mapper's statistics did not say so", () => {
@@ -230,8 +230,8 @@ describe("spade simulate", () => {
       const r = spade("layer", "--accelerator", acc, "--gemm", "16,32,64", "--density", "0.5", "--nm", "2:8", "--json")
       expect(r.code, `${acc}: ${r.stderr}`).toBe(0)
       const row = JSON.parse(r.stdout.trim()) as Record<string, number | string>
-      expect(row["family"]).not.toBe("")
-      expect(row["bOperand"]).toBe("nm:2:8")
+      expect(row.family).not.toBe("")
+      expect(row.bOperand).toBe("nm:2:8")
     }
     const bad = spade("layer", "--accelerator", "sat-like-2x8", "--gemm", "16,32,64", "--nm", "9:8")
     expect(bad.code).not.toBe(0)

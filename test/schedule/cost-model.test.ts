@@ -157,12 +157,12 @@ describe("the machine model's energy", () => {
             // The mapper's number is the simulator's row, and the long form adds up to it.
             expect(evaluation.energyPj).toBe(row.energyPj)
             expect(energy.totalPj).toBeCloseTo(row.energyPj, 6)
-            expect(energy.byComponentPj["mac"]).toBeCloseTo(row.energyMacPj, 6)
-            expect(energy.byComponentPj["dram"]).toBeCloseTo(row.energyDramPj, 6)
-            expect(energy.byComponentPj["sram"]).toBeCloseTo(row.energySramPj, 6)
-            expect(energy.byComponentPj["leakage"]).toBe(row.energyLeakagePj)
+            expect(energy.byComponentPj.mac).toBeCloseTo(row.energyMacPj, 6)
+            expect(energy.byComponentPj.dram).toBeCloseTo(row.energyDramPj, 6)
+            expect(energy.byComponentPj.sram).toBeCloseTo(row.energySramPj, 6)
+            expect(energy.byComponentPj.leakage).toBe(row.energyLeakagePj)
             expect(Object.values(energy.byLevelPj).reduce((s, x) => s + x, 0)).toBeCloseTo(
-              row.energyDramPj + row.energySramPj + (energy.byComponentPj["rf"] ?? 0),
+              row.energyDramPj + row.energySramPj + (energy.byComponentPj.rf ?? 0),
               6,
             )
           }

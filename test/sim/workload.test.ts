@@ -417,16 +417,16 @@ describe("SCALE-Sim topology CSV", () => {
   it("names file, line and column in its errors", () => {
     const header =
       "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
-    const bad = left(parseTopologyCsv(header + "ok, 7, 7, 3, 3, 1, 1, 1,\n\nc2, 7, seven, 3, 3, 1, 1, 1,\n", "net.csv"))
+    const bad = left(parseTopologyCsv(`${header}ok, 7, 7, 3, 3, 1, 1, 1,\n\nc2, 7, seven, 3, 3, 1, 1, 1,\n`, "net.csv"))
     expect(bad.message).toBe('net.csv:4 column "IFMAP Width": expected a positive integer, got "seven"')
     expect(isUserError(bad)).toBe(true)
-    expect(left(parseTopologyCsv(header + "c, 7, 7, 3, 3, 1, 1,\n", "net.csv")).message).toBe(
+    expect(left(parseTopologyCsv(`${header}c, 7, 7, 3, 3, 1, 1,\n`, "net.csv")).message).toBe(
       "net.csv:2: expected 8 or 9 cells (Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides), got 7",
     )
-    expect(left(parseTopologyCsv(header + "c, 2, 7, 3, 3, 1, 1, 1,\n", "net.csv")).message).toBe(
+    expect(left(parseTopologyCsv(`${header}c, 2, 7, 3, 3, 1, 1, 1,\n`, "net.csv")).message).toBe(
       'net.csv:2 column "Filter Height": expected at most the IFMAP height (2), got 3',
     )
-    expect(left(parseTopologyCsv(header + "c, 7, 7, 3, 3, 0, 1, 1,\n", "net.csv")).message).toContain(
+    expect(left(parseTopologyCsv(`${header}c, 7, 7, 3, 3, 0, 1, 1,\n`, "net.csv")).message).toContain(
       'column "Channels"',
     )
     expect(left(parseTopologyCsv("Layer, M, N, K,\nfc, 1, 2, -3,\n", "mnk.csv")).message).toBe(

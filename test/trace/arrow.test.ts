@@ -151,14 +151,14 @@ describe("encode/decode", () => {
       .rollup({ n: (d: { a_nnz: number }) => op.sum(d.a_nnz) })
       .orderby("pass")
       .objects() as ReadonlyArray<Record<string, unknown>>
-    expect(byPass.map((r) => r["pass"])).toEqual(["backward-data", "backward-weight", "forward"])
+    expect(byPass.map((r) => r.pass)).toEqual(["backward-data", "backward-weight", "forward"])
     const rows = t.objects() as ReadonlyArray<Record<string, unknown>>
     const row = rows[2]!
-    expect(row["conv_ifmapHeight"]).toBe(8)
-    expect(row["a_mask"]).toBeInstanceOf(Uint8Array)
-    expect(Array.from(row["a_rowNnz"] as Int32Array)).toEqual(Array.from(records[2]!.a.rowNnz))
-    expect(rows[0]!["conv_batch"]).toBeNull()
-    expect(rows[0]!["b_nm_axis"]).toBe("col")
+    expect(row.conv_ifmapHeight).toBe(8)
+    expect(row.a_mask).toBeInstanceOf(Uint8Array)
+    expect(Array.from(row.a_rowNnz as Int32Array)).toEqual(Array.from(records[2]!.a.rowNnz))
+    expect(rows[0]!.conv_batch).toBeNull()
+    expect(rows[0]!.b_nm_axis).toBe("col")
   })
 
   it("stores run metadata in the Arrow schema metadata", () => {
