@@ -19,7 +19,7 @@ const idx = (dims: number[], data: Uint8Array): Uint8Array => {
   header[2] = 0x08
   header[3] = dims.length
   const view = new DataView(header.buffer)
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false))
+  for (const [i, d] of dims.entries()) view.setUint32(4 + 4 * i, d, false)
   const out = new Uint8Array(header.length + data.length)
   out.set(header)
   out.set(data, header.length)
