@@ -43,6 +43,11 @@ export interface Mapping {
    * overlap compute. Without it, tiles take their size and every DRAM transfer waits for compute.
    */
   readonly doubleBuffer: boolean
+  /**
+   * The tensor the PEs hold still, for arrays whose PEs hold one word of one operand (a systolic
+   * array's os, ws or is); absent where the family has no such choice or the dataflow makes it.
+   */
+  readonly stationary?: number | undefined
 }
 
 // ---------------------------------------------------------------------------------------------

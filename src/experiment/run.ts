@@ -24,6 +24,8 @@ import { Accelerator, type Dataflow } from "../hardware/index.ts"
 import {
   layerFromTrace,
   loadDataflow,
+  statisticalLayer,
+  workloadFromGemm,
   machineOf,
   timingsOf,
   type DataflowError,
@@ -419,6 +421,18 @@ const simulationRuns = (
       return yield* fail("dataflows", `no dataflows with mapping "mapper": the mapper chooses among the map entry's`)
     const dataflows = yield* Effect.forEach(sim.dataflows ?? [acc.dataflows[0]], loadDataflow)
     const machine = machineOf(acc, { timing })
+    // A dataflow the family cannot run at all fails on any layer: try a small dense one now, not after training.
+    const probe = statisticalLayer(
+      workloadFromGemm("probe", { m: 64, n: 64, k: 64 }),
+      { kind: "dense" },
+      { kind: "dense" },
+      1,
+    )
+    for (const [i, dataflow] of dataflows.entries()) {
+      const r = simulateLayer(machine, probe, dataflow)
+      if (Either.isLeft(r))
+        return yield* fail(`dataflows.${i}`, `a dataflow ${acc.name} (${acc.family}) can run: ${r.left.message}`)
+    }
     return dataflows.map((dataflow) => ({ machine, dataflow, useMapper }))
   })
 

@@ -34,6 +34,8 @@ export interface FamilyModel {
   readonly check: (p: Prepared, m: Mapping, c: MapConstraints) => string | null
   /** The dataflow's canonical mapping of the layer (what the simulators run without one), or why there is none. */
   readonly canonical: (p: Prepared, c: MapConstraints) => Mapping | string
+  /** The tensors a mapping may hold still in the PEs (systolic arrays: os, ws, is), where the mapping chooses. */
+  readonly stationaryChoices?: ((p: Prepared, c: MapConstraints) => ReadonlyArray<number>) | undefined
   /**
    * Per tensor, whether the array's PEs keep its tile across temporal loops that do not index it
    * (absent: every tensor; a systolic array holds only the stationary one, the others stream).

@@ -23,6 +23,8 @@ export const NamedMappingSchema = Schema.Struct({
   }),
   rf: Schema.NullOr(NamedLevelSchema),
   doubleBuffer: Schema.Boolean,
+  /** The tensor the PEs hold still, where the mapping chose it (systolic arrays). */
+  stationary: Schema.optional(TensorName),
 })
 
 /** The machine options a mapping was found under: a run must use the same ones to get its numbers. */

@@ -29,6 +29,7 @@ export const namedMapping = (p: Problem, a: CostArch, m: Mapping): NamedMapping 
     spatial: { rows: axis(POS_ROWS), cols: axis(POS_COLS) },
     rf: a.rf === null ? null : level(2),
     doubleBuffer: m.doubleBuffer,
+    ...(m.stationary === undefined ? {} : { stationary: TENSORS[m.stationary]! }),
   }
 }
 
@@ -76,7 +77,8 @@ export const mappingFromNamed = (
       if (issue !== null) return `spatial: ${issue}`
     }
   const keep = levels.map((level) => TENSORS.map((t) => level.keeps.includes(t)))
-  return { factors, orders, keep, doubleBuffer: n.doubleBuffer }
+  const stationary = n.stationary === undefined ? {} : { stationary: TENSORS.indexOf(n.stationary) }
+  return { factors, orders, keep, doubleBuffer: n.doubleBuffer, ...stationary }
 }
 
 /** The mapping as a loop nest, one loop per line, for people. */

@@ -137,20 +137,20 @@ export const operandLabel = (op: Operand): string =>
         : `nm:${op.n}:${op.m}`
 
 /**
- * Whether every aligned group of `m` consecutive elements along `axis` holds at most `n` nonzeros:
- * what an N:M array needs to run the operand sparse. A declared N':M' structure settles it without
- * the mask when its groups nest in the array's (M' a multiple of M, N' ≤ N: every group of 8 with
- * at most 2 nonzeros is two valid 2:4 groups) or the array's nest in its (M a multiple of M', N'·M/M'
- * ≤ N); otherwise the mask decides.
+ * Whether an N:M array can run the operand sparse: a sparsifier enforced an N':M' structure on it
+ * (only such an operand comes in the array's compressed format, values plus indices, from its mask
+ * generator) and every aligned group of `m` consecutive elements along `axis` holds at most `n`
+ * nonzeros. The declared structure settles it without the mask when its groups nest in the
+ * array's (M' a multiple of M, N' ≤ N: every group of 8 with at most 2 nonzeros is two valid 2:4
+ * groups) or the array's nest in its (M a multiple of M', N'·M/M' ≤ N); otherwise the mask decides.
+ * An unstructured operand runs dense, whatever its zeros.
  */
 export const satisfiesNm = (op: Operand, n: number, m: number, axis: "row" | "col"): boolean => {
   if (n >= m) return true
-  if (op.kind === "dense") return false
   const nm = nmOf(op)
-  if (nm !== null && nm.axis === axis) {
-    if (nm.m % m === 0 && nm.n <= n) return true
-    if (m % nm.m === 0 && nm.n * (m / nm.m) <= n) return true
-  }
+  if (nm === null || nm.axis !== axis) return false
+  if (nm.m % m === 0 && nm.n <= n) return true
+  if (m % nm.m === 0 && nm.n * (m / nm.m) <= n) return true
   const key = `${n}:${m}:${axis}`
   let memo = nmMemo.get(op)
   const hit = memo?.get(key)

@@ -69,6 +69,7 @@ interface Draft {
   orders: number[][]
   keep: boolean[][]
   doubleBuffer: boolean
+  stationary?: number | undefined
 }
 
 const levelPos = [POS_DRAM, POS_GLB, POS_RF] as const
@@ -116,6 +117,8 @@ export class Compiled {
   readonly rel: ReadonlyArray<ReadonlyArray<boolean>>
   readonly hasRf: boolean
   readonly capScale: ReadonlyArray<number>
+  /** The tensors a mapping may hold still in the PEs, where the family lets the mapping choose. */
+  readonly stationaries: ReadonlyArray<number> | null
   /** allowed[pos][dim]: whether the factor at that position may exceed 1. */
   readonly allowed: ReadonlyArray<ReadonlyArray<boolean>>
   constructor(readonly space: Space) {
@@ -131,6 +134,7 @@ export class Compiled {
     this.rel = relevance(p)
     this.hasRf = machine.arch.rf !== null
     this.capScale = capacityScale(this.prepared.scales)
+    this.stationaries = machine.model.stationaryChoices?.(this.prepared, this.constraints) ?? null
     const hw = machine.model.spatial(this.prepared)
     this.allowed = [0, 1, 2, 3, 4].map((pos) =>
       p.sizes.map((_, d) =>
@@ -285,6 +289,7 @@ export class Compiled {
       orders: [this.shuffled(r), this.shuffled(r), this.shuffled(r)],
       keep: [[true, true, true], [0, 1, 2].map((t) => this.keepDefault(t, r)), [true, true, true]],
       doubleBuffer: r() < 0.7,
+      ...(this.stationaries === null ? {} : { stationary: pick(r, this.stationaries) }),
     }
     let rowsLeft = a.rows
     let colsLeft = a.cols
@@ -321,6 +326,7 @@ export class Compiled {
       orders: from.orders.map((o) => [...o]),
       keep: from.keep.map((k) => [...k]),
       doubleBuffer: from.doubleBuffer,
+      ...(from.stationary === undefined ? {} : { stationary: from.stationary }),
     }
     const sizes = this.problemDef.sizes
     const u = r()
@@ -381,7 +387,12 @@ export class Compiled {
       if (open.length === 0) return null
       const t = pick(r, open)
       m.keep[1]![t] = !m.keep[1]![t]
-    } else m.doubleBuffer = !m.doubleBuffer
+    } else if (u < 0.975 || this.stationaries === null || this.stationaries.length < 2) m.doubleBuffer = !m.doubleBuffer
+    else
+      m.stationary = pick(
+        r,
+        this.stationaries.filter((t) => t !== m.stationary),
+      )
     this.normalize(m)
     return this.problem(m) === null ? m : null
   }
@@ -393,7 +404,7 @@ export class Compiled {
    */
   sizeEstimate(cap = Number.MAX_SAFE_INTEGER): number {
     const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1))
-    let n = 16 * fact(this.nd) ** (this.hasRf ? 3 : 2)
+    let n = 16 * (this.stationaries?.length ?? 1) * fact(this.nd) ** (this.hasRf ? 3 : 2)
     for (let d = 0; d < this.nd && n <= cap; d++) n *= this.chainCount(d, Math.ceil(cap / n) + 1)
     return n
   }
@@ -511,25 +522,32 @@ export class Compiled {
             : this.orders(l, fs),
         )
         for (const keep of keeps)
-          for (const doubleBuffer of [true, false]) {
-            const draft: Draft = {
-              factors: fs,
-              orders: [],
-              keep: [[true, true, true], keep, [true, true, true]],
-              doubleBuffer,
-            }
-            if (this.capacityOverflow(draft) >= 0) continue
-            for (const o0 of orderSets[0]!)
-              for (const o1 of orderSets[1]!)
-                for (const o2 of orderSets[2]!) {
-                  const m: Mapping = { factors: fs, orders: [o0, o1, o2], keep: draft.keep, doubleBuffer }
-                  if (this.problem(m) !== null) continue
-                  if (!visit(m)) {
-                    stop = true
-                    return
+          for (const doubleBuffer of [true, false])
+            for (const stationary of this.stationaries ?? [undefined]) {
+              const draft: Draft = {
+                factors: fs,
+                orders: [],
+                keep: [[true, true, true], keep, [true, true, true]],
+                doubleBuffer,
+              }
+              if (this.capacityOverflow(draft) >= 0) continue
+              for (const o0 of orderSets[0]!)
+                for (const o1 of orderSets[1]!)
+                  for (const o2 of orderSets[2]!) {
+                    const m: Mapping = {
+                      factors: fs,
+                      orders: [o0, o1, o2],
+                      keep: draft.keep,
+                      doubleBuffer,
+                      ...(stationary === undefined ? {} : { stationary }),
+                    }
+                    if (this.problem(m) !== null) continue
+                    if (!visit(m)) {
+                      stop = true
+                      return
+                    }
                   }
-                }
-          }
+            }
         return
       }
       for (const c of chains[d]!) {

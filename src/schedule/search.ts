@@ -86,7 +86,7 @@ class Tracker {
 }
 
 const mappingKey = (m: Mapping): string =>
-  `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}/${m.doubleBuffer}`
+  `${m.factors.join("|")}/${m.orders.join("|")}/${m.keep[1]!.join("")}/${m.doubleBuffer}/${m.stationary}`
 
 const patienceOf = (budget: number): number => Math.max(400, Math.floor(budget / 4))
 

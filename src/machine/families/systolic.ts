@@ -39,6 +39,7 @@ const PATTERNS: ReadonlyArray<{ readonly stationary: number; readonly rows: numb
 ]
 
 const third = (a: number, b: number): number => 3 - a - b
+const TENSOR_NAMES = ["ifmap", "filter", "ofmap"] as const
 
 /** Per dim, whether a pattern's rows (cols) may take it. */
 const patternAxes = (p: Problem, pat: (typeof PATTERNS)[number]) => {
@@ -55,9 +56,12 @@ const fits = (p: Problem, m: Mapping, pat: (typeof PATTERNS)[number]): boolean =
   )
 }
 
-/** The tensor the PEs hold: the dataflow's, else the first pattern (ws, os, is) the spatial placement fits. */
+/**
+ * The tensor the PEs hold: the mapping's choice, else the dataflow's, else the first pattern (ws, os,
+ * is) the spatial placement fits.
+ */
 export const systolicStationary = (p: Problem, m: Mapping, c: MapConstraints): number | null =>
-  c.stationary ?? PATTERNS.find((pat) => fits(p, m, pat))?.stationary ?? null
+  m.stationary ?? c.stationary ?? PATTERNS.find((pat) => fits(p, m, pat))?.stationary ?? null
 
 /** N:M PEs: how the array runs a layer's filter operand. */
 interface NmMode {
@@ -158,6 +162,8 @@ const spatial = (p: Prepared) => {
 }
 
 const check = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
+  if (m.stationary !== undefined && c.stationary !== null && m.stationary !== c.stationary)
+    return `dataflow ${c.dataflow} holds the ${TENSOR_NAMES[c.stationary]} still, not the ${TENSOR_NAMES[m.stationary]}`
   const s = systolicStationary(p.problem, m, c)
   if (s === null)
     return "a systolic array holds one tensor still and reduces along one axis at most: no os, ws or is placement has these rows and cols"
@@ -183,11 +189,12 @@ const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
     rows[rowDim] = Math.min(arch.rows, prob.sizes[rowDim]!)
     cols[colDim] = Math.min(arch.cols, prob.sizes[colDim]!)
     // SCALE-Sim's order: col folds outer, row folds inner, the streamed dim innermost.
-    return canonicalMapping(
+    const m = canonicalMapping(
       p,
       { ...c, stationary: pat.stationary },
       { rows, cols, temporal: [colDim, rowDim, streamDim] },
     )
+    return typeof m === "string" ? m : { ...m, stationary: pat.stationary }
   }
   return `dataflow ${c.dataflow} has no os, ws or is placement for a systolic array`
 }
@@ -220,6 +227,7 @@ const record = (family: "dense-systolic" | "nm-training"): FamilyModel => ({
   spatial,
   check,
   canonical,
+  stationaryChoices: (_p, c) => (c.stationary === null ? PATTERNS.map((x) => x.stationary) : [c.stationary]),
   arrayRetains,
   compute,
 })
