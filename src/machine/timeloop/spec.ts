@@ -1,0 +1,74 @@
+import { Effect, Either } from "effect"
+import { ConfigError, type FileError } from "../../config/index.ts"
+import type { Einsum } from "../nest/einsum.ts"
+import type { Hierarchy } from "../nest/hierarchy.ts"
+import type { NestMapping } from "../nest/nest.ts"
+import { decodeArchitecture, decodeErt, flatten, hierarchyOf, type FlatComponent } from "./architecture.ts"
+import type { TimeloopInputError } from "./errors.ts"
+import { decodeMapping, mappingOf } from "./mapping.ts"
+import { decodeProblem, problemOf } from "./problem.ts"
+import { readYaml } from "./yaml.ts"
+
+/**
+ * Timeloop's inputs, read the way `timeloop-model` reads them: any number of YAML files whose
+ * top-level keys (architecture, problem, mapping, ERT) are merged, each section decoded and
+ * checked against the others.
+ */
+export interface TimeloopSpec {
+  readonly einsum: Einsum
+  readonly densities: ReadonlyArray<{ readonly distribution: string; readonly density: number }>
+  readonly hierarchy: Hierarchy
+  readonly components: ReadonlyArray<FlatComponent>
+  readonly mapping: NestMapping
+  /** Which file each section came from. */
+  readonly sources: { readonly [section: string]: string }
+}
+
+export type SpecError = ConfigError | FileError | TimeloopInputError
+
+const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
+  Either.match(e, { onLeft: (l) => Effect.fail(l), onRight: (r) => Effect.succeed(r) })
+
+export const readTimeloopSpec = (files: ReadonlyArray<string>): Effect.Effect<TimeloopSpec, SpecError> =>
+  Effect.gen(function* () {
+    const sections = new Map<string, { file: string; value: unknown }>()
+    for (const file of files) {
+      const doc = yield* readYaml(file)
+      if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+        return yield* Effect.fail(new ConfigError({ file, path: "", expected: "a YAML map of top-level sections" }))
+      for (const [k, v] of Object.entries(doc)) sections.set(k, { file, value: v })
+    }
+    const need = (key: string) =>
+      Effect.suspend(() => {
+        const s = sections.get(key)
+        return s === undefined
+          ? Effect.fail(
+              new ConfigError({
+                file: files.join(", "),
+                path: key,
+                expected: `is missing: give a file with a top-level "${key}" section`,
+              }),
+            )
+          : Effect.succeed(s)
+      })
+    const arch = yield* need("architecture")
+    const prob = yield* need("problem")
+    const map = yield* need("mapping")
+    const ert = yield* need("ERT")
+    const archSpec = yield* fromEither(decodeArchitecture(arch.file, arch.value))
+    const problemSpec = yield* fromEither(decodeProblem(prob.file, prob.value))
+    const ertSpec = yield* fromEither(decodeErt(ert.file, ert.value))
+    const mappingSpec = yield* fromEither(decodeMapping(map.file, map.value))
+    const components = yield* fromEither(flatten(arch.file, archSpec))
+    const hierarchy = yield* fromEither(hierarchyOf({ architecture: arch.file, ert: ert.file }, components, ertSpec))
+    const problem = yield* fromEither(problemOf(prob.file, problemSpec))
+    const mapping = yield* fromEither(mappingOf(map.file, mappingSpec, problem.einsum, hierarchy))
+    return {
+      einsum: problem.einsum,
+      densities: problem.densities,
+      hierarchy,
+      components,
+      mapping,
+      sources: { architecture: arch.file, problem: prob.file, mapping: map.file, ERT: ert.file },
+    }
+  })
