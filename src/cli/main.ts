@@ -7,11 +7,12 @@ import { listCommand } from "./list.ts"
 import { mapCommand } from "./map.ts"
 import { runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
+import { timeloopCommand } from "./timeloop.ts"
 import { trainCommand } from "./train.ts"
 
 const spade = Command.make("spade").pipe(
   Command.withDescription("Spade: train sparse networks, trace them, simulate sparse accelerators, report."),
-  Command.withSubcommands([runCommand, trainCommand, layerCommand, mapCommand, listCommand, simulateCommand]),
+  Command.withSubcommands([runCommand, trainCommand, layerCommand, mapCommand, listCommand, simulateCommand, timeloopCommand]),
 )
 
 // `spade list | head` closes the pipe early: that is the reader's choice, not an error.

@@ -44,3 +44,10 @@ export {
 } from "./search.ts"
 export { workerRunner } from "./workers.ts"
 export { targetsFromModel, targetsFromTrace, type MapTarget } from "./workloads.ts"
+export {
+  scoreOf,
+  searchNestMapping,
+  type NestObjective,
+  type NestSearchOptions,
+  type NestSearchResult,
+} from "./nest-search.ts"

@@ -9,3 +9,10 @@ export { fanouts, instancesOf, type ComputeLevel, type Hierarchy, type StorageLe
 export { loopNest, type LevelLoops, type Loop, type LoopNest, type NestMapping } from "./nest.ts"
 export { analyseReuse, totalAccesses, type LoopTile, type Reuse } from "./reuse.ts"
 export { levelCounts, type LevelCounts } from "./tiles.ts"
+export {
+  NO_CONSTRAINTS,
+  nestMappingIssue,
+  tileWords,
+  type FactorRule,
+  type LevelConstraints,
+} from "./constraints.ts"

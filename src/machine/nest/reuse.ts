@@ -60,8 +60,6 @@ export const totalAccesses = (m: Multicast): number => {
   return t
 }
 
-const boxKey = (b: Box): string => (boxSize(b) === 0 ? "" : `${b.min.join(",")}:${b.max.join(",")}`)
-
 /**
  * Physical fan-out below each storage level (innermost first), X and Y: where link transfers look
  * for neighbours.
@@ -121,13 +119,14 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
   const indices: number[] = new Array(L).fill(0)
   const transform: number[] = new Array(D).fill(0)
   let epochs = 1
-  const stamp: number[] = []
-  const states: Array<Map<string, State>> = loops.map(() => new Map())
-  const computeInfo = new Map<string, number>()
+  // Only a spatial loop's first child is ever run (the rest are translated), so every loop has one
+  // live state: Timeloop keys states by spatial position, and the position is always the origin.
+  const states: Array<State | undefined> = new Array(L).fill(undefined)
+  // Operations per compute instance, by instance (one key when the innermost loop is temporal).
+  const computeInfo = new Map<number, number>()
 
   const stateOf = (l: number): State => {
-    const key = stamp.slice(0, -1).join("/")
-    let s = states[l]!.get(key)
+    let s = states[l]
     if (s === undefined) {
       s = {
         last: new Array(P).fill(EMPTY),
@@ -137,7 +136,7 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
         linkTransfers: new Array(P).fill(0),
         prevSpatial: new Map(),
       }
-      states[l]!.set(key, s)
+      states[l] = s
     }
     return s
   }
@@ -179,24 +178,20 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
     })
 
   const computeDeltas = (l: number): Box[] => {
-    if (boundary[l]) stamp.push(0)
     const st = stateOf(l)
     if (spatial(l)) spatialWorkingSet(l)
     else temporalWorkingSet(l, st)
     const now = workingSet(l)
     if (boundary[l] || master[l])
       for (const [pv, b] of now.entries()) st.maxSize[pv] = Math.max(st.maxSize[pv]!, boxSize(b))
-    const d = delta(now, st)
-    if (boundary[l]) stamp.pop()
-    return d
+    return delta(now, st)
   }
 
   const temporalWorkingSet = (l: number, st: State): void => {
     const n = loops[l]!.bound
     if (l === 0) {
       const body = n * epochs
-      const key = stamp.slice(0, -1).join("/")
-      computeInfo.set(key, (computeInfo.get(key) ?? 0) + body)
+      computeInfo.set(-1, (computeInfo.get(-1) ?? 0) + body)
       for (const m of st.accesses) addAccesses(m, 1, body)
       return
     }
@@ -242,9 +237,7 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
       for (let i = 0; i < n; i++) {
         indices[0] = i
         deltas.set(base + i, unitBoxes())
-        stamp[stamp.length - 1] = base + i
-        const key = stamp.join("/")
-        computeInfo.set(key, (computeInfo.get(key) ?? 0) + epochs)
+        computeInfo.set(base + i, (computeInfo.get(base + i) ?? 0) + epochs)
       }
       return
     }
@@ -266,7 +259,6 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
       if (stride === 0) {
         indices[l] = 0
         skew.set(base, base)
-        stamp[stamp.length - 1] = base
         deltas.set(base, computeDeltas(l - 1))
         transform[d] += step
         i = 1
@@ -292,53 +284,57 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
     transform[d] = saved
   }
 
+  // Children whose deltas are the same box share one access (multicast); equal boxes are grouped
+  // by a hash of their corners, checked for real equality within a bucket.
   const multicast = (deltas: Map<number, Box[]>, unaccounted: ReadonlyArray<Set<number>>): Multicast[] =>
     unaccounted.map((keys, pv) => {
-      const groups = new Map<string, { n: number; size: number }>()
+      const buckets = new Map<number, Array<{ box: Box; n: number }>>()
       for (const k of keys) {
         const b = deltas.get(k)![pv]!
-        const key = boxKey(b)
-        const g = groups.get(key)
-        if (g === undefined) groups.set(key, { n: 1, size: boxSize(b) })
-        else g.n++
+        const size = boxSize(b)
+        if (size === 0) continue
+        let h = 17
+        for (let i = 0; i < b.min.length; i++) h = (h * 31 + b.min[i]! * 7 + b.max[i]!) % 2147483647
+        const bucket = buckets.get(h)
+        const same = bucket?.find((g) => boxEquals(g.box, b))
+        if (same !== undefined) same.n++
+        else if (bucket !== undefined) bucket.push({ box: b, n: 1 })
+        else buckets.set(h, [{ box: b, n: 1 }])
       }
       const m: Multicast = new Map()
-      for (const g of groups.values()) if (g.size > 0) addAccesses(m, g.n, g.size * epochs)
+      for (const bucket of buckets.values()) for (const g of bucket) addAccesses(m, g.n, boxSize(g.box) * epochs)
       return m
     })
 
+  // A child may take its delta from a neighbour that held the same words one step before (a
+  // systolic hand-off); Timeloop looks up, down, left and right on the physical grid.
   const linkTransfers = (l: number, st: State, deltas: Map<number, Box[]>, unaccounted: Array<Set<number>>) => {
     const phys = physical[storageOf[l]!] ?? { x: 1, y: 1 }
     const h = Math.max(phys.x, fanX[l]!)
     const v = Math.max(phys.y, fanY[l]!)
     const prev = st.prevSpatial
-    const reused = new Set<string>()
-    const compare = (cur: number, other: number): void => {
-      const c = deltas.get(cur)
-      const p = prev.get(other)
-      if (c === undefined || p === undefined) return
-      c.forEach((b, pv) => {
-        if (boxSize(b) > 0 && boxEquals(b, p[pv]!)) reused.add(`${cur}/${pv}`)
-      })
-    }
-    const at = (x: number, y: number): number => y * h + x
-    if (v > 1)
-      for (let x = 0; x < h; x++) {
-        for (let y = 1; y < v; y++) compare(at(x, y), at(x, y - 1))
-        for (let y = 0; y < v - 1; y++) compare(at(x, y), at(x, y + 1))
-      }
-    if (h > 1)
-      for (let y = 0; y < v; y++) {
-        for (let x = 1; x < h; x++) compare(at(x, y), at(x - 1, y))
-        for (let x = 0; x < h - 1; x++) compare(at(x, y), at(x + 1, y))
-      }
     const words = new Array(P).fill(0)
-    for (const [k, boxes] of deltas)
-      boxes.forEach((b, pv) => {
-        if (!reused.has(`${k}/${pv}`)) return
-        words[pv] += boxSize(b) * epochs
-        unaccounted[pv]!.delete(k)
-      })
+    if (prev.size > 0)
+      for (const [k, boxes] of deltas) {
+        const x = k % h
+        const y = Math.floor(k / h)
+        const neighbours: number[] = []
+        if (v > 1) {
+          if (y > 0) neighbours.push(k - h)
+          if (y < v - 1) neighbours.push(k + h)
+        }
+        if (h > 1) {
+          if (x > 0) neighbours.push(k - 1)
+          if (x < h - 1) neighbours.push(k + 1)
+        }
+        for (let pv = 0; pv < P; pv++) {
+          const b = boxes[pv]!
+          if (boxSize(b) === 0) continue
+          if (!neighbours.some((nb) => prev.has(nb) && boxEquals(b, prev.get(nb)![pv]!))) continue
+          words[pv] += boxSize(b) * epochs
+          unaccounted[pv]!.delete(k)
+        }
+      }
     st.prevSpatial = deltas
     return words
   }
@@ -365,7 +361,7 @@ export const analyseReuse = (e: Einsum, nest: LoopNest, physical: ReadonlyArray<
   let computeInstances = 0
   for (let l = 0; l < L; l++) {
     if (spatial(l) && !master[l]) continue
-    const sampled = [...states[l]!.values()]
+    const sampled = states[l] === undefined ? [] : [states[l]!]
     const n = Math.max(1, sampled.length)
     for (let pv = 0; pv < P; pv++) {
       const accesses: Multicast = new Map()

@@ -18,6 +18,7 @@ export interface NodeSpec {
   readonly spatial?: { readonly meshX?: number | undefined; readonly meshY?: number | undefined } | undefined
   readonly nodes?: ReadonlyArray<NodeSpec> | undefined
   readonly sparse_optimizations?: unknown
+  readonly constraints?: unknown
 }
 
 const NodeSchema: Schema.Schema<NodeSpec> = Schema.Struct({
@@ -34,6 +35,7 @@ const NodeSchema: Schema.Schema<NodeSpec> = Schema.Struct({
   ),
   nodes: Schema.optional(Schema.Array(Schema.suspend((): Schema.Schema<NodeSpec> => NodeSchema))),
   sparse_optimizations: Schema.optional(Schema.Unknown),
+  constraints: Schema.optional(Schema.Unknown),
 })
 
 export const ArchitectureSchema = Schema.Struct({
@@ -63,6 +65,8 @@ export interface FlatComponent {
   readonly meshY: number
   readonly attributes: { readonly [k: string]: unknown }
   readonly sparse: unknown
+  /** The node's mapping constraints (a marker carries its container's). */
+  readonly constraints: unknown
   /** Where it sits in the architecture file. */
   readonly path: string
 }
@@ -82,6 +86,7 @@ export const flatten = (file: string, a: ArchitectureSpec): Either.Either<FlatCo
       meshY,
       attributes: { ...inherited, ...(n.attributes ?? {}) },
       sparse: n.sparse_optimizations,
+      constraints: n.constraints,
       path,
     })
     return undefined
@@ -99,6 +104,7 @@ export const flatten = (file: string, a: ArchitectureSpec): Either.Either<FlatCo
           meshY,
           attributes: {},
           sparse: undefined,
+          constraints: n.constraints,
           path,
         })
         meshX *= n.spatial.meshX ?? 1

@@ -126,3 +126,46 @@ export const mappingOf = (
     })),
   })
 }
+
+/**
+ * A nest mapping as Timeloop mapping directives (what `timeloop-model` reads): per level its
+ * keep/bypass, temporal factors and permutation (innermost first), and where the level fans out,
+ * spatial factors with the X loops first and `split` after them.
+ */
+export const mappingDirectives = (e: Einsum, h: Hierarchy, m: NestMapping): Array<Record<string, unknown>> => {
+  const factorText = (loops: ReadonlyArray<{ readonly dim: number; readonly bound: number }>) =>
+    e.dims.map((name, d) => `${name}${loops.filter((l) => l.dim === d).reduce((p, l) => p * l.bound, 1)}`).join(" ")
+  // Single-letter dims read as a string ("CMRSNPQ"), longer names as a list.
+  const order = (dims: ReadonlyArray<number>) =>
+    e.dims.every((n) => n.length === 1) ? dims.map((d) => e.dims[d]).join("") : dims.map((d) => e.dims[d]!)
+  const out: Array<Record<string, unknown>> = []
+  for (const [l, level] of m.levels.entries()) {
+    const target = h.storage[l]!.name
+    out.push({
+      target,
+      type: "datatype",
+      keep: e.dataSpaces.filter((_, pv) => level.keep[pv] === true).map((ds) => ds.name),
+      bypass: e.dataSpaces.filter((_, pv) => level.keep[pv] !== true).map((ds) => ds.name),
+    })
+    const child = l === 0 ? h.compute : h.storage[l - 1]!
+    if (child.meshX * child.meshY > h.storage[l]!.meshX * h.storage[l]!.meshY) {
+      const x = level.spatial.filter((s) => s.axis === "x" && s.bound > 1).map((s) => s.dim)
+      const y = level.spatial.filter((s) => s.axis === "y" && s.bound > 1).map((s) => s.dim)
+      const rest = e.dims.map((_, d) => d).filter((d) => !x.includes(d) && !y.includes(d))
+      out.push({
+        target,
+        type: "spatial",
+        factors: factorText(level.spatial),
+        permutation: order([...x, ...y, ...rest]),
+        split: x.length,
+      })
+    }
+    out.push({
+      target,
+      type: "temporal",
+      factors: factorText(level.temporal),
+      permutation: order(level.temporal.map((t) => t.dim)),
+    })
+  }
+  return out
+}

@@ -1,9 +1,12 @@
 import { Effect, Either } from "effect"
+import * as path from "node:path"
 import { ConfigError, type FileError } from "../../config/index.ts"
+import type { LevelConstraints } from "../nest/constraints.ts"
 import type { Einsum } from "../nest/einsum.ts"
 import type { Hierarchy } from "../nest/hierarchy.ts"
 import type { NestMapping } from "../nest/nest.ts"
 import { decodeArchitecture, decodeErt, flatten, hierarchyOf, type FlatComponent } from "./architecture.ts"
+import { constraintsOf } from "./constraints.ts"
 import type { TimeloopInputError } from "./errors.ts"
 import { decodeMapping, mappingOf } from "./mapping.ts"
 import { decodeProblem, problemOf } from "./problem.ts"
@@ -20,6 +23,8 @@ export interface TimeloopSpec {
   readonly hierarchy: Hierarchy
   readonly components: ReadonlyArray<FlatComponent>
   readonly mapping: NestMapping
+  /** What the architecture allows a mapping to do, per storage level (innermost first). */
+  readonly constraints: ReadonlyArray<LevelConstraints>
   /** Which file each section came from. */
   readonly sources: { readonly [section: string]: string }
 }
@@ -60,10 +65,14 @@ export const readTimeloopSpec = (files: ReadonlyArray<string>): Effect.Effect<Ti
     const ertSpec = yield* fromEither(decodeErt(ert.file, ert.value))
     const mappingSpec = yield* fromEither(decodeMapping(map.file, map.value))
     const components = yield* fromEither(flatten(arch.file, archSpec))
-    const hierarchy = yield* fromEither(hierarchyOf({ architecture: arch.file, ert: ert.file }, components, ertSpec))
+    const flat = yield* fromEither(hierarchyOf({ architecture: arch.file, ert: ert.file }, components, ertSpec))
+    // Timeloop's designs are named by the folder their architecture file lives in.
+    const hierarchy = { ...flat, name: path.basename(path.dirname(path.resolve(arch.file))) }
     const problem = yield* fromEither(problemOf(prob.file, problemSpec))
     const mapping = yield* fromEither(mappingOf(map.file, mappingSpec, problem.einsum, hierarchy))
+    const constraints = yield* fromEither(constraintsOf(arch.file, components, problem.einsum))
     return {
+      constraints,
       einsum: problem.einsum,
       densities: problem.densities,
       hierarchy,
