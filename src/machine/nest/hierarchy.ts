@@ -19,6 +19,8 @@ export interface ActionEnergies {
   readonly metadataWrite?: number | undefined
   readonly metadataUpdate?: number | undefined
   readonly gatedMetadataRead?: number | undefined
+  /** Every action of the level's energy table by name (pJ), where the sparse actions look theirs up. */
+  readonly table?: ReadonlyMap<string, number> | undefined
 }
 
 export interface StorageLevel {
@@ -41,6 +43,11 @@ export interface StorageLevel {
   readonly marker: boolean
   /** Metadata storage, bits per access, where the level stores compressed formats. */
   readonly metadataWidthBits?: number | undefined
+  /** Bits of one metadata word (a format rank's default word width). */
+  readonly metadataWordBits?: number | undefined
+  /** Whether the level can decompress what a compressed parent sends, and compress what it sends back. */
+  readonly decompressionSupported?: boolean | undefined
+  readonly compressionSupported?: boolean | undefined
 }
 
 export interface ComputeLevel {
@@ -51,6 +58,8 @@ export interface ComputeLevel {
   readonly energy: number
   readonly gatedEnergy?: number | undefined
   readonly skippedEnergy?: number | undefined
+  /** Every action of the unit's energy table by name (pJ). */
+  readonly table?: ReadonlyMap<string, number> | undefined
 }
 
 export interface Hierarchy {

@@ -149,6 +149,9 @@ const num = (v: unknown): number | undefined =>
       ? Number(v)
       : undefined
 
+const flag = (v: unknown): boolean | undefined =>
+  typeof v === "boolean" ? v : v === "true" || v === "True" ? true : v === "false" || v === "False" ? false : undefined
+
 /** ERT table name "system_top_level.DRAM[1..1]" → "DRAM". */
 const ertComponent = (name: string): string => name.replace(/\[[^\]]*\]$/, "").replace(/^.*\./, "")
 
@@ -201,6 +204,7 @@ export const hierarchyOf = (
       metadataRead: actions.get("metadata_read"),
       metadataWrite: actions.get("metadata_write"),
       metadataUpdate: actions.get("metadata_update"),
+      table: actions,
     }
     storage.push({
       name: c.name,
@@ -216,6 +220,9 @@ export const hierarchyOf = (
       energy,
       marker: false,
       metadataWidthBits: num(at["metadata_storage_width"]),
+      metadataWordBits: num(at["metadata_datawidth"]) ?? num(at["metadata_word_bits"]),
+      decompressionSupported: flag(at["decompression_supported"]),
+      compressionSupported: flag(at["compression_supported"]),
     })
   }
   const cu = flat[flat.length - 1]!
@@ -231,6 +238,7 @@ export const hierarchyOf = (
     energy: actions.get("compute") ?? 0,
     gatedEnergy: actions.get("gated_compute"),
     skippedEnergy: actions.get("skipped_compute"),
+    table: actions,
   }
   return Either.right({ name: flat[0]?.name ?? "architecture", storage: storage.reverse(), compute })
 }

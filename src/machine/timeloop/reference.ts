@@ -22,6 +22,20 @@ export interface ReferenceStats {
 export const referenceEnergyPj = (ref: ReferenceStats, level = "Total"): number =>
   ((ref.femtojoulesPerCompute.get(level) ?? Number.NaN) * ref.computes) / 1000
 
+/**
+ * Per-rank format counts Sparseloop prints under `key` (index 0 the innermost rank, [metadata,
+ * payload] units); empty where it prints "0" (no rank touched) or nothing.
+ */
+export const formatCountsOf = (fields: ReadonlyMap<string, string>, key: string): Array<[number, number]> => {
+  const out: Array<[number, number]> = []
+  for (let r = 0; ; r++) {
+    const v = fields.get(`${key} rank ${r}`)
+    if (v === undefined) return out
+    const [md, pl] = v.split(" ").map(Number) as [number, number]
+    out.push([md, pl])
+  }
+}
+
 /** The number a field starts with ("0.25 pJ" → 0.25), NaN where there is none. */
 export const numberOf = (s: string | undefined): number => (s === undefined ? Number.NaN : Number.parseFloat(s))
 
@@ -30,6 +44,7 @@ export const parseReferenceStats = (text: string): ReferenceStats => {
   const levels: ReferenceLevel[] = []
   let level: { name: string; fields: Map<string, string>; spaces: Map<string, Map<string, string>> } | undefined
   let space: Map<string, string> | undefined
+  let fieldHeader: string | undefined
   let inStats = false
   let summary = false
   const perCompute = new Map<string, number>()
@@ -74,6 +89,18 @@ export const parseReferenceStats = (text: string): ReferenceStats => {
     if (inStats && sp !== null) {
       space = new Map()
       level.spaces.set(sp[1]!, space)
+      continue
+    }
+    // Sparseloop prints per-rank format counts under a header line without a value:
+    // "Actual scalar format reads (per-instance)" then "Rank 1 (metadata, payload): (0,  18)".
+    const rank = /^ {12}Rank (\d+) \(metadata, payload\): \((\d+),\s*(\d+)\)/.exec(line)
+    if (inStats && space !== undefined && rank !== null && fieldHeader !== undefined) {
+      space.set(`${fieldHeader} rank ${rank[1]}`, `${rank[2]} ${rank[3]}`)
+      continue
+    }
+    const bare = /^ {8}(\S[^:]*?)\s*$/.exec(line)
+    if (inStats && space !== undefined && bare !== null) {
+      fieldHeader = bare[1]!
       continue
     }
     const kv = /^\s+(\S[^:]*?)\s*: (.*)$/.exec(line)

@@ -5,11 +5,13 @@ import type { LevelConstraints } from "../nest/constraints.ts"
 import type { Einsum } from "../nest/einsum.ts"
 import type { Hierarchy } from "../nest/hierarchy.ts"
 import type { NestMapping } from "../nest/nest.ts"
+import type { SparseSpec } from "../nest/sparse/spec.ts"
 import { decodeArchitecture, decodeErt, flatten, hierarchyOf, type FlatComponent } from "./architecture.ts"
 import { constraintsOf } from "./constraints.ts"
-import type { TimeloopInputError } from "./errors.ts"
+import { TimeloopInputError } from "./errors.ts"
 import { decodeMapping, mappingOf } from "./mapping.ts"
 import { decodeProblem, problemOf } from "./problem.ts"
+import { densitiesOf, sparseOf } from "./sparse.ts"
 import { readYaml } from "./yaml.ts"
 
 /**
@@ -25,6 +27,8 @@ export interface TimeloopSpec {
   readonly mapping: NestMapping
   /** What the architecture allows a mapping to do, per storage level (innermost first). */
   readonly constraints: ReadonlyArray<LevelConstraints>
+  /** Sparseloop's densities and sparse optimizations (none asked for in a dense design). */
+  readonly sparse: SparseSpec
   /** Which file each section came from. */
   readonly sources: { readonly [section: string]: string }
 }
@@ -56,6 +60,15 @@ export const readTimeloopSpec = (files: ReadonlyArray<string>): Effect.Effect<Ti
             )
           : Effect.succeed(s)
       })
+    const separate = sections.get("sparse_optimizations")
+    if (separate !== undefined)
+      return yield* Effect.fail(
+        new TimeloopInputError({
+          file: separate.file,
+          path: "sparse_optimizations",
+          expected: "sparse optimizations inside the architecture's components (v0.4), not as a section of their own",
+        }),
+      )
     const arch = yield* need("architecture")
     const prob = yield* need("problem")
     const map = yield* need("mapping")
@@ -70,6 +83,8 @@ export const readTimeloopSpec = (files: ReadonlyArray<string>): Effect.Effect<Ti
     const hierarchy = { ...flat, name: path.basename(path.dirname(path.resolve(arch.file))) }
     const problem = yield* fromEither(problemOf(prob.file, problemSpec))
     const mapping = yield* fromEither(mappingOf(map.file, mappingSpec, problem.einsum, hierarchy))
+    const densities = yield* fromEither(densitiesOf(prob.file, problem.einsum, problem.densities))
+    const sparse = yield* fromEither(sparseOf(arch.file, prob.file, components, problem.einsum, densities))
     const constraints = yield* fromEither(constraintsOf(arch.file, components, problem.einsum))
     return {
       constraints,
@@ -78,6 +93,7 @@ export const readTimeloopSpec = (files: ReadonlyArray<string>): Effect.Effect<Ti
       hierarchy,
       components,
       mapping,
+      sparse,
       sources: { architecture: arch.file, problem: prob.file, mapping: map.file, ERT: ert.file },
     }
   })
