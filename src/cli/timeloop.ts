@@ -44,20 +44,32 @@ const options = {
 const files = Args.file({ name: "input.yaml" }).pipe(Args.repeated)
 
 const levelTable = (r: NestResult): string[] => {
+  const sparse =
+    r.algorithmicComputes === r.computes
+      ? ""
+      : ` (of ${r.algorithmicComputes} in the problem; ${r.gatedComputes} gated, ${r.skippedComputes} skipped)`
   const lines = [
-    `${r.cycles} cycles, ${r.computes} computes on ${r.computeInstances} units, ${(r.energyPj / 1e6).toFixed(4)} µJ`,
+    `${r.cycles} cycles, ${r.computes} computes${sparse} on ${r.computeInstances} units, ` +
+      `${(r.energyPj / 1e6).toFixed(4)} µJ`,
   ]
   for (const l of [...r.levels].reverse()) {
     const kept = l.spaces.filter((s) => s.size > 0)
     if (kept.length === 0) continue
     const throttle = l.throttling < 1 ? `, bandwidth-bound ×${(1 / l.throttling).toFixed(2)}` : ""
     lines.push(`${l.name}: ${(l.energyPj / 1e6).toFixed(4)} µJ${throttle}`)
-    for (const s of kept)
+    for (const s of kept) {
+      // A sparse analysis's actual counts, with the gated and skipped ones beside them.
+      const a = s.sparse?.actions
+      const count = (what: "read" | "fill" | "update", dense: number): string =>
+        a === undefined
+          ? String(Math.round(dense)).padStart(10)
+          : `${String(Math.round(a.random[what])).padStart(10)} (gated ${Math.round(a.gated[what])}, ` +
+            `skipped ${Math.round(a.skipped[what])})`
       lines.push(
         `  ${s.dataSpace.padEnd(10)} tile ${String(s.size).padStart(8)} ×${String(s.instances).padStart(4)}  ` +
-          `reads ${String(s.reads).padStart(10)}  fills ${String(Math.round(s.fills)).padStart(10)}  ` +
-          `updates ${String(s.updates).padStart(10)}`,
+          `reads ${count("read", s.reads)}  fills ${count("fill", s.fills)}  updates ${count("update", s.updates)}`,
       )
+    }
   }
   return lines
 }
@@ -74,7 +86,7 @@ export const timeloopCommand = Command.make("timeloop", { ...options, files }, (
         }),
       )
     const spec = yield* readTimeloopSpec(inputs)
-    const result = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping)
+    const result = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping, spec.sparse)
     const statsFile = Option.orElse(o.reference, () => Option.map(example, (c) => c.stats))
     const reference: ReferenceStats | undefined = Option.isSome(statsFile)
       ? parseReferenceStats(
@@ -93,6 +105,7 @@ export const timeloopCommand = Command.make("timeloop", { ...options, files }, (
         seed: o.seed,
         evaluations: o.evaluations,
         objective,
+        sparse: spec.sparse,
         onProgress: (n, best) => bar.update(n, `best ${objective} ${best.toExponential(3)}`),
       })
       bar.finish()

@@ -7,6 +7,7 @@ import {
   type NestMapping,
   type NestResult,
   nestMappingIssue,
+  type SparseSpec,
 } from "../machine/index.ts"
 import { fnvDeriveSeed, mulberry32, pick, type Rand } from "../tensor/index.ts"
 
@@ -26,6 +27,8 @@ export interface NestSearchOptions {
   readonly evaluations: number
   readonly objective?: NestObjective
   readonly restarts?: number
+  /** Densities and sparse optimizations, for a sparse design (Sparseloop's analysis then runs). */
+  readonly sparse?: SparseSpec | undefined
   readonly onProgress?: (evaluated: number, best: number) => void
 }
 
@@ -245,7 +248,7 @@ export const searchNestMapping = (
   let rejected = 0
   const evaluate = (g: Genome): { g: Genome; r: NestResult; score: number } => {
     evaluated++
-    const r = evaluateNest(e, h, toMapping(g))
+    const r = evaluateNest(e, h, toMapping(g), options.sparse)
     return { g, r, score: scoreOf(r, objective) }
   }
   let best = evaluate(start)

@@ -26,7 +26,7 @@ describe("Timeloop example designs", () => {
     it(`${id}: counts exact, energy within 2%`, async () => {
       const c = referenceCase(id)
       const spec = await Effect.runPromise(readTimeloopSpec(c.inputs))
-      const result = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping)
+      const result = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping, spec.sparse)
       const rows = compareWithReference(result, parseReferenceStats(fs.readFileSync(c.stats, "utf8")))
       // Every kept level and data space of the report is compared, not just the totals.
       expect(rows.filter((r) => r.quantity === "reads").length).toBeGreaterThanOrEqual(5)
@@ -42,7 +42,7 @@ describe("Timeloop mapping files", () => {
       const decoded = Either.getOrThrow(decodeMapping("round trip", directives))
       const back = mappingOf("round trip", decoded, spec.einsum, spec.hierarchy)
       expect(Either.isRight(back)).toBe(true)
-      const a = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping)
+      const a = evaluateNest(spec.einsum, spec.hierarchy, spec.mapping, spec.sparse)
       const b = evaluateNest(spec.einsum, spec.hierarchy, Either.getOrThrow(back))
       expect(b.cycles).toBe(a.cycles)
       expect(b.energyPj).toBeCloseTo(a.energyPj, 6)
