@@ -503,12 +503,18 @@ export const memoryCycles = (a: CostArch, c: LevelCounts): { dram: number; buffe
 // ---------------------------------------------------------------------------------------------
 // Legality
 
-/** Why a mapping is illegal for the loop nest itself (structure, array, capacity), or null. */
+/**
+ * Why a mapping is illegal for the loop nest itself (structure, array, capacity), or null.
+ * `peLoops[d]`: PEs without register files still step loops over dim d of their own (a SparTen unit
+ * works through its filters on each broadcast chunk): RF-position factors of d are legal there. The
+ * loops sit below the array's edge, so their operands cross it once per step of the loops above.
+ */
 export const mappingProblem = (
   p: Problem,
   a: CostArch,
   m: Mapping,
   scale: ReadonlyArray<number> = [1, 1, 1],
+  peLoops?: ReadonlyArray<boolean>,
 ): string | null => {
   const nd = p.sizes.length
   const name = (d: number): string => p.dimNames[d] ?? String(d)
@@ -524,7 +530,8 @@ export const mappingProblem = (
     }
     if (tileOf(m.factors, d, 0b11111) < p.sizes[d]!)
       return `factors of ${name(d)} cover ${tileOf(m.factors, d, 0b11111)} < ${p.sizes[d]}`
-    if (a.rf === null && m.factors[POS_RF]![d]! !== 1) return `${name(d)} has RF loops but the array has no RFs`
+    if (a.rf === null && m.factors[POS_RF]![d]! !== 1 && peLoops?.[d] !== true)
+      return `${name(d)} has RF loops but the array has no RFs`
   }
   const rowsUsed = m.factors[POS_ROWS]!.reduce((s, f) => s * f, 1)
   const colsUsed = m.factors[POS_COLS]!.reduce((s, f) => s * f, 1)

@@ -20,9 +20,9 @@ import { dramWordsOf, type MachineCost, type Prepared } from "./family.ts"
  */
 export const mappingIssue = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
   const { problem } = p
-  const issue = mappingProblem(problem, p.machine.arch, m, capacityScale(p.scales))
-  if (issue !== null) return issue
   const allowed = p.machine.model.spatial(p)
+  const issue = mappingProblem(problem, p.machine.arch, m, capacityScale(p.scales), allowed.pe)
+  if (issue !== null) return issue
   for (let d = 0; d < problem.sizes.length; d++) {
     const name = problem.dimNames[d]
     if (!allowed.rows[d] && m.factors[POS_ROWS]![d]! > 1) return `${p.machine.acc.name}'s rows cannot take ${name}`

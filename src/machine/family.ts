@@ -28,8 +28,15 @@ export interface FamilyModel {
   readonly arch: (acc: Accelerator, opts: MachineOptions) => CostArch
   /** A layer as this family runs it: the loop nest, the sparse savings, the counts no mapping changes. */
   readonly prepare: (machine: Machine, layer: Layer) => Prepared
-  /** Per dim of the prepared problem, whether the array's rows and cols can take it. */
-  readonly spatial: (p: Prepared) => { readonly rows: ReadonlyArray<boolean>; readonly cols: ReadonlyArray<boolean> }
+  /**
+   * Per dim of the prepared problem, whether the array's rows and cols can take it, and (`pe`)
+   * whether PEs without register files step loops over it themselves (RF-position factors).
+   */
+  readonly spatial: (p: Prepared) => {
+    readonly rows: ReadonlyArray<boolean>
+    readonly cols: ReadonlyArray<boolean>
+    readonly pe?: ReadonlyArray<boolean> | undefined
+  }
   /** Why the hardware cannot run a mapping under a dataflow, beyond the loop nest's and the dataflow's own rules. */
   readonly check: (p: Prepared, m: Mapping, c: MapConstraints) => string | null
   /** The dataflow's canonical mapping of the layer (what the simulators run without one), or why there is none. */

@@ -27,7 +27,8 @@ export const namedMapping = (p: Problem, a: CostArch, m: Mapping): NamedMapping 
     dram: level(0),
     glb: level(1),
     spatial: { rows: axis(POS_ROWS), cols: axis(POS_COLS) },
-    rf: a.rf === null ? null : level(2),
+    // PEs without RFs may still step loops of their own (a SparTen unit's filters).
+    rf: a.rf === null && m.factors[LEVEL_POS[2]!]!.every((f) => f === 1) ? null : level(2),
     doubleBuffer: m.doubleBuffer,
     ...(m.stationary === undefined ? {} : { stationary: TENSORS[m.stationary]! }),
   }

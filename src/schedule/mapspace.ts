@@ -143,7 +143,7 @@ export class Compiled {
           : pos === POS_COLS
             ? this.constraints.colsAllowed[d]! && hw.cols[d]!
             : pos === POS_RF
-              ? this.hasRf
+              ? this.hasRf || hw.pe?.[d] === true
               : true,
       ),
     )

@@ -28,6 +28,10 @@ export interface TwinFold {
   readonly waves: number
   /** Rows of the array the fold's block occupies: distinct row coordinates that hold a valid point. */
   readonly rowsUsed: number
+  /** The fold's outputs: its digits of the fold loops over dims the ofmap indexes. */
+  readonly outputs: string
+  /** Its waves in streaming order: their digits of the loops inside the fold. */
+  readonly waveKeys: ReadonlyArray<string>
 }
 
 /**
@@ -42,6 +46,7 @@ export const foldsOfNest = (p: Problem, m: Mapping, stationary: number): TwinFol
   const nd = p.sizes.length
   const F = m.factors
   const rel = relevance(p)[stationary]!
+  const relOut = relevance(p)[OFMAP]!
   type L = { dim: number; pos: number }
   const temporal: L[] = [
     ...m.orders[0]!.map((dim) => ({ dim, pos: POS_DRAM })),
@@ -65,7 +70,7 @@ export const foldsOfNest = (p: Problem, m: Mapping, stationary: number): TwinFol
   const weights = nest.map(weight)
   const bounds = nest.map((l) => F[l.pos]![l.dim]!)
   const rowStart = temporal.length
-  const folds = new Map<string, { waves: Set<string>; rows: Set<string> }>()
+  const folds = new Map<string, { outputs: string; waves: Set<string>; rows: Set<string> }>()
   const digits = nest.map(() => 0)
   const idx = new Array<number>(nd)
   for (;;) {
@@ -74,7 +79,10 @@ export const foldsOfNest = (p: Problem, m: Mapping, stationary: number): TwinFol
     if (idx.every((v, d) => v < p.sizes[d]!)) {
       const key = digits.slice(0, boundary + 1).join(",")
       let f = folds.get(key)
-      if (f === undefined) folds.set(key, (f = { waves: new Set(), rows: new Set() }))
+      if (f === undefined) {
+        const outputs = digits.slice(0, boundary + 1).filter((_, i) => relOut[nest[i]!.dim])
+        folds.set(key, (f = { outputs: outputs.join(","), waves: new Set(), rows: new Set() }))
+      }
       f.waves.add(digits.slice(boundary + 1, temporal.length).join(","))
       f.rows.add(digits.slice(rowStart, rowStart + nd).join(","))
     }
@@ -82,7 +90,12 @@ export const foldsOfNest = (p: Problem, m: Mapping, stationary: number): TwinFol
     while (i >= 0 && ++digits[i]! >= bounds[i]!) digits[i--] = 0
     if (i < 0) break
   }
-  return [...folds.values()].map((f) => ({ waves: f.waves.size, rowsUsed: f.rows.size }))
+  return [...folds.values()].map((f) => ({
+    waves: f.waves.size,
+    rowsUsed: f.rows.size,
+    outputs: f.outputs,
+    waveKeys: [...f.waves],
+  }))
 }
 
 export interface PipelineTwinParams {
@@ -107,10 +120,13 @@ export interface PipelineTwinResult {
  * The array's cycles for the folds of `foldsOfNest`, stepped.
  *
  * default: fold 0 loads its block (`rows` cycles; an output block starts empty); a fold streams by
- * adding `port` words to the row buffers every cycle and issuing a wave whenever they hold its
- * demand (one word per used row, times `ratio`; none when the ifmap itself is held and the filter
- * streams); the next fold may start once this one has streamed and `rows` cycles have passed since
- * it started (its block shifted in meanwhile); after the last wave the array drains rows + cols − 2.
+ * adding `port` words to the row buffers every cycle they hold less than its demand (one word per
+ * used row, times `ratio`; none when the ifmap itself is held and the filter streams) and issuing a
+ * wave, at most one a cycle, whenever they hold it; the next fold may start once this one has
+ * streamed and `rows` cycles have passed since it started (its block shifted in meanwhile); after
+ * the last wave the array drains rows + cols − 2. Partial sums (ws, is): a wave of outputs an
+ * earlier fold already produced reads them at the top of the cols, so it waits until that fold's
+ * wave has left the bottom row, `rows` cycles after it issued (the output buffer's scoreboard).
  * scalesim: folds one after another, each filling and draining in full: an output-stationary fold
  * skews in over rows − 1 cycles and drains over cols − 1, any other first loads its block (rows)
  * and then skews and drains the same way.
@@ -132,6 +148,8 @@ export const pipelineTwin = (foldList: ReadonlyArray<TwinFold>, q: PipelineTwinP
   let readyAt = q.stationary === OFMAP ? 0 : q.rows
   let lastWave = -1
   let busy = 0
+  /** When each (outputs, wave) last issued: its partial sums leave the array `rows` cycles later. */
+  const issuedAt = new Map<string, number>()
   for (const f of foldList) {
     const demand = q.stationary === IFMAP ? 0 : f.rowsUsed * q.ratio
     cycle = Math.max(cycle, readyAt)
@@ -139,9 +157,12 @@ export const pipelineTwin = (foldList: ReadonlyArray<TwinFold>, q: PipelineTwinP
     let buffer = 0
     let waves = 0
     while (waves < f.waves) {
-      buffer += q.port
-      if (buffer >= demand) {
+      if (buffer < demand) buffer += q.port
+      const key = `${f.outputs}|${f.waveKeys[waves]}`
+      const producer = q.stationary === OFMAP ? undefined : issuedAt.get(key)
+      if (buffer >= demand && (producer === undefined || cycle >= producer + q.rows)) {
         buffer -= demand
+        issuedAt.set(key, cycle)
         waves++
         lastWave = cycle
       }

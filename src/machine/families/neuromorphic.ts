@@ -28,9 +28,11 @@ import type { Layer } from "../workload.ts"
  * every core holding at least one of its targets, dimension-ordered (X then Y), paying the
  * within-tile spike energy plus the energy of each east-west and north-south hop.
  *
- * Timing: cores advance in lock-step time steps (Loihi's barrier synchronization). A core's step
- * takes the longer of its synaptic ops at `synopsPerCyclePerCore` and its state traffic at
- * `stateWordsPerCyclePerCore` (the two pipelines overlap); the step costs the slowest core.
+ * Timing: cores advance in lock-step time steps (Loihi's barrier synchronization). A mesh node's
+ * step takes the longer of its synaptic ops at `synopsPerCyclePerCore` and its state traffic at
+ * `stateWordsPerCyclePerCore` (the two pipelines overlap); the step costs the slowest node. A node
+ * that hosts several of the layer's cores (wrapped) runs them on its one pair of engines: their
+ * synaptic ops and their neurons' state add up.
  */
 export interface NeuromorphicPlan {
   readonly srcCores: number
@@ -115,6 +117,20 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
   const bMask = materializeMask(p.layer.b)
   const plan = neuromorphicPlan(acc, bMask, k, n)
   const neuronsIn = (d: number): number => Math.min(nc.neuronsPerCore, n - d * nc.neuronsPerCore)
+  // Destination core d runs on node (srcCores + d) mod nodes; wrapped cores time-share it.
+  const nodes = nc.meshCols * nc.meshRows
+  const slots = new Map<number, number>()
+  const slotOf = Int32Array.from({ length: plan.dstCores }, (_, d) => {
+    const node = (plan.srcCores + d) % nodes
+    if (!slots.has(node)) slots.set(node, slots.size)
+    return slots.get(node)!
+  })
+  const used = slots.size
+  const neuronsAt = new Float64Array(used)
+  for (let d = 0; d < plan.dstCores; d++) neuronsAt[slotOf[d]!]! += neuronsIn(d)
+  const stateCycles = Array.from(neuronsAt, (x) => Math.ceil((2 * x) / nc.stateWordsPerCyclePerCore))
+  const stateStep = stateCycles.reduce((a, b) => Math.max(a, b), 0)
+  const synPerNode = new Float64Array(used)
   const synPerCore = new Float64Array(plan.dstCores)
   const activeFlag = new Uint8Array(n)
   let cycles = 0
@@ -139,18 +155,18 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
       for (let j = 0; j < n; j++) if (bMask[kk * n + j] === 1) activeFlag[j] = 1
     }
     for (let j = 0; j < n; j++) active += activeFlag[j]!
-    let step = 0
-    let stateStep = 0
+    synPerNode.fill(0)
     for (let d = 0; d < plan.dstCores; d++) {
       synops += synPerCore[d]!
       stepSynops += synPerCore[d]!
-      const state = Math.ceil((2 * neuronsIn(d)) / nc.stateWordsPerCyclePerCore)
-      stateStep = Math.max(stateStep, state)
-      step = Math.max(step, Math.ceil(synPerCore[d]! / nc.synopsPerCyclePerCore), state)
+      synPerNode[slotOf[d]!]! += synPerCore[d]!
     }
+    let step = 0
+    for (let i = 0; i < used; i++)
+      step = Math.max(step, Math.ceil(synPerNode[i]! / nc.synopsPerCyclePerCore), stateCycles[i]!)
     cycles += step
-    // The same step with its synaptic ops spread evenly over the layer's cores.
-    balancedCycles += Math.max(stateStep, Math.ceil(stepSynops / Math.max(1, plan.dstCores) / nc.synopsPerCyclePerCore))
+    // The same step with its synaptic ops spread evenly over the nodes the layer's cores occupy.
+    balancedCycles += Math.max(stateStep, Math.ceil(stepSynops / Math.max(1, used) / nc.synopsPerCyclePerCore))
   }
   const idle = m * n - active
   const stateWords = m * n
@@ -206,7 +222,8 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
     denseMacs: m * n * k,
     macs: synops,
     gatedMacs: 0,
-    utilization: cycles === 0 ? 0 : synops / (cycles * Math.max(1, plan.dstCores) * nc.synopsPerCyclePerCore),
+    // Synop engines: one per node the layer's cores occupy (wrapped cores share theirs).
+    utilization: cycles === 0 ? 0 : synops / (cycles * Math.max(1, used) * nc.synopsPerCyclePerCore),
     energy: { macPj: 0, dramPj: 0, sramPj, rfPj: 0, actionsPj, leakagePj, totalPj: sramPj + actionsPj + leakagePj },
     actions,
     events: { events: eventCount, synops, active, idle, hops: hopsEw + hopsNs },

@@ -135,6 +135,15 @@ const compute = (p: Prepared, m: Mapping, v: Visits) => {
   return { cycles: passes * skip.total, fillDrainCycles: 0, imbalanceCycles: passes * (skip.total - skip.balanced) }
 }
 
+/**
+ * The lanes hold no weights: each nonzero activation fetches its weight for each of the pass's
+ * filters from the synapse buffer. So the filter's tile is refilled on every step of the loops
+ * above the array, the ones that do not index it included: with K ≤ lanes, a tile kept across the
+ * rows would be read once per pass however many rows' activations use it. The activations (in the
+ * brick buffers) and the outputs (in the adder trees' registers) stay in the array.
+ */
+const arrayRetains = (): ReadonlyArray<boolean> => [true, false, true]
+
 export const oneSided: FamilyModel = {
   family: "one-sided-skipping",
   timings: ["default"],
@@ -143,5 +152,6 @@ export const oneSided: FamilyModel = {
   spatial,
   check: () => null,
   canonical,
+  arrayRetains,
   compute,
 }

@@ -3,6 +3,8 @@ import {
   gemmProblem,
   IFMAP,
   OFMAP,
+  POS_COLS,
+  POS_RF,
   POS_ROWS,
   relevance,
   type Mapping,
@@ -11,7 +13,8 @@ import {
 import { baseArch } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
+import { evaluate } from "../evaluate.ts"
+import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
 import { encodedSize, materializeMask, packRows, popcount32, popRange, type PackedRows } from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
@@ -21,7 +24,9 @@ import { loweringOf, type Layer } from "../workload.ts"
  * units. Within a cluster an input chunk is broadcast, each unit ANDs it with the bitmasks of the
  * filters placed on it and performs one MAC per matched pair; clusters take different output
  * positions and run independently. With more filters than a cluster has units, each unit works
- * through several filters per chunk, placed by greedy balancing so the units' totals even out. The
+ * through several filters per chunk, placed by greedy balancing so the units' totals even out (in
+ * the loop nest, an RF-position loop over N: below the array's edge, so the chunk is broadcast
+ * once for all of them, and their partial sums stay in the unit across the chunks). The
  * units' input FIFOs (`bufferChunks`) decouple them: a unit with a dense chunk holds up the
  * broadcast only once some unit's FIFO is full, so what remains is the imbalance between units'
  * totals, measured on the masks and reported.
@@ -257,22 +262,73 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   })
 }
 
-/** Clusters take output positions (rows); a cluster's units take filters, and spare units more positions (cols). */
+/**
+ * Clusters take output positions (rows); a cluster's units take filters, and spare units more
+ * positions (cols); a unit steps through the filters placed on it (PE loops, though it has no RFs).
+ */
 const spatial = (p: Prepared) => {
   const rel = relevance(p.problem)
   return {
     rows: p.problem.sizes.map((_, d) => rel[IFMAP]![d]! && rel[OFMAP]![d]! && !rel[FILTER]![d]!),
     cols: p.problem.sizes.map((_, d) => rel[OFMAP]![d]!),
+    pe: p.problem.sizes.map((_, d) => rel[FILTER]![d]! && rel[OFMAP]![d]! && !rel[IFMAP]![d]!),
   }
 }
 
+/** Fewer DRAM words, then fewer cycles, then less energy. */
+const cheaper = (x: MachineCost, y: MachineCost): boolean =>
+  x.dramWords !== y.dramWords
+    ? x.dramWords < y.dramWords
+    : x.cycles !== y.cycles
+      ? x.cycles < y.cycles
+      : x.energy.totalPj < y.energy.totalPj
+
+/**
+ * The timing's placement: every filter on a cluster's units (the ones past the units as a PE loop,
+ * so each input chunk is broadcast once, not once per group of `cols` filters), spare units taking
+ * more positions, positions down the clusters, and the reduction streamed innermost. When the
+ * filters do not all fit on chip, the units take them in groups one after another (each group's
+ * pass broadcasting the ifmap again): as few groups as keep the DRAM traffic least.
+ */
 const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
   const [M, N] = p.problem.sizes as [number, number, number]
   const arch = p.machine.arch
   const nCols = Math.min(N, arch.cols)
   const mCols = Math.max(1, Math.min(M, Math.floor(arch.cols / nCols)))
   const mRows = Math.max(1, Math.min(arch.rows, Math.ceil(M / mCols)))
-  return canonicalMapping(p, c, { rows: [mRows, 1, 1], cols: [mCols, nCols, 1], temporal: [1, 0, 2] })
+  const perUnit = Math.ceil(N / nCols)
+  let best: { m: Mapping; cost: MachineCost } | null = null
+  let issue = ""
+  let last = 0
+  for (let groups = 1; groups <= perUnit; groups++) {
+    const each = Math.ceil(perUnit / groups)
+    if (each === last) continue
+    last = each
+    const m = canonicalMapping(p, c, {
+      rows: [mRows, 1, 1],
+      cols: [mCols, nCols, 1],
+      rf: { factors: [1, each, 1], order: [1] },
+      temporal: [1, 0, 2],
+    })
+    if (typeof m === "string") issue ||= m
+    else {
+      const cost = evaluate(p, m, c)
+      if (best === null || cheaper(cost, best.cost)) best = { m, cost }
+    }
+  }
+  return best?.m ?? issue
+}
+
+/**
+ * A unit works through several filters only as the timing places them: when the filters outnumber
+ * the units, every unit of a cluster holds some (and none takes further positions).
+ */
+const check = (p: Prepared, m: Mapping): string | null => {
+  const pe = spatial(p).pe
+  for (let d = 0; d < p.problem.sizes.length; d++)
+    if (pe[d] && m.factors[POS_RF]![d]! > 1 && m.factors[POS_COLS]![d]! !== p.machine.arch.cols)
+      return "a unit works through several filters only when every unit of its cluster holds filters"
+  return null
 }
 
 /** The clusters the mapping uses run the broadcast schedule over the masks; tiling changes traffic, not this. */
@@ -289,7 +345,7 @@ export const twoSided: FamilyModel = {
   arch: (acc, opts) => baseArch(acc, opts, null),
   prepare,
   spatial,
-  check: () => null,
+  check,
   canonical,
   compute,
 }
