@@ -707,7 +707,8 @@ const deltaSweep = (
   })
 }
 
-const program = (args: ReadonlyArray<string>) =>
+/** Computes every figure, writes reports/paper-table.html, and returns the figures (validation reuses them). */
+export const paperTable = (args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const arg = (name: string): string | undefined => {
       const i = args.indexOf(name)
@@ -719,7 +720,7 @@ const program = (args: ReadonlyArray<string>) =>
       const run = TRACED_RUNS[Number(worker)]
       if (run === undefined) throw new RangeError(`--train-run: no traced run ${worker}`)
       yield* trainTraced(run)
-      return
+      return []
     }
     const started = performance.now()
     const jobs = Math.max(1, Math.floor(Number(arg("--jobs") ?? Math.min(2, os.cpus().length))) || 1)
@@ -1394,13 +1395,14 @@ const program = (args: ReadonlyArray<string>) =>
     process.stdout.write(
       `${path.relative(process.cwd(), out)} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`,
     )
+    return figures
   })
 
 const script = defineScript({
   name: "paper-table",
   description:
     "Fidelity: SAT-like BDWP 2:8 (statistical and from the engine's Fashion-MNIST traces), Cnvlutin-like skipping (uniform and from the engine's ReLU masks), SparTen-like skipping, and a Loihi-like delta core against the speedups their papers publish, with the error and assumptions of each (a fresh cache trains four one-epoch runs first, a few minutes on two cores; args --jobs N).",
-  main: (args) => program(args),
+  main: (args) => Effect.asVoid(paperTable(args)),
 })
 export default script
 runScriptWhenMain(import.meta.url, script)
