@@ -1,6 +1,7 @@
 import {
   type Einsum,
   evaluateNest,
+  fanouts,
   type Hierarchy,
   type LevelConstraints,
   NO_CONSTRAINTS,
@@ -83,8 +84,8 @@ export const searchNestMapping = (
   const D = e.dims.length
   const objective = options.objective ?? "edp"
   const rule = (l: number) => constraints[l] ?? NO_CONSTRAINTS
-  const fanX = h.storage.map((s, l) => (l === 0 ? h.compute : h.storage[l - 1]!).meshX / s.meshX)
-  const fanY = h.storage.map((s, l) => (l === 0 ? h.compute : h.storage[l - 1]!).meshY / s.meshY)
+  const fanX = fanouts(h).map((f) => f.x)
+  const fanY = fanouts(h).map((f) => f.y)
 
   // Slots a dim's factors may go to: (level, temporal|spatial) not fixed by an exact rule.
   type Slot = { readonly level: number; readonly spatial: boolean }

@@ -1,6 +1,7 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Einsum, evaluateNest, type Hierarchy, type NestMapping } from "../../src/machine/index.ts"
+import { gemmEinsum } from "./nest-fixtures.ts"
 
 /**
  * A slow, obviously-correct twin of the loop-nest model's reuse analysis (which runs only the first
@@ -148,17 +149,6 @@ const twin = (e: Einsum, h: Hierarchy, m: NestMapping): TwinCounts[][] => {
   })
 }
 
-const gemm = (m: number, n: number, k: number): Einsum => ({
-  name: "gemm",
-  dims: ["M", "N", "K"],
-  bounds: [m, n, k],
-  dataSpaces: [
-    { name: "A", ranks: [[{ dim: 0, coefficient: 1 }], [{ dim: 2, coefficient: 1 }]], readWrite: false },
-    { name: "B", ranks: [[{ dim: 1, coefficient: 1 }], [{ dim: 2, coefficient: 1 }]], readWrite: false },
-    { name: "Z", ranks: [[{ dim: 0, coefficient: 1 }], [{ dim: 1, coefficient: 1 }]], readWrite: true },
-  ],
-})
-
 const level = (name: string, mesh: [number, number], marker = false) => ({
   name,
   meshX: mesh[0],
@@ -206,7 +196,7 @@ describe("reuse analysis twin (every step, real sets of words)", () => {
   it("agrees on every level's reads, fills and updates, and on cycles, for random GEMM mappings", () => {
     fc.assert(
       fc.property(caseArb, ({ dims, choices, orders, axes, keepReg, keepBuffer }) => {
-        const e = gemm(...dims)
+        const e = gemmEinsum(...dims)
         // Slots: reg temporal, array spatial, buffer temporal, dram temporal.
         const f = e.bounds.map((b, d) =>
           split(

@@ -4,7 +4,6 @@ import * as fs from "node:fs"
 import { describe, expect, it } from "vitest"
 import {
   DESIGNS,
-  type Einsum,
   evaluateNest,
   type Hierarchy,
   type LevelConstraints,
@@ -16,6 +15,7 @@ import {
   referenceEnergyPj,
 } from "../../src/machine/index.ts"
 import { searchNestMapping } from "../../src/schedule/index.ts"
+import { gemmEinsum } from "../machine/nest-fixtures.ts"
 
 /**
  * Spade's mapper on Timeloop's own dense example designs, under their architecture constraints:
@@ -36,18 +36,6 @@ describe("nest mapper against Timeloop's mapper", () => {
       const again = evaluateNest(spec.einsum, spec.hierarchy, found!.mapping)
       expect(again.energyPj * again.cycles).toBeCloseTo(found!.score, 6)
     })
-})
-
-/** A GEMM on DRAM → buffer → array of registers, with random sizes. */
-const gemm = (m: number, n: number, k: number): Einsum => ({
-  name: "gemm",
-  dims: ["M", "N", "K"],
-  bounds: [m, n, k],
-  dataSpaces: [
-    { name: "A", ranks: [[{ dim: 0, coefficient: 1 }], [{ dim: 2, coefficient: 1 }]], readWrite: false },
-    { name: "B", ranks: [[{ dim: 1, coefficient: 1 }], [{ dim: 2, coefficient: 1 }]], readWrite: false },
-    { name: "Z", ranks: [[{ dim: 0, coefficient: 1 }], [{ dim: 1, coefficient: 1 }]], readWrite: true },
-  ],
 })
 
 const energy = (read: number) => ({ read, write: read, update: read, leak: 0 })
@@ -117,7 +105,7 @@ describe("nest mapper legality", () => {
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 0, max: 1000 }),
         (m, n, k, pes, buffer, reg, seed) => {
-          const e = gemm(m, n, k)
+          const e = gemmEinsum(m, n, k)
           const h = hierarchy(pes, buffer, reg)
           const constraints: LevelConstraints[] = h.storage.map(() => NO_CONSTRAINTS)
           const found = searchNestMapping(e, h, constraints, { seed, evaluations: 40, restarts: 2 })

@@ -1,5 +1,5 @@
 import { type Einsum, projectBox } from "./einsum.ts"
-import type { Hierarchy } from "./hierarchy.ts"
+import { fanouts, type Hierarchy } from "./hierarchy.ts"
 import type { NestMapping } from "./nest.ts"
 
 /**
@@ -94,11 +94,10 @@ export const nestMappingIssue = (
       if (sp.bound > 1 && axis !== undefined && axis !== sp.axis)
         return where(`${e.dims[sp.dim]} must spread over ${axis.toUpperCase()}`)
     }
-    const child = i === 0 ? h.compute : h.storage[i - 1]!
+    const fan = fanouts(h)[i]!
     const x = product(l.spatial.filter((sp) => sp.axis === "x").map((sp) => sp.bound))
     const y = product(l.spatial.filter((sp) => sp.axis === "y").map((sp) => sp.bound))
-    if (x > child.meshX / s.meshX || y > child.meshY / s.meshY)
-      return where(`spreads ${x}×${y} over a ${child.meshX / s.meshX}×${child.meshY / s.meshY} fan-out`)
+    if (x > fan.x || y > fan.y) return where(`spreads ${x}×${y} over a ${fan.x}×${fan.y} fan-out`)
     // The fixed innermost loops come first among the loops that iterate.
     const order = l.temporal.filter((t) => t.bound > 1).map((t) => t.dim)
     const fixed = c.permutation.filter((d) => order.includes(d))
