@@ -12,7 +12,15 @@ import { trainCommand } from "./train.ts"
 
 const spade = Command.make("spade").pipe(
   Command.withDescription("Spade: train sparse networks, trace them, simulate sparse accelerators, report."),
-  Command.withSubcommands([runCommand, trainCommand, layerCommand, mapCommand, listCommand, simulateCommand, timeloopCommand]),
+  Command.withSubcommands([
+    runCommand,
+    trainCommand,
+    layerCommand,
+    mapCommand,
+    listCommand,
+    simulateCommand,
+    timeloopCommand,
+  ]),
 )
 
 // `spade list | head` closes the pipe early: that is the reader's choice, not an error.

@@ -10,7 +10,6 @@ import {
   gemmFromConv,
   layerFromTrace,
   materializeMask,
-  satisfiesNm,
   statisticalLayer,
   transposedConv,
   transposedOperands,
