@@ -1,0 +1,139 @@
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
+import { convProblem, gemmProblem, onChipWords, tensorWords } from "../../src/cost/index.ts"
+import { machineOf, prepare } from "../../src/machine/index.ts"
+import {
+  gemmDramLowerBoundWords,
+  gemmTwoLevelDramOptimum,
+  lowerBoundOf,
+  mapLayer,
+  NoMappingError,
+  smithAccumulateLowerBoundWords,
+} from "../../src/schedule/index.ts"
+import { accelerator, convLayer, dataflow, gemmLayer, smallMachine } from "./helpers.ts"
+
+describe("lowerBoundOf", () => {
+  it("a GEMM gets Smith et al.'s bounds and the two-level optimum with the whole chip as its buffer", () => {
+    const { arch } = smallMachine("systolic-32x32", 4, 4, 512)
+    const s = onChipWords(arch)
+    expect(s).toBe(512 + 4 * 4 * 3)
+    const g = { m: 40, n: 30, k: 50 }
+    expect(lowerBoundOf(gemmProblem(g), arch)).toEqual({
+      dramWords: gemmDramLowerBoundWords(g, s),
+      onChipWords: s,
+      kind: "smith",
+      accumulateDramWords: smithAccumulateLowerBoundWords(g, s),
+      twoLevelOptimumDramWords: gemmTwoLevelDramOptimum(g, s)!.dramWords,
+    })
+    // Hand check of the first: the compulsory 40·50 + 50·30 + 40·30 = 4700 beats 2·60000/√560 − 1120.
+    expect(lowerBoundOf(gemmProblem(g), arch).dramWords).toBe(4700)
+  })
+
+  it("a convolution gets the compulsory traffic: every tensor moved once", () => {
+    const { arch } = smallMachine("eyeriss-like", 2, 2, 100)
+    const p = convProblem({
+      batch: 1,
+      ifmapHeight: 6,
+      ifmapWidth: 5,
+      filterHeight: 3,
+      filterWidth: 2,
+      channels: 2,
+      numFilters: 3,
+      stride: 1,
+      padding: 0,
+    })
+    expect(lowerBoundOf(p, arch)).toEqual({
+      dramWords: 6 * 5 * 2 + 3 * 2 * 3 * 2 + 4 * 4 * 3,
+      onChipWords: onChipWords(arch),
+      kind: "compulsory",
+      accumulateDramWords: null,
+      twoLevelOptimumDramWords: null,
+    })
+    expect(lowerBoundOf(p, arch).dramWords).toBe([0, 1, 2].reduce((w, t) => w + tensorWords(p, t), 0))
+  })
+})
+
+describe("mapLayer", () => {
+  const opts = { strategy: "anneal" as const, budget: 200, seed: 5, chunks: 2 }
+
+  it("returns the layer, its problem, the machine and the best mapping's evaluation, with a front of its dataflow", () => {
+    const acc = accelerator("systolic-32x32")
+    const layer = gemmLayer({ m: 20, n: 30, k: 40 })
+    const r = Effect.runSync(mapLayer(acc, { glbWords: 4096 }, layer, [dataflow("ws")], "energy", opts))
+    const machine = machineOf(acc, { glbWords: 4096 })
+    expect(r.layer).toBe(layer.name)
+    expect(r.pass).toBe(layer.pass)
+    expect(r.target).toBe(layer)
+    expect(r.problem).toEqual(prepare(machine, layer).problem)
+    expect(r.arch).toEqual(machine.arch)
+    expect(r.dataflow).toBe("weight-stationary")
+    expect(r.evaluation.objective).toBe(r.evaluation.energyPj)
+    expect(r.lowerBound).toEqual(lowerBoundOf(r.problem, r.arch))
+    expect(r.evaluated).toBeGreaterThan(0)
+    expect(r.evaluated).toBeLessThanOrEqual(200)
+    expect(r.strategy).toBe("anneal")
+    expect(r.complete).toBe(false)
+    expect(r.seconds).toBeGreaterThanOrEqual(0)
+    expect(r.paretoFront.length).toBeGreaterThan(0)
+    for (const p of r.paretoFront) expect(p.dataflow).toBe("weight-stationary")
+    // The best is on the front or dominated by a point of it.
+    expect(
+      r.paretoFront.some(
+        (p) => p.evaluation.cycles <= r.evaluation.cycles && p.evaluation.energyPj <= r.evaluation.energyPj,
+      ),
+    ).toBe(true)
+  })
+
+  it("an exhaustive search of every dataflow's whole space is complete", () => {
+    const { acc, options } = smallMachine("systolic-32x32", 2, 2, 64)
+    const layer = gemmLayer({ m: 3, n: 2, k: 2 })
+    const ex = { strategy: "exhaustive" as const, budget: 1e7, seed: 1 }
+    const r = Effect.runSync(mapLayer(acc, options, layer, [dataflow("os"), dataflow("ws")], "cycles", ex))
+    expect(r.strategy).toBe("exhaustive")
+    expect(r.complete).toBe(true)
+    const cut = Effect.runSync(mapLayer(acc, options, layer, [dataflow("os")], "cycles", { ...ex, budget: 3 }))
+    expect(cut.complete).toBe(false)
+  })
+
+  it("fails with NoMappingError naming every dataflow and why, when none has a mapping", () => {
+    const acc = accelerator("systolic-32x32")
+    const none = Effect.runSync(Effect.flip(mapLayer(acc, {}, gemmLayer({ m: 4, n: 4, k: 4 }), [], "edp", opts)))
+    expect(none).toBeInstanceOf(NoMappingError)
+    expect(none.message).toBe("no legal mapping of gemm-4x4x4 under dataflow  on systolic-32x32: no dataflow given")
+    // Two words of buffer cannot keep a tile of all three tensors, which this dataflow demands.
+    const keepAll = (name: string) => ({
+      ...dataflow("free"),
+      name,
+      levels: { glb: { keep: ["ifmap" as const, "filter" as const, "ofmap" as const] } },
+    })
+    const small = { ...opts, budget: 20 }
+    const layer = gemmLayer({ m: 4, n: 4, k: 4 })
+    const tiny = Effect.runSync(
+      Effect.flip(mapLayer(acc, { glbWords: 2 }, layer, [keepAll("a"), keepAll("b")], "edp", small)),
+    )
+    expect(tiny._tag).toBe("NoMappingError")
+    expect(tiny.message).toBe(
+      "no legal mapping of gemm-4x4x4 under dataflow a,b on systolic-32x32: a: no sampled mapping fits; " +
+        "b: no sampled mapping fits",
+    )
+  })
+
+  it("a conv layer maps as its 7-dim nest on a row-stationary array, with the compulsory bound", () => {
+    const { acc, options } = smallMachine("eyeriss-like", 4, 4, 2048)
+    const layer = convLayer({
+      batch: 1,
+      ifmapHeight: 6,
+      ifmapWidth: 6,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 2,
+      numFilters: 2,
+      stride: 1,
+      padding: 0,
+    })
+    const r = Effect.runSync(mapLayer(acc, options, layer, [dataflow("row-stationary")], "edp", opts))
+    expect(r.problem.kind).toBe("conv")
+    expect(r.lowerBound.kind).toBe("compulsory")
+    expect(r.evaluation.dramWords).toBeGreaterThanOrEqual(r.lowerBound.dramWords)
+  })
+})
