@@ -20,10 +20,19 @@
  * Conv2d layers are lowered with im2col (NHWC): M = B·OH·OW, K = R·S·C, N = Cout, `a` is the
  * im2col matrix, and `conv` carries the convolution's dims. A layer fed by a Delta layer shows
  * what was sent as its forward `a` (tensor "activation-delta") and fills `temporal`.
+ *
+ * `groups` g > 1: the record is g independent GEMMs of (m, n, k), operands stacked along rows
+ * (a is g·m × k, b is g·k × n, out is g·m × n; group i owns rows i·m.. of a and out, i·k.. of b).
+ * A grouped conv (conv.groups = g, conv keeping the whole layer's dims) has M = B·OH·OW,
+ * K = R·S·C/g, N = Cout/g per group.
+ *
+ * op "matmul" is a GEMM of two activations, out = A·B (attention's Q·Kᵀ and S·V, one group per
+ * sample and head): forward a=A, b=B; backward-data dA = dOut·Bᵀ (a=dOut, b=Bᵀ); backward-weight
+ * dB = Aᵀ·dOut (a=Aᵀ, b=dOut), the second operand's gradient. No sparsifier prunes it.
  */
 export type Pass = "forward" | "backward-data" | "backward-weight"
 
-export type LayerOp = "linear" | "conv2d"
+export type LayerOp = "linear" | "conv2d" | "matmul"
 
 export interface GemmDims {
   readonly m: number
@@ -41,6 +50,8 @@ export interface ConvDims {
   readonly numFilters: number
   readonly stride: number
   readonly padding: number
+  /** Channel groups (absent = 1); channels and numFilters are the whole layer's. */
+  readonly groups?: number
 }
 
 export interface NmStructure {
@@ -74,6 +85,8 @@ export interface LayerPassObservation {
   readonly op: LayerOp
   readonly pass: Pass
   readonly gemm: GemmDims
+  /** Independent GEMMs of `gemm`'s dims stacked in the operands (absent = 1). */
+  readonly groups?: number
   readonly conv: ConvDims | null
   readonly a: OperandObservation
   readonly b: OperandObservation

@@ -39,6 +39,11 @@ interface ColumnSpec {
   readonly group: string | null
   /** Added after version 1 shipped: files without the column still decode (the field is absent). */
   readonly optional?: boolean
+  /**
+   * A field that may be absent inside an object that is present (`groups`, `conv.groups`): null
+   * leaves it out instead of counting towards its group being null.
+   */
+  readonly absentWhenNull?: boolean
 }
 
 const col = (path: string, kind: Kind, group: string | null = null): ColumnSpec => ({
@@ -98,6 +103,8 @@ export const traceColumns: ReadonlyArray<ColumnSpec> = [
   { ...col("temporal.frames", "int32", "temporal"), optional: true },
   { ...col("temporal.events", "list<int32>", "temporal"), optional: true },
   { ...col("temporal.activationNnz", "list<int32>", "temporal"), optional: true },
+  { ...col("groups", "int32"), optional: true, absentWhenNull: true },
+  { ...col("conv.groups", "int32"), optional: true, absentWhenNull: true },
 ]
 
 /**
@@ -156,14 +163,18 @@ const firstIssue = (e: ParseResult.ParseError): { readonly path: string; readonl
 }
 
 const recordProblem = (r: TraceRecord): string | null => {
+  const g = r.groups ?? 1
   const shapes = [
-    ["a", r.a, r.gemm.m, r.gemm.k],
-    ["b", r.b, r.gemm.k, r.gemm.n],
-    ["out", r.out, r.gemm.m, r.gemm.n],
+    ["a", r.a, g * r.gemm.m, r.gemm.k],
+    ["b", r.b, g * r.gemm.k, r.gemm.n],
+    ["out", r.out, g * r.gemm.m, r.gemm.n],
   ] as const
+  if (r.op === "matmul" && r.conv !== null) return "a matmul record has no conv dims (conv_* must be null)"
+  if (r.conv !== null && (r.conv.groups ?? 1) !== g)
+    return `conv_groups is ${r.conv.groups ?? 1} but groups is ${g}: a conv record's GEMM groups are its channel groups`
   for (const [role, op, rows, cols] of shapes) {
     if (op.rows !== rows || op.cols !== cols)
-      return `operand ${role} is ${op.rows}×${op.cols}, but GEMM m=${r.gemm.m} n=${r.gemm.n} k=${r.gemm.k} needs ${rows}×${cols}`
+      return `operand ${role} is ${op.rows}×${op.cols}, but GEMM m=${r.gemm.m} n=${r.gemm.n} k=${r.gemm.k}${g === 1 ? "" : ` in ${g} groups`} needs ${rows}×${cols}`
     const problem = operandProblem(op)
     if (problem !== null) return `operand ${role}: ${problem}`
   }
@@ -347,8 +358,13 @@ const decodeTable = (table: Table, meta: TraceMeta, byteLength: number): Readonl
   for (let row = 0; row < table.numRows; row++) {
     const raw: Record<string, unknown> = {}
     const groups = new Map<string, { nulls: number; total: number }>()
+    const absent: Array<{ readonly spec: ColumnSpec; readonly value: unknown }> = []
     for (const { spec, column } of columns) {
       const value = fromArrowValue(spec.kind, column.at(row))
+      if (spec.absentWhenNull === true) {
+        if (value !== null) absent.push({ spec, value })
+        continue
+      }
       setPath(raw, spec.path, value)
       if (spec.group !== null) {
         const g = groups.get(spec.group) ?? { nulls: 0, total: 0 }
@@ -361,6 +377,13 @@ const decodeTable = (table: Table, meta: TraceMeta, byteLength: number): Readonl
       if (nulls === total) setPath(raw, group.split("."), null)
       else if (nulls > 0)
         return new Fail(`row ${row}: the ${group.replaceAll(".", "_")}_* columns must be all null or all set`)
+    }
+    // Set after the groups resolve, so a value inside an object that is null as a whole is caught.
+    for (const { spec, value } of absent) {
+      const parent = spec.path.slice(0, -1)
+      if (parent.length > 0 && getPath(raw, parent) === null)
+        return new Fail(`row ${row}: column "${spec.name}" is set but the ${parent.join("_")}_* columns are null`)
+      setPath(raw, spec.path, value)
     }
     const decoded = Schema.decodeUnknownEither(TraceRecord, { errors: "all", onExcessProperty: "error" })(raw)
     if (Either.isLeft(decoded)) {

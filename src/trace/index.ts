@@ -25,6 +25,7 @@ export {
   operandProblem,
   packMask,
   recountOperand,
+  recordGroups,
   satisfiesNm,
   summarizeOperand,
   unpackMask,

@@ -10,11 +10,20 @@
  *   forward          Y  = X · Wᵀ     M=B,    K=Cin,  N=Cout   a=X (B×Cin),   b=Wᵀ (Cin×Cout)
  *   backward-data    dX = dY · W     M=B,    K=Cout, N=Cin    a=dY (B×Cout), b=W (Cout×Cin)
  *   backward-weight  dW = dYᵀ · X    M=Cout, K=B,    N=Cin    a=dYᵀ,         b=X
+ *
+ * `groups` g (absent = 1): the record is g independent GEMMs of the stated (m, n, k), operands
+ * stacked along rows: a is [g·m × k], b is [g·k × n], out is [g·m × n]; group i owns rows i·m..
+ * of a and out and rows i·k.. of b. A grouped or depthwise conv has g channel groups (its `conv`
+ * keeps the whole layer's dims and gains `groups`); attention's products have batch·heads.
+ *
+ * op "matmul" is a GEMM of two activations, no weights (attention's Q·Kᵀ `<name>.scores` and
+ * S·V `<name>.context`). Passes by operand position: forward out = A·B; backward-data
+ * dA = dOut·Bᵀ; backward-weight dB = Aᵀ·dOut (the second operand's gradient). Sparsifier "none".
  */
 export type Pass = "forward" | "backward-data" | "backward-weight"
 export const passes: ReadonlyArray<Pass> = ["forward", "backward-data", "backward-weight"]
 
-export type LayerOp = "linear" | "conv2d"
+export type LayerOp = "linear" | "conv2d" | "matmul"
 
 export interface GemmDims {
   readonly m: number
@@ -33,6 +42,8 @@ export interface ConvDims {
   readonly numFilters: number
   readonly stride: number
   readonly padding: number
+  /** Channel groups (absent = 1); channels and numFilters stay the whole layer's. */
+  readonly groups?: number
 }
 
 /** N:M structure: in every group of `m` consecutive elements along `axis`, at most `n` are nonzero. */
@@ -75,6 +86,8 @@ export interface LayerPassObservation {
   readonly op: LayerOp
   readonly pass: Pass
   readonly gemm: GemmDims
+  /** Independent GEMMs of `gemm`'s dims stacked along the operands' rows (absent = 1). */
+  readonly groups?: number
   readonly conv: ConvDims | null
   readonly a: OperandObservation
   readonly b: OperandObservation

@@ -54,6 +54,8 @@ export const ConvDimsSchema = Schema.Struct({
   numFilters: Count,
   stride: Positive,
   padding: Count,
+  /** Additive in version 1: absent = 1. Channels and numFilters are the whole layer's. */
+  groups: Schema.optional(Positive),
 })
 
 export const SparsifierTrace = Schema.Struct({
@@ -90,9 +92,14 @@ export const TraceRecord = Schema.Struct({
   epoch: Count,
   layer: Schema.String,
   layerIndex: Count,
-  op: Schema.Literal("linear", "conv2d"),
+  op: Schema.Literal("linear", "conv2d", "matmul"),
   pass: Schema.Literal("forward", "backward-data", "backward-weight"),
   gemm: GemmDimsSchema,
+  /**
+   * Additive in version 1 (absent = 1): `groups` independent GEMMs of `gemm`'s dims, operands
+   * stacked along rows (a: groups·m × k, b: groups·k × n, out: groups·m × n).
+   */
+  groups: Schema.optional(Positive),
   conv: Schema.NullOr(ConvDimsSchema),
   a: OperandTrace,
   b: OperandTrace,

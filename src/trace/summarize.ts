@@ -109,16 +109,17 @@ export const summarizeOperand = (o: OperandObservation): OperandTrace => {
  */
 export const observe = (o: LayerPassObservation): TraceRecord => {
   const { m, n, k } = o.gemm
+  const g = o.groups ?? 1
   const expect = (role: string, op: OperandObservation, rows: number, cols: number): void => {
     if (op.rows !== rows || op.cols !== cols)
       throw new InvalidObservationError({
         what: `${o.layer} ${o.pass} operand ${role}`,
-        reason: `shape ${op.rows}×${op.cols}, but GEMM m=${m} n=${n} k=${k} needs ${rows}×${cols}`,
+        reason: `shape ${op.rows}×${op.cols}, but GEMM m=${m} n=${n} k=${k}${g === 1 ? "" : ` in ${g} groups`} needs ${rows}×${cols}`,
       })
   }
-  expect("a", o.a, m, k)
-  expect("b", o.b, k, n)
-  expect("out", o.out, m, n)
+  expect("a", o.a, g * m, k)
+  expect("b", o.b, g * k, n)
+  expect("out", o.out, g * m, n)
   return {
     step: o.step,
     epoch: o.epoch,
@@ -127,6 +128,7 @@ export const observe = (o: LayerPassObservation): TraceRecord => {
     op: o.op,
     pass: o.pass,
     gemm: { m, n, k },
+    ...(o.groups === undefined ? {} : { groups: o.groups }),
     conv: o.conv === null ? null : { ...o.conv },
     a: summarizeOperand(o.a),
     b: summarizeOperand(o.b),
@@ -149,6 +151,9 @@ export const observe = (o: LayerPassObservation): TraceRecord => {
     },
   }
 }
+
+/** How many independent GEMMs a record stands for: its `groups`, or 1 when absent (older files). */
+export const recordGroups = (r: { readonly groups?: number | undefined }): number => r.groups ?? 1
 
 /** Pack a 0/1-per-element map the way numpy.packbits does (MSB first, zero-padded). */
 export const packMask = (bits01: Uint8Array): Uint8Array => {
