@@ -147,6 +147,7 @@ const jsonRow = (
 ) => {
   const mapping = namedMapping(r.problem, r.arch, r.mapping)
   const g = r.target.gemm
+  const groups = r.target.groups ?? 1
   return {
     layer: r.layer,
     pass: r.pass,
@@ -158,6 +159,7 @@ const jsonRow = (
     objective,
     problem: r.problem.kind,
     gemm: g,
+    groups,
     best: {
       dataflow: r.dataflow,
       cycles: r.evaluation.cycles,
@@ -171,7 +173,7 @@ const jsonRow = (
     accumulateOverSmith:
       r.lowerBound.accumulateDramWords === null
         ? null
-        : (r.evaluation.dramWords + g.m * g.n) / r.lowerBound.accumulateDramWords,
+        : (r.evaluation.dramWords + groups * g.m * g.n) / r.lowerBound.accumulateDramWords,
     dramOverTwoLevelOptimum:
       r.lowerBound.twoLevelOptimumDramWords === null
         ? null

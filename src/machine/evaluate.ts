@@ -11,7 +11,7 @@ import {
   type Mapping,
 } from "../cost/index.ts"
 import { constraintProblem, type MapConstraints } from "./constraints.ts"
-import { dramWordsOf, type MachineCost, type Prepared } from "./family.ts"
+import { dramWordsOf, groupPrepared, type MachineCost, type Prepared } from "./family.ts"
 
 /**
  * Why a mapping cannot run this layer here: the loop nest's own rules and the buffers' capacity
@@ -19,6 +19,14 @@ import { dramWordsOf, type MachineCost, type Prepared } from "./family.ts"
  * family's, in that order. Null when it can.
  */
 export const mappingIssue = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
+  for (const g of groupPrepared(p)) {
+    const issue = groupIssue(g, m, c)
+    if (issue !== null) return p.grouped === undefined || g === p ? issue : `${issue} (in one of its groups)`
+  }
+  return null
+}
+
+const groupIssue = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
   const { problem } = p
   const allowed = p.machine.model.spatial(p)
   const issue = mappingProblem(problem, p.machine.arch, m, capacityScale(p.scales), allowed.pe)
@@ -38,6 +46,15 @@ export const mappingIssue = (p: Prepared, m: Mapping, c: MapConstraints): string
  * simulator reports it: the one machine model.
  */
 export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCost => {
+  const first = evaluateGroup(p, m, c)
+  const g = p.grouped
+  if (g === undefined) return first
+  if (g.others === null) return repeatCost(first, g.count)
+  return sumCosts([first, ...g.others.map((o) => evaluateGroup(o, m, c))])
+}
+
+/** One group's GEMM (or an ungrouped layer's) under a mapping. */
+export const evaluateGroup = (p: Prepared, m: Mapping, c: MapConstraints): MachineCost => {
   const model = p.machine.model
   if (model.evaluate !== undefined) return model.evaluate(p, m, c)
   const a = p.machine.arch
@@ -107,3 +124,76 @@ export const evaluate = (p: Prepared, m: Mapping, c: MapConstraints): MachineCos
     events: null,
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Groups: independent GEMMs one after another, so cycles, counts, MACs and energy add.
+
+/**
+ * The cost of GEMMs run one after another, cost i `times[i]` times (default once): every count,
+ * cycle and energy adds; utilization is the cycle-weighted mean of theirs; the level named as the
+ * bound is the one that stalled longest.
+ */
+export const sumCosts = (costs: ReadonlyArray<MachineCost>, times?: ReadonlyArray<number>): MachineCost => {
+  const w = times ?? costs.map(() => 1)
+  const sum = (f: (c: MachineCost) => number): number => costs.reduce((s, c, i) => s + w[i]! * f(c), 0)
+  const addRw = (f: (c: MachineCost) => ReadonlyArray<{ readonly reads: number; readonly writes: number }>) =>
+    f(costs[0]!).map((_, t) => ({ reads: sum((c) => f(c)[t]!.reads), writes: sum((c) => f(c)[t]!.writes) }))
+  const addNums = (f: (c: MachineCost) => ReadonlyArray<number>) => f(costs[0]!).map((_, t) => sum((c) => f(c)[t]!))
+  const cycles = sum((c) => c.cycles)
+  const actions = new Map<string, MachineCost["actions"][number]>()
+  costs.forEach((c, i) => {
+    for (const a of c.actions) {
+      const had = actions.get(a.name)
+      actions.set(a.name, { ...a, count: (had?.count ?? 0) + w[i]! * a.count })
+    }
+  })
+  const stalled = costs.reduce((best, c) => (c.stallCycles > best.stallCycles ? c : best), costs[0]!)
+  const events = costs.every((c) => c.events === null)
+    ? null
+    : {
+        events: sum((c) => c.events?.events ?? 0),
+        synops: sum((c) => c.events?.synops ?? 0),
+        active: sum((c) => c.events?.active ?? 0),
+        idle: sum((c) => c.events?.idle ?? 0),
+        hops: sum((c) => c.events?.hops ?? 0),
+      }
+  return {
+    cycles,
+    computeCycles: sum((c) => c.computeCycles),
+    stallCycles: sum((c) => c.stallCycles),
+    boundBy: stalled.stallCycles > 0 ? stalled.boundBy : "",
+    fillDrainCycles: sum((c) => c.fillDrainCycles),
+    imbalanceCycles: sum((c) => c.imbalanceCycles),
+    maskGenCycles: sum((c) => c.maskGenCycles),
+    counts: {
+      dram: addRw((c) => c.counts.dram),
+      glb: addRw((c) => c.counts.glb),
+      rf: addRw((c) => c.counts.rf),
+      arrayReads: addNums((c) => c.counts.arrayReads),
+      arrayWrites: addNums((c) => c.counts.arrayWrites),
+      onChip: costs[0]!.counts.onChip,
+      metadataWords: sum((c) => c.counts.metadataWords),
+      arrayMetadataWords: sum((c) => c.counts.arrayMetadataWords),
+    },
+    ofmapSramWritesExtra: sum((c) => c.ofmapSramWritesExtra),
+    dramWords: sum((c) => c.dramWords),
+    denseMacs: sum((c) => c.denseMacs),
+    macs: sum((c) => c.macs),
+    gatedMacs: sum((c) => c.gatedMacs),
+    utilization: cycles === 0 ? 0 : sum((c) => c.utilization * c.cycles) / cycles,
+    energy: {
+      macPj: sum((c) => c.energy.macPj),
+      dramPj: sum((c) => c.energy.dramPj),
+      sramPj: sum((c) => c.energy.sramPj),
+      rfPj: sum((c) => c.energy.rfPj),
+      actionsPj: sum((c) => c.energy.actionsPj),
+      leakagePj: sum((c) => c.energy.leakagePj),
+      totalPj: sum((c) => c.energy.totalPj),
+    },
+    actions: [...actions.values()],
+    events,
+  }
+}
+
+/** `count` runs of the same GEMM: the cost of one, every count and cycle times `count`. */
+export const repeatCost = (c: MachineCost, count: number): MachineCost => sumCosts([c], [count])

@@ -94,6 +94,27 @@ export interface Prepared {
   readonly serialCycles: number
   /** Family-private precomputation, memoized per geometry. */
   readonly detail: unknown
+  /**
+   * A grouped layer (`groups` independent GEMMs): this Prepared is group 0's, every field above
+   * one group's, and `grouped` says how the others run (see machine.ts `prepare`).
+   */
+  readonly grouped?: Grouped | undefined
+}
+
+/** Every group's Prepared, group 0 first: one entry for an ungrouped layer or statistical groups. */
+export const groupPrepared = (p: Prepared): ReadonlyArray<Prepared> =>
+  p.grouped === undefined || p.grouped.others === null ? [p] : [p, ...p.grouped.others]
+
+/** How a grouped layer's groups run, beside group 0's Prepared. */
+export interface Grouped {
+  /** The whole layer, operands stacked as the record holds them. */
+  readonly layer: Layer
+  readonly count: number
+  /**
+   * Groups 1..g−1, each prepared from its slice of the real masks; null when the operands are
+   * statistical, so every group is group 0 again and the layer costs g times group 0.
+   */
+  readonly others: ReadonlyArray<Prepared> | null
 }
 
 export interface ComputeTiming {

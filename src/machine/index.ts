@@ -18,14 +18,16 @@ export {
 } from "./constraints.ts"
 export { dataflowsOf, loadDataflow } from "./dataflows.ts"
 export { DataflowError, MappingError, WorkloadArgError } from "./errors.ts"
-export { evaluate, mappingIssue } from "./evaluate.ts"
+export { evaluate, evaluateGroup, mappingIssue, repeatCost, sumCosts } from "./evaluate.ts"
 export { families } from "./families/index.ts"
 export { neuromorphicPlan } from "./families/neuromorphic.ts"
 export { joinCount, twoSidedCycles, twoSidedGeometry, type TwoSidedGeometry } from "./families/two-sided.ts"
 export { systolicStationary } from "./families/systolic.ts"
 export {
   dramWordsOf,
+  groupPrepared,
   type ComputeTiming,
+  type Grouped,
   type EnergyParts,
   type FamilyModel,
   type Machine,
@@ -45,6 +47,7 @@ export {
   type NamedMapping,
 } from "./mapping-file.ts"
 export { loopNestText, mappingFromNamed, namedMapping } from "./mapping-text.ts"
+export * from "./groups.ts"
 export * from "./operand.ts"
 export { accessesOf, resultOf, type SimResult, type SimRow } from "./result.ts"
 export * from "./workload.ts"

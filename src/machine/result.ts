@@ -1,5 +1,6 @@
 import { energyOfAccesses, IFMAP, FILTER, OFMAP, TENSORS, type AccessEnergy, type LevelAccess } from "../cost/index.ts"
 import type { Timing } from "./arch.ts"
+import { groupPrepared, type Prepared } from "./family.ts"
 import type { MachineRun } from "./machine.ts"
 import { operandDensity, operandLabel } from "./operand.ts"
 
@@ -22,9 +23,12 @@ export interface SimRow {
   /** Where each operand came from: trace, dense, uniform:<density>, nm:<n>:<m>. */
   readonly aOperand: string
   readonly bOperand: string
+  /** One group's GEMM. */
   readonly m: number
   readonly n: number
   readonly k: number
+  /** Independent GEMMs of (m, n, k) the layer runs (a grouped conv's channel groups, attention's heads). */
+  readonly groups: number
   readonly arrayRows: number
   readonly arrayCols: number
   readonly aDensity: number
@@ -101,6 +105,13 @@ export const accessesOf = (run: MachineRun): LevelAccess[] => {
   return out
 }
 
+/** MACs with both operands nonzero, over every group. */
+const effectualOf = (p: Prepared): number => {
+  const g = p.grouped
+  if (g === undefined) return p.macs.effectual()
+  return g.others === null ? g.count * p.macs.effectual() : groupPrepared(p).reduce((s, x) => s + x.macs.effectual(), 0)
+}
+
 /** The run as a tidy row, with the long-form energy (which adds up to the fast sum, leakage aside). */
 export const resultOf = (run: MachineRun): SimResult => {
   const { prepared: p, cost } = run
@@ -136,24 +147,27 @@ export const resultOf = (run: MachineRun): SimResult => {
   const e = cost.energy
   const ev = cost.events
   const { m, n, k } = p.layer.gemm
+  // Labels and densities are the whole layer's; a grouped layer's Prepared is its group 0.
+  const whole = p.grouped?.layer ?? p.layer
   const row: SimRow = {
-    layer: p.layer.name,
-    pass: p.layer.pass,
+    layer: whole.name,
+    pass: whole.pass,
     accelerator: acc.name,
     family: acc.family,
     dataflow: run.constraints.dataflow,
     timing: p.machine.timing,
     mapping: run.mappingSource,
     mechanism: p.mechanism,
-    aOperand: operandLabel(p.layer.a),
-    bOperand: operandLabel(p.layer.b),
+    aOperand: operandLabel(whole.a),
+    bOperand: operandLabel(whole.b),
     m,
     n,
     k,
+    groups: p.grouped?.count ?? 1,
     arrayRows: arch.rows,
     arrayCols: arch.cols,
-    aDensity: operandDensity(p.layer.a),
-    bDensity: operandDensity(p.layer.b),
+    aDensity: operandDensity(whole.a),
+    bDensity: operandDensity(whole.b),
     cycles: cost.cycles,
     computeCycles: cost.computeCycles,
     stallCycles: cost.stallCycles,
@@ -165,7 +179,7 @@ export const resultOf = (run: MachineRun): SimResult => {
     denseMacs: cost.denseMacs,
     macs: cost.macs,
     gatedMacs: cost.gatedMacs,
-    effectualMacs: ev === null ? p.macs.effectual() : cost.macs,
+    effectualMacs: ev === null ? effectualOf(p) : cost.macs,
     dramReads,
     dramWrites,
     sramReads: sum(c.glb, (x) => x.reads),

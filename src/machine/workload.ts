@@ -1,9 +1,10 @@
 import { Either } from "effect"
 import type { Lowering } from "../cost/index.ts"
-import { inferShapes, type ModelConfig, type SampleShape } from "../engine/index.ts"
+import { modelGemms, type ModelConfig } from "../engine/index.ts"
 import { convOut, fnvDeriveSeed } from "../tensor/index.ts"
-import type { ConvDims, GemmDims, NmStructure, Pass } from "../trace/index.ts"
+import type { ConvDims, GemmDims, LayerOp, NmStructure, Pass } from "../trace/index.ts"
 import { WorkloadArgError } from "./errors.ts"
+import { groupConv, groupOperand, groupsOf, stackOperands } from "./groups.ts"
 import { materializeMask, reductionAxis, statisticalOperand, type Operand, type OperandSpec } from "./operand.ts"
 
 /**
@@ -11,14 +12,25 @@ import { materializeMask, reductionAxis, statisticalOperand, type Operand, type 
  * a training step, and a layer with its operands.
  */
 
-/** One GEMM to run: out[M×N] = ifmap[M×K] · filter[K×N], with the conv it is the im2col lowering of. */
+/**
+ * One GEMM to run: out[M×N] = ifmap[M×K] · filter[K×N], with the conv it is the im2col lowering of;
+ * or `groups` independent GEMMs of those dims (see groups.ts), with the operands stacked along rows.
+ */
 export interface LayerWorkload {
   readonly name: string
+  /** One group's GEMM. */
   readonly gemm: GemmDims
-  /** The conv whose im2col lowering the ifmap operand is (forward passes of convs), else null. */
+  /** The conv whose im2col lowering one group's ifmap operand is (forward passes of convs), else null. */
   readonly conv: ConvDims | null
   /** The training pass this GEMM belongs to; null for a plain layer list (inference-style topology). */
   readonly pass: Pass | null
+  /** Independent GEMMs of `gemm`'s dims (absent = 1): a grouped conv's channel groups, attention's heads. */
+  readonly groups?: number | undefined
+  /**
+   * "matmul": a GEMM of two activations (attention's products), whose b operand no sparsifier
+   * prunes; absent or "linear"/"conv2d": b is a weight.
+   */
+  readonly op?: LayerOp | undefined
 }
 
 /**
@@ -143,21 +155,28 @@ export const transposedConv = (c: ConvDims): ConvDims | null => {
 /**
  * A traced (layer, pass) as a workload: a linear layer's GEMMs and a conv's forward and
  * backward-weight GEMMs as recorded; a conv's backward-data as its transposed conv (see
- * `backwardDataGemm`). Structural so this stage does not depend on the trace reader.
+ * `backwardDataGemm`). A grouped record keeps its groups, each group's conv its share of the
+ * channels. Structural so this stage does not depend on the trace reader.
  */
 export const workloadFromTraceRecord = (r: {
   readonly layer: string
   readonly pass: Pass
   readonly gemm: GemmDims
   readonly conv: ConvDims | null
+  readonly groups?: number | undefined
+  readonly op?: LayerOp | undefined
 }): LayerWorkload => {
-  if (r.conv !== null && r.pass === "backward-data")
-    return { name: r.layer, pass: r.pass, gemm: backwardDataGemm(r.conv), conv: transposedConv(r.conv) }
+  const g = groupsOf(r)
+  const extra = { ...(g === 1 ? {} : { groups: g }), ...(r.op === undefined ? {} : { op: r.op }) }
+  const conv = r.conv === null ? null : groupConv(r.conv)
+  if (conv !== null && r.pass === "backward-data")
+    return { name: r.layer, pass: r.pass, gemm: backwardDataGemm(conv), conv: transposedConv(conv), ...extra }
   return {
     name: r.layer,
     gemm: { m: r.gemm.m, n: r.gemm.n, k: r.gemm.k },
-    conv: r.pass === "forward" ? r.conv : null,
+    conv: r.pass === "forward" ? conv : null,
     pass: r.pass,
+    ...extra,
   }
 }
 
@@ -242,13 +261,15 @@ export interface Layer extends LayerWorkload {
 
 /**
  * A traced (layer, pass) with its real masks; a conv's backward-data re-expressed as its transposed
- * conv, masks and all. Neuromorphic replays use the ifmap mask as the events.
+ * conv, masks and all (group by group, restacked). Neuromorphic replays use the ifmap mask as the events.
  */
 export const layerFromTrace = (r: {
   readonly layer: string
   readonly pass: Pass
   readonly gemm: GemmDims
   readonly conv: ConvDims | null
+  readonly groups?: number | undefined
+  readonly op?: LayerOp | undefined
   readonly a: Extract<Operand, { kind: "trace" }>["trace"]
   readonly b: Extract<Operand, { kind: "trace" }>["trace"]
 }): Layer => {
@@ -256,18 +277,32 @@ export const layerFromTrace = (r: {
   const a: Operand = { kind: "trace", trace: r.a }
   const b: Operand = { kind: "trace", trace: r.b }
   if (r.conv === null || r.pass !== "backward-data") return { ...w, a, b }
-  return {
-    ...w,
-    ...transposedOperands(r.conv, { mask: materializeMask(a), nm: null }, { mask: materializeMask(b), nm: r.b.nm }),
-  }
+  const conv = groupConv(r.conv)
+  const g = groupsOf(r)
+  const groups = Array.from({ length: g }, (_, i) => {
+    const dy = g === 1 ? a : groupOperand(a, i, r.gemm.m)
+    const wt = g === 1 ? b : groupOperand(b, i, r.gemm.k)
+    return transposedOperands(conv, { mask: materializeMask(dy), nm: null }, { mask: materializeMask(wt), nm: r.b.nm })
+  })
+  if (g === 1) return { ...w, ...groups[0]! }
+  return { ...w, a: stackOperands(groups.map((x) => x.a)), b: stackOperands(groups.map((x) => x.b)) }
 }
 
-/** A workload with statistical operands; every operand gets its own seed derived from `seed`, the name and the pass. */
-export const statisticalLayer = (w: LayerWorkload, a: OperandSpec, b: OperandSpec, seed: number): Layer => ({
-  ...w,
-  a: statisticalOperand(a, w.gemm.m, w.gemm.k, fnvDeriveSeed(seed, w.name, w.pass ?? "", "a"), reductionAxis("a")),
-  b: statisticalOperand(b, w.gemm.k, w.gemm.n, fnvDeriveSeed(seed, w.name, w.pass ?? "", "b"), reductionAxis("b")),
-})
+/**
+ * A workload with statistical operands; every operand gets its own seed derived from `seed`, the name
+ * and the pass. A grouped workload's operands are stacked: g·m × k and g·k × n.
+ */
+export const statisticalLayer = (w: LayerWorkload, a: OperandSpec, b: OperandSpec, seed: number): Layer => {
+  const g = groupsOf(w)
+  const { m, n, k } = w.gemm
+  const sa = fnvDeriveSeed(seed, w.name, w.pass ?? "", "a")
+  const sb = fnvDeriveSeed(seed, w.name, w.pass ?? "", "b")
+  return {
+    ...w,
+    a: statisticalOperand(a, g * m, k, sa, reductionAxis("a")),
+    b: statisticalOperand(b, g * k, n, sb, reductionAxis("b")),
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Training steps
@@ -275,7 +310,9 @@ export const statisticalLayer = (w: LayerWorkload, a: OperandSpec, b: OperandSpe
 /**
  * A layer's shape, from which its training GEMMs follow. `inputGradient: false` marks a layer that
  * reads the network's input: nothing consumes that gradient, so training skips its backward-data
- * GEMM (the engine does too: it computes dX only for inputs that require a gradient).
+ * GEMM (the engine does too: it computes dX only for inputs that require a gradient). A conv's
+ * `groups` split it into that many independent convs; a matmul is `groups` products of two
+ * activations, out[m×n] = A[m×k]·B[k×n] (attention's Q·Kᵀ and S·V).
  */
 export type LayerShape =
   | {
@@ -289,21 +326,43 @@ export type LayerShape =
   | {
       readonly kind: "conv"
       readonly name: string
+      /** The whole conv; `conv.groups` (absent = 1) splits its channels. */
       readonly conv: ConvDims
+      readonly inputGradient?: boolean | undefined
+    }
+  | {
+      readonly kind: "matmul"
+      readonly name: string
+      readonly m: number
+      readonly n: number
+      readonly k: number
+      readonly groups?: number | undefined
       readonly inputGradient?: boolean | undefined
     }
 
 /**
  * The GEMMs of one training step (see trace/observation.ts for the operand roles). For a conv with
- * H×W inputs and P×Q outputs per image:
+ * H×W inputs and P×Q outputs per image, per channel group (Cin, Cout: one group's):
  *   forward          M = B·P·Q, K = R·S·Cin,  N = Cout     a = im2col(X), b = Wᵀ
  *   backward-data    M = B·H·W, K = R·S·Cout, N = Cin      a = im2col(dY padded), b = W rearranged:
  *                    the transposed conv (`backwardDataGemm`)
  *   backward-weight  M = Cout,  K = B·P·Q,    N = R·S·Cin  a = dYᵀ, b = im2col(X)
  * A linear layer is the conv with H = W = P = Q = R = S = 1. `conv` is the conv whose im2col the
- * ifmap operand is: the conv itself forward, the transposed conv backward (stride 1).
+ * ifmap operand is: the conv itself forward, the transposed conv backward (stride 1). A matmul
+ * out = A·B: forward (m, n, k); backward-data dA = dOut·Bᵀ (m, k, n); backward-weight dB = Aᵀ·dOut
+ * (k, n, m), as the engine traces them.
  */
 export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> => {
+  if (shape.kind === "matmul") {
+    const { name, m, n, k } = shape
+    const extra = { op: "matmul" as const, ...(groupsOf(shape) === 1 ? {} : { groups: groupsOf(shape) }) }
+    const passes: LayerWorkload[] = [
+      { name, pass: "forward", gemm: { m, n, k }, conv: null, ...extra },
+      { name, pass: "backward-data", gemm: { m, n: k, k: n }, conv: null, ...extra },
+      { name, pass: "backward-weight", gemm: { m: k, n, k: m }, conv: null, ...extra },
+    ]
+    return shape.inputGradient === false ? passes.filter((p) => p.pass !== "backward-data") : passes
+  }
   const passes: LayerWorkload[] =
     shape.kind === "linear"
       ? [
@@ -327,68 +386,69 @@ export const trainingGemms = (shape: LayerShape): ReadonlyArray<LayerWorkload> =
           },
         ]
       : (() => {
-          const f = gemmFromConv(shape.conv)
+          const c = groupConv(shape.conv)
+          const g = groupsOf(shape.conv)
+          const extra = g === 1 ? {} : { groups: g }
+          const f = gemmFromConv(c)
           return [
-            { name: shape.name, pass: "forward" as const, gemm: f, conv: shape.conv },
+            { name: shape.name, pass: "forward" as const, gemm: f, conv: c, ...extra },
             {
               name: shape.name,
               pass: "backward-data" as const,
-              gemm: backwardDataGemm(shape.conv),
-              conv: transposedConv(shape.conv),
+              gemm: backwardDataGemm(c),
+              conv: transposedConv(c),
+              ...extra,
             },
-            { name: shape.name, pass: "backward-weight" as const, gemm: { m: f.n, n: f.k, k: f.m }, conv: null },
+            {
+              name: shape.name,
+              pass: "backward-weight" as const,
+              gemm: { m: f.n, n: f.k, k: f.m },
+              conv: null,
+              ...extra,
+            },
           ]
         })()
   return shape.inputGradient === false ? passes.filter((p) => p.pass !== "backward-data") : passes
 }
 
 /**
- * A model file's weighted layers as training shapes at a batch size, each with its `sparse` flag
- * (sparsifiers prune only those). The first weighted layer reads the network input, whose gradient
- * nothing consumes, so it has no backward-data GEMM. A model whose shapes do not chain is a bug of
- * the caller: model files are checked when they decode.
+ * A model file's GEMM layers as training shapes at a batch size, each with its `sparse` flag
+ * (sparsifiers prune only those; a matmul has no weight to prune), from the engine's listing of a
+ * training step's GEMMs (`modelGemms`, the shapes a trace of that step would hold): a linear layer
+ * on a token sequence runs per token (its batch is batch·T), attention is its two linears and two
+ * matmuls, and a layer whose input carries no gradient has no backward-data GEMM.
  */
 export const layerShapesOf = (
   model: ModelConfig,
   batch: number,
 ): ReadonlyArray<{ readonly shape: LayerShape; readonly sparse: boolean }> => {
-  const inferred = inferShapes(model.input, model.layers)
-  if ("reason" in inferred) throw new RangeError(`model ${model.name}: layer ${inferred.index}: ${inferred.reason}`)
-  const s0 = model.input.shape
-  let input: SampleShape = s0 !== undefined && s0.length === 3 ? [s0[0]!, s0[1]!, s0[2]!] : [model.input.features]
-  const out: Array<{ shape: LayerShape; sparse: boolean }> = []
-  for (const [i, layer] of model.layers.entries()) {
-    const inputGradient = out.length > 0
-    if (layer.type === "linear")
-      out.push({
-        shape: {
-          kind: "linear",
-          name: layer.name,
-          batch,
-          inFeatures: input.reduce((a, b) => a * b, 1),
-          outFeatures: layer.outFeatures,
-          inputGradient,
-        },
-        sparse: layer.sparse ?? true,
-      })
-    else if (layer.type === "conv2d" && input.length === 3) {
-      const [h, w, c] = input
-      const conv: ConvDims = {
-        batch,
-        ifmapHeight: h,
-        ifmapWidth: w,
-        filterHeight: layer.kernelSize,
-        filterWidth: layer.kernelSize,
-        channels: c,
-        numFilters: layer.outChannels,
-        stride: layer.stride ?? 1,
-        padding: layer.padding ?? 0,
+  const gemms = modelGemms(model, batch)
+  const withBackwardData = new Set(gemms.filter((g) => g.pass === "backward-data").map((g) => g.layer))
+  return gemms
+    .filter((g) => g.pass === "forward")
+    .map((g): { shape: LayerShape; sparse: boolean } => {
+      const inputGradient = withBackwardData.has(g.layer)
+      const { m, n, k } = g.gemm
+      if (g.op === "matmul")
+        return {
+          shape: {
+            kind: "matmul",
+            name: g.layer,
+            m,
+            n,
+            k,
+            inputGradient,
+            ...(g.groups === 1 ? {} : { groups: g.groups }),
+          },
+          sparse: false,
+        }
+      if (g.op === "conv2d" && g.conv !== null)
+        return { shape: { kind: "conv", name: g.layer, conv: g.conv, inputGradient }, sparse: g.sparse }
+      return {
+        shape: { kind: "linear", name: g.layer, batch: m, inFeatures: k, outFeatures: n, inputGradient },
+        sparse: g.sparse,
       }
-      out.push({ shape: { kind: "conv", name: layer.name, conv, inputGradient }, sparse: layer.sparse ?? true })
-    }
-    input = inferred.shapes[i]!
-  }
-  return out
+    })
 }
 
 /**
@@ -396,29 +456,67 @@ export const layerShapesOf = (
  *   dense: everything dense;
  *   bdwp:  BDWP (SAT): W pruned N:M along K for forward and Wᵀ pruned N:M along Cout for
  *          backward-data (both the b operand, grouped along that pass's reduction); weight-gradient dense;
- *   activations: a uniform ifmap density for every pass (ReLU zeros, as activation skipping sees them).
+ *   activations: a uniform ifmap density for every pass (ReLU zeros, as activation skipping sees them),
+ *          and a weight density for the forward and backward-data weights;
+ *   operands: any ifmap operand for every pass, and any weight operand (an N:M one along each pass's
+ *          reduction) for forward and backward-data, the weight gradient's b dense.
+ * A matmul's b is an activation, which no weight sparsifier prunes: it stays dense.
  */
 export type TrainingMethod =
   | { readonly kind: "dense" }
   | { readonly kind: "bdwp"; readonly n: number; readonly m: number }
   | { readonly kind: "activations"; readonly density: number; readonly weightDensity?: number | undefined }
+  | { readonly kind: "operands"; readonly a: OperandSpec; readonly weight: OperandSpec }
+
+/** The operand specs of one training GEMM under a method. */
+const specsOf = (w: LayerWorkload, method: TrainingMethod): [OperandSpec, OperandSpec] => {
+  const weight = w.op !== "matmul" && w.pass !== "backward-weight"
+  const dense: OperandSpec = { kind: "dense" }
+  switch (method.kind) {
+    case "dense":
+      return [dense, dense]
+    case "bdwp":
+      return [dense, weight ? { kind: "nm", n: method.n, m: method.m } : dense]
+    case "activations":
+      return [
+        { kind: "uniform", density: method.density },
+        { kind: "uniform", density: weight ? (method.weightDensity ?? 1) : 1 },
+      ]
+    case "operands":
+      return [method.a, weight ? method.weight : dense]
+  }
+}
 
 export const trainingStepLayers = (shape: LayerShape, method: TrainingMethod, seed: number): ReadonlyArray<Layer> =>
   trainingGemms(shape).map((w) => {
-    const [a, b]: [OperandSpec, OperandSpec] =
-      method.kind === "dense"
-        ? [{ kind: "dense" }, { kind: "dense" }]
-        : method.kind === "bdwp"
-          ? [
-              { kind: "dense" },
-              w.pass === "backward-weight" ? { kind: "dense" } : { kind: "nm", n: method.n, m: method.m },
-            ]
-          : [
-              { kind: "uniform", density: method.density },
-              { kind: "uniform", density: w.pass === "backward-weight" ? 1 : (method.weightDensity ?? 1) },
-            ]
+    const [a, b] = specsOf(w, method)
     return statisticalLayer(w, a, b, seed)
   })
+
+/** The method a layer that sparsifiers leave dense (`"sparse": false`) runs under: its weights dense. */
+const denseWeights = (method: TrainingMethod): TrainingMethod =>
+  method.kind === "bdwp"
+    ? { kind: "dense" }
+    : method.kind === "activations"
+      ? { kind: "activations", density: method.density }
+      : method.kind === "operands"
+        ? { kind: "operands", a: method.a, weight: { kind: "dense" } }
+        : method
+
+/**
+ * Every GEMM of one training step of a model file, with statistical operands: the shapes-only path
+ * (a model without weights, a zoo file, a shape-only ONNX model). Weights of layers marked
+ * `"sparse": false` stay dense under every method.
+ */
+export const modelStepLayers = (
+  model: ModelConfig,
+  batch: number,
+  method: TrainingMethod,
+  seed: number,
+): ReadonlyArray<Layer> =>
+  layerShapesOf(model, batch).flatMap(({ shape, sparse }) =>
+    trainingStepLayers(shape, sparse ? method : denseWeights(method), seed),
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Command-line layers

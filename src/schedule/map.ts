@@ -48,6 +48,17 @@ export const lowerBoundOf = (p: Problem, a: CostArch): LowerBound => {
   }
 }
 
+/** The bound on g independent GEMMs: their operands are distinct, so g times one's traffic. */
+const timesBound = (b: LowerBound, g: number): LowerBound =>
+  g === 1
+    ? b
+    : {
+        ...b,
+        dramWords: g * b.dramWords,
+        accumulateDramWords: b.accumulateDramWords === null ? null : g * b.accumulateDramWords,
+        twoLevelOptimumDramWords: b.twoLevelOptimumDramWords === null ? null : g * b.twoLevelOptimumDramWords,
+      }
+
 export interface LayerMapping {
   readonly layer: string
   readonly pass: MapTarget["pass"]
@@ -88,7 +99,11 @@ export const mapLayer = (
   Effect.gen(function* () {
     const started = Date.now()
     const machine = machineOf(acc, options)
-    const problem = prepare(machine, target).problem
+    // A grouped layer is mapped as one group's GEMM, every group running the mapping: its
+    // evaluation (the machine model's) is the whole layer's, and so is the bound, g times one group's.
+    const prepared = prepare(machine, target)
+    const problem = prepared.problem
+    const groups = prepared.grouped?.count ?? 1
     let best: { dataflow: string; mapping: Mapping; evaluation: Evaluation } | null = null
     let evaluated = 0
     let complete = true
@@ -133,7 +148,7 @@ export const mapLayer = (
       dataflow: best.dataflow,
       mapping: best.mapping,
       evaluation: best.evaluation,
-      lowerBound: lowerBoundOf(problem, machine.arch),
+      lowerBound: timesBound(lowerBoundOf(problem, machine.arch), groups),
       evaluated,
       seconds: (Date.now() - started) / 1000,
       strategy,
