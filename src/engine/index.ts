@@ -25,13 +25,38 @@ export {
   Reshape,
   TopK,
   DeltaLayer,
-  Sequential,
-  buildModel,
   type Layer,
   type Parameter,
-  type BuildOptions,
   type DeltaSettings,
 } from "./layers.ts"
+export { BatchNorm, LayerNorm, Activation, Join, Attention, MatmulSite } from "./layers-graph.ts"
+export {
+  Network,
+  Sequential,
+  buildModel,
+  foldBatchNorm,
+  convWeightFromOihw,
+  linearWeightFromNchwFlatten,
+  type NetworkNode,
+  type GemmSite,
+  type BuildOptions,
+} from "./network.ts"
+export {
+  softmax,
+  gelu,
+  layerNorm,
+  batchNorm,
+  add,
+  concat,
+  globalAvgPool,
+  batchedMatmul,
+  splitGroupsOp,
+  mergeGroupsOp,
+  transposeGroupsOp,
+  headsOf,
+  mergeHeadsOp,
+  type BatchStats,
+} from "./ops-graph.ts"
 export {
   Sgd,
   Adam,

@@ -1,7 +1,7 @@
-import { convOut, createRng, deriveSeed, transpose, type ConvGeometry } from "../tensor/index.ts"
+import { convOut, createRng, deriveSeed, transpose, transposeGroups, type ConvGeometry } from "../tensor/index.ts"
 import { leaf, type Var } from "./autograd.ts"
-import { inferShapes, type ModelConfig, type SampleShape } from "./model-config.ts"
 import { linear, relu, type LinearWeights } from "./ops.ts"
+import { mergeGroupsOp, splitGroupsOp } from "./ops-graph.ts"
 import { avgPool2d, deltaActivation, im2colOp, maxPool2d, reshape, topK, type DeltaOutput } from "./ops-spatial.ts"
 
 export interface Parameter {
@@ -13,14 +13,19 @@ export interface Parameter {
 
 export interface Layer {
   readonly kind: string
-  forward(x: Var): Var
+  /** Most layers read one input; add and concat read every input the model file names. */
+  forward(x: Var, ...rest: ReadonlyArray<Var>): Var
   parameters(): ReadonlyArray<Parameter>
 }
 
 /**
  * A layer whose work is one GEMM against a weight stored Cout×K (PyTorch's layout, so N:M groups
  * along the reduction dim K are contiguous in memory): Linear (K = Cin) and Conv2d (K = R·S·C via
- * im2col). Sparsifiers see only this class, so every method works on both.
+ * im2col, R·S·C/groups for a grouped conv). Sparsifiers see only this class, so every method works
+ * on both, and on attention's two projections.
+ *
+ * A grouped layer is `groups` GEMMs: group i owns weight rows i·Cout/groups.., and `effectiveT`
+ * holds the per-group transposes stacked ([groups·K × Cout/groups]), the trace's forward `b`.
  *
  * Ŵ = W ⊙ mask, except that pruned weights are scaled by `prunedScale` instead of zeroed when it is
  * nonzero (progressive gradient flow's decaying mask). `backwardMask`, when set, gives backward-data
@@ -37,7 +42,10 @@ export abstract class WeightedLayer implements Layer, LinearWeights {
   effective: Float32Array
   readonly effectiveT: Float32Array
   effectiveBackward: Float32Array | null = null
-  /** The GEMM's `a` operand of the last forward (X for Linear, the im2col matrix for Conv2d) and its output. */
+  /**
+   * The GEMM's `a` operand of the last forward (X for Linear, the im2col matrix for Conv2d, stacked
+   * per group) and its output (stacked per group too).
+   */
   lastInput: Var | null = null
   lastOutput: Var | null = null
   /** Set by the model when a Delta layer feeds this one: what was actually sent, for the trace. */
@@ -53,8 +61,10 @@ export abstract class WeightedLayer implements Layer, LinearWeights {
     seed: number,
     /** Whether weight sparsifiers apply (the model config's `sparse`). */
     readonly sparse: boolean,
-    /** The dims ERK scores this layer by: [Cout, Cin] or [Cout, C, R, S]. */
+    /** The dims ERK scores this layer by: [Cout, Cin] or [Cout, C/groups, R, S]. */
     readonly ercDims: ReadonlyArray<number>,
+    /** Independent GEMMs (channel groups of a grouped conv); must divide Cout. */
+    readonly groups = 1,
   ) {
     // He/Kaiming uniform: Var(w) = 2/fanIn keeps ReLU activations' scale constant with depth.
     const rng = createRng(deriveSeed(seed, "linear-init", name))
@@ -90,7 +100,8 @@ export abstract class WeightedLayer implements Layer, LinearWeights {
       const s = this.prunedScale
       for (let i = 0; i < w.length; i++) e[i] = mask[i] === 0 ? s * w[i]! : w[i]!
     }
-    transpose(this.outFeatures, this.inFeatures, this.effective, this.effectiveT)
+    if (this.groups === 1) transpose(this.outFeatures, this.inFeatures, this.effective, this.effectiveT)
+    else transposeGroups(this.groups, this.outFeatures / this.groups, this.inFeatures, this.effective, this.effectiveT)
     if (this.backwardMask === null) this.effectiveBackward = null
     else {
       const bm = this.backwardMask
@@ -98,6 +109,12 @@ export abstract class WeightedLayer implements Layer, LinearWeights {
       for (let i = 0; i < w.length; i++) e[i] = bm[i] === 0 ? 0 : w[i]!
       this.effectiveBackward = e
     }
+  }
+
+  /** Ŵ as of now (masks applied), e.g. to export or fold the weights for inference. */
+  weightAsUsed(): Float32Array {
+    this.refresh()
+    return this.effective
   }
 
   abstract forward(x: Var): Var
@@ -117,18 +134,26 @@ export class Linear extends WeightedLayer {
     super(name, inFeatures, outFeatures, hasBias, seed, sparse, [outFeatures, inFeatures])
   }
 
+  /** [B, features] → [B, Cout]; a token sequence [B, T, D] runs per token as one GEMM with M = B·T. */
   forward(x: Var): Var {
     this.refresh()
-    const y = linear(x, this)
-    this.lastInput = x
+    const tokens = x.shape.length === 3 ? x.shape[1]! : 0
+    const rows = tokens > 0 ? reshape(x, [x.shape[0]! * tokens, x.shape[2]!]) : x
+    const y = linear(rows, this)
+    this.lastInput = rows
     this.lastOutput = y
-    return y
+    return tokens > 0 ? reshape(y, [x.shape[0]!, tokens, this.outFeatures]) : y
   }
 }
 
 /**
  * 2-D convolution on NHWC input, lowered with im2col to the Linear GEMM: M = B·OH·OW, K = R·S·C,
  * N = Cout. The weight is Cout×(R·S·C), c fastest, so N:M groups run along input channels first.
+ *
+ * With groups g, each group convolves its C/g input channels into Cout/g outputs: the im2col
+ * matrix is split per group and stacked ([g·M × R·S·C/g]), g GEMMs run against the weight's row
+ * blocks (Cout × R·S·C/g, PyTorch's [Cout, C/g, R, S] with the channel axis moved last), and the
+ * stacked outputs are merged back into channels. Depthwise: g = C.
  */
 export class Conv2d extends WeightedLayer {
   readonly kind = "conv2d" as const
@@ -145,14 +170,21 @@ export class Conv2d extends WeightedLayer {
     hasBias: boolean,
     seed: number,
     sparse = true,
+    groups = 1,
   ) {
-    const channels = inputShape[2]
-    super(name, kernelSize * kernelSize * channels, outChannels, hasBias, seed, sparse, [
+    const channels = inputShape[2] / groups
+    if (!Number.isInteger(channels) || outChannels % groups !== 0)
+      throw new RangeError(`${name}: ${groups} groups do not divide ${inputShape[2]} → ${outChannels} channels`)
+    super(
+      name,
+      kernelSize * kernelSize * channels,
       outChannels,
-      channels,
-      kernelSize,
-      kernelSize,
-    ])
+      hasBias,
+      seed,
+      sparse,
+      [outChannels, channels, kernelSize, kernelSize],
+      groups,
+    )
   }
 
   get outHeight(): number {
@@ -180,18 +212,24 @@ export class Conv2d extends WeightedLayer {
       padding: this.padding,
     }
     const col = im2colOp(x, g)
-    const y = linear(col, this)
+    const rows = col.shape[0]!
+    const a =
+      this.groups === 1 ? col : splitGroupsOp(col, rows, this.kernelSize * this.kernelSize, channels, this.groups)
+    const y = linear(a, this, this.groups)
     this.lastGeometry = g
-    this.lastInput = col
+    this.lastInput = a
     this.lastOutput = y
-    return reshape(y, [batch, this.outHeight, this.outWidth, this.outChannels])
+    const merged = this.groups === 1 ? y : mergeGroupsOp(y, rows, this.outChannels, this.groups)
+    return reshape(merged, [batch, this.outHeight, this.outWidth, this.outChannels])
   }
 }
 
 export class Relu implements Layer {
   readonly kind = "relu"
+  /** Clip value (ReLU6: 6); infinity for a plain ReLU. */
+  constructor(readonly max = Number.POSITIVE_INFINITY) {}
   forward(x: Var): Var {
-    return relu(x)
+    return relu(x, this.max)
   }
   parameters(): ReadonlyArray<Parameter> {
     return []
@@ -290,137 +328,4 @@ const passthroughStats = (x: Var, frames: number): DeltaOutput => {
     counts[r % frames] += nz
   }
   return { y: x, deltas: x.data, eventsPerFrame: counts, activationNnzPerFrame: counts.slice(), penalty: 0 }
-}
-
-export class Sequential {
-  constructor(readonly layers: ReadonlyArray<Layer>) {}
-
-  forward(x: Var): Var {
-    let h = x
-    let delta: DeltaLayer | null = null
-    for (const layer of this.layers) {
-      h = layer.forward(h)
-      if (layer instanceof WeightedLayer) layer.lastDelta = delta?.last ?? null
-      // A delta layer feeds the next weighted layer; any other layer in between (a reshape) keeps it.
-      if (layer instanceof DeltaLayer) delta = layer
-      else if (layer instanceof WeightedLayer || layer instanceof Relu) delta = null
-    }
-    return h
-  }
-
-  parameters(): ReadonlyArray<Parameter> {
-    return this.layers.flatMap((l) => l.parameters())
-  }
-
-  /** Every layer with weights (Linear and Conv2d), in order. */
-  weighted(): ReadonlyArray<WeightedLayer> {
-    return this.layers.filter((l): l is WeightedLayer => l instanceof WeightedLayer)
-  }
-
-  /** The Linear layers only (kept for callers of the first slice). */
-  linears(): ReadonlyArray<Linear> {
-    return this.layers.filter((l): l is Linear => l instanceof Linear)
-  }
-
-  deltas(): ReadonlyArray<DeltaLayer> {
-    return this.layers.filter((l): l is DeltaLayer => l instanceof DeltaLayer)
-  }
-
-  topKs(): ReadonlyArray<TopK> {
-    return this.layers.filter((l): l is TopK => l instanceof TopK)
-  }
-
-  /** Tell delta layers how rows group into sequences for the next forward. */
-  setFrames(frames: number): void {
-    for (const d of this.deltas()) d.frames = frames
-  }
-
-  /** Sum of the delta layers' L1 penalties from the last forward. */
-  penalty(): number {
-    return this.deltas().reduce((s, d) => s + (d.last?.penalty ?? 0), 0)
-  }
-}
-
-export interface BuildOptions {
-  /**
-   * Activation top-k for every hidden ReLU (the `topk:F` sparsity spec): keep this fraction of units
-   * per sample after each ReLU that is not the last layer. Null: only the model's own topk layers.
-   */
-  readonly topKFraction?: number | null
-  /** Overrides for every delta layer (the `delta:…` spec); null keeps the model file's settings. */
-  readonly delta?: Partial<DeltaSettings> | null
-}
-
-/** Instantiate a decoded model config; every layer's init draws from its own seeded stream. */
-export const buildModel = (config: ModelConfig, seed: number, options: BuildOptions = {}): Sequential => {
-  const inferred = inferShapes(config.input, config.layers)
-  if ("reason" in inferred) throw new RangeError(`model ${config.name}: layer ${inferred.index}: ${inferred.reason}`)
-  const layers: Layer[] = []
-  let shape: SampleShape = config.input.shape !== undefined ? config.input.shape : [config.input.features]
-  if (shape.length === 3) layers.push(new Reshape(shape))
-  let deltaCount = 0
-  config.layers.forEach((layer, i) => {
-    const outShape = inferred.shapes[i]!
-    switch (layer.type) {
-      case "linear":
-        layers.push(
-          new Linear(layer.name, shape[0]!, layer.outFeatures, layer.bias ?? true, seed, layer.sparse ?? true),
-        )
-        break
-      case "conv2d":
-        layers.push(
-          new Conv2d(
-            layer.name,
-            shape as readonly [number, number, number],
-            layer.outChannels,
-            layer.kernelSize,
-            layer.stride ?? 1,
-            layer.padding ?? 0,
-            layer.bias ?? true,
-            seed,
-            layer.sparse ?? true,
-          ),
-        )
-        break
-      case "relu":
-        layers.push(new Relu())
-        if (options.topKFraction != null && i < config.layers.length - 1)
-          layers.push(
-            new TopK(
-              options.topKFraction,
-              outShape.reduce((a, b) => a * b, 1),
-            ),
-          )
-        break
-      case "maxpool":
-      case "avgpool":
-        layers.push(new Pool2d(layer.type, layer.size, layer.stride ?? layer.size))
-        break
-      case "flatten":
-        layers.push(new Reshape(outShape))
-        break
-      case "topk":
-        layers.push(
-          new TopK(
-            layer.fraction,
-            outShape.reduce((a, b) => a * b, 1),
-          ),
-        )
-        break
-      case "delta":
-        layers.push(
-          new DeltaLayer(`delta${deltaCount++}`, {
-            threshold: layer.threshold,
-            quantStep: layer.quantStep ?? 1 / 32,
-            bits: layer.bits ?? 8,
-            l1: layer.l1 ?? 0,
-            enabled: true,
-            ...(options.delta ?? {}),
-          }),
-        )
-        break
-    }
-    shape = outShape
-  })
-  return new Sequential(layers)
 }

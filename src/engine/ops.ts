@@ -23,35 +23,58 @@ export interface LinearWeights {
   readonly outFeatures: number
 }
 
-/** y[B×Cout] = x[B×Cin] · Ŵᵀ + b */
-export const linear = (x: Var, w: LinearWeights): Var => {
-  const [batch, cin] = [x.shape[0]!, x.shape[1]!]
-  if (x.shape.length !== 2 || cin !== w.inFeatures)
-    throw new RangeError(`linear: input shape [${x.shape.join(", ")}] does not fit ${w.inFeatures} input features`)
-  const cout = w.outFeatures
-  const y = new Float32Array(batch * cout)
-  gemm(batch, cout, cin, x.data, w.effectiveT, y)
-  if (w.bias !== null) addRowVector(batch, cout, y, w.bias.data)
-  const parents = w.bias === null ? [x, w.weight] : [x, w.weight, w.bias]
+/**
+ * y = x · Ŵᵀ + b, in `groups` independent GEMMs (grouped convolution) stacked along rows:
+ * x[groups·m × K], Ŵ[Cout × K] with group i owning rows i·N.. (N = Cout/groups), `effectiveT` the
+ * stacked per-group transposes [groups·K × N], y[groups·m × N]. One group is the plain
+ * y[B×Cout] = x[B×Cin] · Ŵᵀ + b.
+ */
+export const linear = (x: Var, w: LinearWeights, groups = 1): Var => {
+  const [rows, cin] = [x.shape[0]!, x.shape[1]!]
+  if (x.shape.length !== 2 || cin !== w.inFeatures || rows % groups !== 0)
+    throw new RangeError(
+      `linear: input shape [${x.shape.join(", ")}] does not fit ${w.inFeatures} input features in ${groups} group(s)`,
+    )
+  const batch = rows / groups
+  const cout = w.outFeatures / groups
+  const y = new Float32Array(rows * cout)
+  const bias = w.bias
+  for (let g = 0; g < groups; g++) {
+    const yg = y.subarray(g * batch * cout, (g + 1) * batch * cout)
+    gemm(batch, cout, cin, x.data.subarray(g * batch * cin), w.effectiveT.subarray(g * cin * cout), yg)
+    if (bias !== null) addRowVector(batch, cout, yg, bias.data.subarray(g * cout, (g + 1) * cout))
+  }
+  const parents = bias === null ? [x, w.weight] : [x, w.weight, bias]
   return result(
-    [batch, cout],
+    [rows, cout],
     y,
     parents,
     (self) => {
-      const dy = self.grad!
-      if (x.requiresGrad) gemm(batch, cin, cout, dy, w.effectiveBackward ?? w.effective, x.ensureGrad(), true)
-      if (w.weight.requiresGrad) weightGradient(cout, cin, batch, dy, x.data, w.weight.ensureGrad(), true)
-      if (w.bias !== null && w.bias.requiresGrad) sumRows(batch, cout, dy, w.bias.ensureGrad(), true)
+      const dyAll = self.grad!
+      const wb = w.effectiveBackward ?? w.effective
+      for (let g = 0; g < groups; g++) {
+        const dy = dyAll.subarray(g * batch * cout, (g + 1) * batch * cout)
+        const xg = x.data.subarray(g * batch * cin, (g + 1) * batch * cin)
+        if (x.requiresGrad)
+          gemm(batch, cin, cout, dy, wb.subarray(g * cout * cin), x.ensureGrad().subarray(g * batch * cin), true)
+        if (w.weight.requiresGrad)
+          weightGradient(cout, cin, batch, dy, xg, w.weight.ensureGrad().subarray(g * cout * cin), true)
+        if (bias !== null && bias.requiresGrad)
+          sumRows(batch, cout, dy, bias.ensureGrad().subarray(g * cout, (g + 1) * cout), true)
+      }
     },
     "linear",
   )
 }
 
-export const relu = (x: Var): Var => {
+/** max(x, 0), clipped at `max` too when given (ReLU6); the gradient passes where 0 < x < max. */
+export const relu = (x: Var, max = Number.POSITIVE_INFINITY): Var => {
   const n = x.data.length
   const y = new Float32Array(n)
   const xd = x.data
+  const clip = max !== Number.POSITIVE_INFINITY
   for (let i = 0; i < n; i++) y[i] = xd[i]! > 0 ? xd[i]! : 0
+  if (clip) for (let i = 0; i < n; i++) if (y[i]! > max) y[i] = max
   return result(
     x.shape,
     y,
@@ -59,7 +82,8 @@ export const relu = (x: Var): Var => {
     (self) => {
       const dy = self.grad!
       const dx = x.ensureGrad()
-      for (let i = 0; i < n; i++) if (xd[i]! > 0) dx[i] += dy[i]!
+      if (clip) for (let i = 0; i < n; i++) if (xd[i]! > 0 && xd[i]! < max) dx[i] += dy[i]!
+      if (!clip) for (let i = 0; i < n; i++) if (xd[i]! > 0) dx[i] += dy[i]!
     },
     "relu",
   )

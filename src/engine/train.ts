@@ -1,6 +1,8 @@
-import { argmaxRows, createRng, deriveSeed, gatherRows, transpose } from "../tensor/index.ts"
+import { argmaxRows, createRng, deriveSeed, gatherRows, transpose, transposeGroups } from "../tensor/index.ts"
 import { backward, leaf, noGrad } from "./autograd.ts"
-import { buildModel, Conv2d, type Sequential, type WeightedLayer } from "./layers.ts"
+import { Conv2d, type WeightedLayer } from "./layers.ts"
+import type { MatmulSite } from "./layers-graph.ts"
+import { buildModel, type Network } from "./network.ts"
 import { framesOf, isSequences, type DataSplit, type Samples } from "./datasets.ts"
 import { outputFeatures, type ModelConfig } from "./model-config.ts"
 import type {
@@ -40,7 +42,10 @@ export interface TrainOptions {
   readonly optimizer?: "sgd" | "adam"
   /** Default constant. */
   readonly lrSchedule?: LrSchedule
-  /** Gets three observations per weighted layer per traced step. Buffers are reused: copy what you keep. */
+  /**
+   * Gets three observations per GEMM (weighted layers, attention's products) per traced step.
+   * Buffers are reused: copy what you keep.
+   */
   readonly onObservation?: (o: LayerPassObservation) => void
   readonly onProgress?: (p: TrainProgress) => void
   readonly onEpoch?: (row: HistoryRow) => void
@@ -134,8 +139,11 @@ export interface EvaluationStats {
   readonly temporal: TemporalSummary | null
 }
 
-/** Accuracy (per frame for sequences) plus activation statistics; batched, no graph. */
-export const evaluateDetailed = (network: Sequential, data: Samples, batchSize = 1000): EvaluationStats => {
+/**
+ * Accuracy (per frame for sequences) plus activation statistics; batched, no graph, in inference
+ * mode (batch norms use their running statistics); the network's mode is restored after.
+ */
+export const evaluateDetailed = (network: Network, data: Samples, batchSize = 1000): EvaluationStats => {
   if (data.count === 0) return { accuracy: 0, hiddenActivationDensity: 0, temporal: null }
   const frames = framesOf(data)
   const samplesPerBatch = Math.max(1, Math.floor(batchSize / frames))
@@ -150,6 +158,8 @@ export const evaluateDetailed = (network: Sequential, data: Samples, batchSize =
   let events = 0
   let activations = 0
   network.setFrames(frames)
+  const wasTraining = network.training
+  network.setTraining(false)
   noGrad(() => {
     for (let start = 0; start < data.count; start += samplesPerBatch) {
       const end = Math.min(data.count, start + samplesPerBatch)
@@ -170,6 +180,7 @@ export const evaluateDetailed = (network: Sequential, data: Samples, batchSize =
       }
     }
   })
+  network.setTraining(wasTraining)
   const sampleFrames = data.count * frames
   return {
     accuracy: correct / sampleFrames,
@@ -182,11 +193,11 @@ export const evaluateDetailed = (network: Sequential, data: Samples, batchSize =
 }
 
 /** Fraction of `data` classified correctly (per frame for sequences); batched, no graph. */
-export const evaluate = (network: Sequential, data: Samples, batchSize = 1000): number =>
+export const evaluate = (network: Network, data: Samples, batchSize = 1000): number =>
   evaluateDetailed(network, data, batchSize).accuracy
 
 /** Train and also hand back the network (weights), e.g. for tests or to keep training. */
-export const trainNetwork = (options: TrainOptions): { readonly result: TrainResult; readonly network: Sequential } => {
+export const trainNetwork = (options: TrainOptions): { readonly result: TrainResult; readonly network: Network } => {
   const { model, data, sparsity, epochs, batchSize, seed, traceEverySteps } = options
   positiveInt("epochs", epochs, true)
   positiveInt("batchSize", batchSize)
@@ -216,7 +227,9 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
             }
           : { enabled: false },
   })
+  network.setTraining(true)
   const weighted = network.weighted()
+  const sites = network.gemmSites()
   const params = network.parameters()
   const optimizer: Optimizer =
     options.optimizer === "adam"
@@ -238,7 +251,7 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
     },
   })
   // Masks as of the previous traced step, to report what changed in between.
-  const tracedMasks: Array<Uint8Array | null> = weighted.map(() => null)
+  const tracedMasks = new Map<WeightedLayer, Uint8Array | null>()
 
   const rowsPerBatch = batchSize * frames
   const xBuffer = new Float32Array(rowsPerBatch * train.features)
@@ -271,12 +284,17 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
       backward(loss)
       if (traced) {
         const target = sparsifier.targetSparsity(step)
-        weighted.forEach((layer, i) => {
+        sites.forEach((layer, i) => {
+          if (layer.kind === "matmul") {
+            emitMatmul(options.onObservation!, layer, i, step, epoch)
+            return
+          }
+          const previous = tracedMasks.get(layer) ?? null
           const change =
-            tracedMasks[i] !== null && layer.mask !== null
-              ? maskChange(tracedMasks[i]!, layer.mask)
+            previous !== null && layer.mask !== null
+              ? maskChange(previous, layer.mask)
               : { dropped: 0, grown: 0, hamming: 0 }
-          tracedMasks[i] = layer.mask === null ? null : layer.mask.slice()
+          tracedMasks.set(layer, layer.mask === null ? null : layer.mask.slice())
           emitLayer(options.onObservation!, layer, i, step, epoch, frames, layer.sparse ? sparsifier : null, {
             method: sparsifier.method,
             targetSparsity: layer.sparse ? target : 0,
@@ -379,9 +397,11 @@ const emitLayer = (
 ): void => {
   const x = layer.lastInput!
   const y = layer.lastOutput!
-  const m = x.shape[0]!
+  const groups = layer.groups
+  // Per group (operands stack the groups along rows): M rows, K = the weight's columns, N outputs.
+  const m = x.shape[0]! / groups
   const k = layer.inFeatures
-  const cout = layer.outFeatures
+  const cout = layer.outFeatures / groups
   const dy = y.grad!
   // Null for a layer that reads the network's input: its backward-data GEMM never runs, so it is not traced.
   const dx = x.grad
@@ -397,9 +417,10 @@ const emitLayer = (
       filterHeight: g.filterHeight,
       filterWidth: g.filterWidth,
       channels: g.channels,
-      numFilters: cout,
+      numFilters: layer.outFeatures,
       stride: g.stride,
       padding: g.padding,
+      ...(groups === 1 ? {} : { groups }),
     }
   }
   let temporal: TemporalObservation | null = null
@@ -419,6 +440,7 @@ const emitLayer = (
     layer: layer.name,
     layerIndex,
     op: layer.kind,
+    ...(groups === 1 ? {} : { groups }),
     conv,
     temporalDeltaDensity,
     temporal,
@@ -430,35 +452,106 @@ const emitLayer = (
     gemm: { m, n: cout, k },
     a: {
       tensor: delta !== null && delta.deltas !== x.data ? "activation-delta" : "activation",
-      rows: m,
+      rows: groups * m,
       cols: k,
       values: delta !== null ? delta.deltas : x.data,
       nm: null,
     },
-    b: { tensor: "weight", rows: k, cols: cout, values: layer.effectiveT, nm: sparsifier?.nm("forward") ?? null },
-    out: { tensor: "output", rows: m, cols: cout, values: y.data, nm: null },
+    b: {
+      tensor: "weight",
+      rows: groups * k,
+      cols: cout,
+      values: layer.effectiveT,
+      nm: sparsifier?.nm("forward") ?? null,
+    },
+    out: { tensor: "output", rows: groups * m, cols: cout, values: y.data, nm: null },
   })
   if (dx !== null)
     emit({
       ...common,
       pass: "backward-data",
       gemm: { m, n: k, k: cout },
-      a: { tensor: "grad-output", rows: m, cols: cout, values: dy, nm: null },
+      a: { tensor: "grad-output", rows: groups * m, cols: cout, values: dy, nm: null },
       b: {
         tensor: "weight",
-        rows: cout,
+        rows: groups * cout,
         cols: k,
         values: layer.effectiveBackward ?? layer.effective,
         nm: sparsifier?.nm("backward-data") ?? null,
       },
-      out: { tensor: "grad-input", rows: m, cols: k, values: dx, nm: null },
+      out: { tensor: "grad-input", rows: groups * m, cols: k, values: dx, nm: null },
     })
   emit({
     ...common,
     pass: "backward-weight",
     gemm: { m: cout, n: k, k: m },
-    a: { tensor: "grad-output", rows: cout, cols: m, values: transpose(m, cout, dy), nm: null },
-    b: { tensor: "activation", rows: m, cols: k, values: x.data, nm: null },
-    out: { tensor: "grad-weight", rows: cout, cols: k, values: dw, nm: null },
+    a: {
+      tensor: "grad-output",
+      rows: groups * cout,
+      cols: m,
+      values: groups === 1 ? transpose(m, cout, dy) : transposeGroups(groups, m, cout, dy),
+      nm: null,
+    },
+    b: { tensor: "activation", rows: groups * m, cols: k, values: x.data, nm: null },
+    out: { tensor: "grad-weight", rows: groups * cout, cols: k, values: dw, nm: null },
+  })
+}
+
+const NO_SPARSIFIER: SparsifierObservation = { method: "none", targetSparsity: 0, dropped: 0, grown: 0, hamming: 0 }
+
+/**
+ * The three GEMMs of a product of activations out = alpha·A·B (attention's scores and context),
+ * as src/engine/observation.ts names them: backward-data dA = dOut·Bᵀ, backward-weight
+ * dB = Aᵀ·dOut, each group's operands transposed in place in the stack. alpha (1/√dh for the
+ * scores) scales values only, never which are zero.
+ */
+const emitMatmul = (
+  emit: (o: LayerPassObservation) => void,
+  site: MatmulSite,
+  layerIndex: number,
+  step: number,
+  epoch: number,
+): void => {
+  const { m, n, k, groups } = site
+  const a = site.a!
+  const b = site.b!
+  const out = site.out!
+  const common = {
+    step,
+    epoch,
+    layer: site.name,
+    layerIndex,
+    op: "matmul" as const,
+    groups,
+    conv: null,
+    temporalDeltaDensity: null,
+    temporal: null,
+    sparsifier: NO_SPARSIFIER,
+  }
+  const zeros = (length: number) => new Float32Array(length)
+  const dOut = out.grad ?? zeros(out.data.length)
+  emit({
+    ...common,
+    pass: "forward",
+    gemm: { m, n, k },
+    a: { tensor: "activation", rows: groups * m, cols: k, values: a.data, nm: null },
+    b: { tensor: "activation", rows: groups * k, cols: n, values: b.data, nm: null },
+    out: { tensor: "output", rows: groups * m, cols: n, values: out.data, nm: null },
+  })
+  emit({
+    ...common,
+    pass: "backward-data",
+    gemm: { m, n: k, k: n },
+    a: { tensor: "grad-output", rows: groups * m, cols: n, values: dOut, nm: null },
+    b: { tensor: "activation", rows: groups * n, cols: k, values: transposeGroups(groups, k, n, b.data), nm: null },
+    out: { tensor: "grad-input", rows: groups * m, cols: k, values: a.grad ?? zeros(a.data.length), nm: null },
+  })
+  emit({
+    ...common,
+    pass: "backward-weight",
+    gemm: { m: k, n, k: m },
+    a: { tensor: "activation", rows: groups * k, cols: m, values: transposeGroups(groups, m, k, a.data), nm: null },
+    b: { tensor: "grad-output", rows: groups * m, cols: n, values: dOut, nm: null },
+    out: { tensor: "grad-input", rows: groups * k, cols: n, values: b.grad ?? zeros(b.data.length), nm: null },
   })
 }

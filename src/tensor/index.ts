@@ -15,3 +15,5 @@ export {
   avgPool,
   avgPoolBackward,
 } from "./conv.ts"
+export { splitGroups, mergeGroups, transposeGroups, splitHeads, mergeHeads } from "./groups.ts"
+export { erf, gelu, geluDerivative } from "./special.ts"
