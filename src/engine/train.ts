@@ -38,6 +38,11 @@ export interface TrainOptions {
   readonly seed: number
   /** Trace every step whose global index (from 0) is a multiple of this; 0 = never. */
   readonly traceEverySteps: number
+  /**
+   * Parameters and buffers to start from, by the names `Network.tensors()` uses (an imported
+   * checkpoint's initializers, in the engine's layouts); any not given keep the seeded init.
+   */
+  readonly initialTensors?: ReadonlyMap<string, ArrayLike<number>>
   /** Default "sgd" (with `momentum`); "adam" ignores `momentum`. */
   readonly optimizer?: "sgd" | "adam"
   /** Default constant. */
@@ -227,6 +232,7 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
             }
           : { enabled: false },
   })
+  for (const [name, values] of options.initialTensors ?? []) network.setTensor(name, values)
   network.setTraining(true)
   const weighted = network.weighted()
   const sites = network.gemmSites()

@@ -14,6 +14,7 @@ import {
   Network,
   noGrad,
   softmaxCrossEntropy,
+  trainNetwork,
   type Var,
 } from "../../src/engine/index.ts"
 import { createRng } from "../../src/tensor/index.ts"
@@ -234,6 +235,34 @@ describe("graph networks", () => {
       for (let i = 0; i < h * w * c; i++) s += torchW[o * h * w * c + i]! * nchw[i]!
       expect(Math.abs(out.data[o]! - s)).toBeLessThan(1e-5)
     }
+  })
+
+  it("training starts from given tensors (an imported checkpoint) and refuses unknown names", () => {
+    const tensors = new Map(buildModel(encoder, 99).tensors())
+    tensors.set("bn.running_var", new Float32Array(6).fill(2))
+    const x = randoms(4, 4 * 12)
+    const data = {
+      train: { images: x, labels: Uint8Array.from([0, 1, 2, 0]), count: 4, features: 12, classes: 3 },
+      test: { images: x, labels: Uint8Array.from([0, 1, 2, 0]), count: 4, features: 12, classes: 3 },
+    }
+    const options = {
+      model: encoder,
+      data,
+      sparsity: { kind: "dense" } as const,
+      epochs: 0,
+      batchSize: 2,
+      learningRate: 0.1,
+      momentum: 0,
+      weightDecay: 0,
+      seed: 1,
+      traceEverySteps: 0,
+    }
+    const { network } = trainNetwork({ ...options, initialTensors: tensors })
+    for (const [name, values] of network.tensors())
+      expect(Array.from(values), name).toEqual(Array.from(tensors.get(name)!))
+    expect(() => trainNetwork({ ...options, initialTensors: new Map([["fc9.weight", [1]]]) })).toThrow(
+      /no tensor "fc9.weight"/,
+    )
   })
 
   it("a network node may read only earlier nodes", () => {
