@@ -10,6 +10,7 @@ const order = [
   "config",
   "tensor",
   "engine",
+  "onnx",
   "trace",
   "hardware",
   "cost",

@@ -2,7 +2,6 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { ConfigError } from "../config/index.ts"
 import { problemDims } from "../cost/index.ts"
-import { loadModel } from "../engine/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
 import {
   loadDataflow,
@@ -24,6 +23,7 @@ import {
   type Objective,
   type Strategy,
 } from "../schedule/index.ts"
+import { loadAnyModel } from "../onnx/index.ts"
 import { readTrace } from "../trace/index.ts"
 import {
   acceleratorOption,
@@ -58,7 +58,7 @@ const options = {
   model: Options.text("model").pipe(
     Options.optional,
     Options.withDescription(
-      "Map every weighted layer of a model (name from models/ or a file) for its three training passes, dense operands.",
+      "Map every weighted layer of a model (name from models/, a JSON file or an ONNX file) for its three training passes, dense operands.",
     ),
   ),
   batch: Options.integer("batch").pipe(
@@ -119,7 +119,8 @@ const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
       )
     if (Option.isSome(o.model)) {
       const batch = yield* positiveInt("--batch", o.batch)
-      return targetsFromModel(yield* loadModel(o.model.value), batch)
+      // The mapper needs shapes only: an ONNX file's weights are not even decoded.
+      return targetsFromModel((yield* loadAnyModel(o.model.value, { shapesOnly: true })).config, batch)
     }
     if (Option.isSome(o.trace)) return targetsFromTrace((yield* readTrace(o.trace.value)).records, o.seed)
     const { a, b } = yield* operandSpecs(o)

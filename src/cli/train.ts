@@ -2,12 +2,12 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ConfigError, FileError, loadConfig } from "../config/index.ts"
+import { ConfigError, FileError } from "../config/index.ts"
 import {
+  buildModel,
   DATASET_NAMES,
   ENGINE_VERSION,
   loadDataset,
-  ModelConfig,
   parseSparsity,
   sparsityLabel,
   sparsityParams,
@@ -15,12 +15,19 @@ import {
   train,
 } from "../engine/index.ts"
 import { progress } from "../experiment/index.ts"
+import { buildImportedNetwork, loadAnyModel, traceForward, withWeightNm } from "../onnx/index.ts"
 import { encodeTrace, observe, TRACE_SCHEMA_VERSION, type TraceRecord } from "../trace/index.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
   model: Options.text("model").pipe(
-    Options.withDescription("A model name from models/ (see `spade list`) or a path to a JSON file."),
+    Options.withDescription(
+      "A model name from models/ (see `spade list`), a path to a JSON file, or an ONNX file (*.onnx) whose " +
+        "weights it starts from.",
+    ),
+  ),
+  shapesOnly: Options.boolean("shapes-only").pipe(
+    Options.withDescription("For an ONNX model: import its layers only and start from Spade's seeded initialization."),
   ),
   dataset: Options.text("dataset").pipe(
     Options.withDefault("mnist-digits"),
@@ -30,7 +37,12 @@ const options = {
     ),
   ),
   sparsity: Options.text("sparsity").pipe(Options.withDefault("dense"), Options.withDescription(SPARSITY_HELP)),
-  epochs: Options.integer("epochs").pipe(Options.withDefault(1)),
+  epochs: Options.integer("epochs").pipe(
+    Options.withDefault(1),
+    Options.withDescription(
+      "0: no training, only the forward pass over the test split (inference; the trace holds forward records).",
+    ),
+  ),
   batchSize: Options.integer("batch-size").pipe(Options.withDefault(64)),
   learningRate: Options.float("lr").pipe(Options.withDefault(0.05)),
   optimizer: Options.choice("optimizer", ["sgd", "adam"]).pipe(
@@ -63,7 +75,7 @@ const atLeast = (flag: string, v: number, min: number) =>
 
 export const trainCommand = Command.make("train", options, (o) =>
   Effect.gen(function* () {
-    yield* atLeast("--epochs", o.epochs, 1)
+    yield* atLeast("--epochs", o.epochs, 0)
     yield* atLeast("--batch-size", o.batchSize, 1)
     yield* atLeast("--trace-every", o.traceEvery, 1)
     yield* atLeast("--seed", o.seed, 0)
@@ -75,7 +87,7 @@ export const trainCommand = Command.make("train", options, (o) =>
           expected: `expected a positive number, got ${o.learningRate}`,
         }),
       )
-    const model = yield* loadConfig("models", ModelConfig)(o.model)
+    const { config: model, imported } = yield* loadAnyModel(o.model, { shapesOnly: o.shapesOnly })
     const sparsity = yield* Either.match(parseSparsity(o.sparsity), { onLeft: Effect.fail, onRight: Effect.succeed })
     const data = yield* Either.match(loadDataset(o.dataset, { seed: o.seed, testFraction: 0.2 }), {
       onLeft: Effect.fail,
@@ -91,6 +103,66 @@ export const trainCommand = Command.make("train", options, (o) =>
       )
     const records: TraceRecord[] = []
     const tracing = Option.isSome(o.trace)
+    const writeTrace = (method: string, methodParams: Readonly<Record<string, string | number>>) =>
+      Option.match(o.trace, {
+        onNone: () => Effect.void,
+        onSome: (file) =>
+          Effect.try({
+            try: () => {
+              const bytes = encodeTrace(
+                {
+                  schemaVersion: TRACE_SCHEMA_VERSION,
+                  model: model.name,
+                  dataset: o.dataset,
+                  method,
+                  methodParams,
+                  seed: o.seed,
+                  engineVersion: ENGINE_VERSION,
+                },
+                records,
+              )
+              fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+              fs.writeFileSync(file, bytes)
+            },
+            catch: () => new FileError({ file, reason: "cannot write the trace" }),
+          }),
+      })
+    if (o.epochs === 0) {
+      // Inference: the model as loaded (an imported checkpoint, or the seeded init) on the test split.
+      const network = imported === null ? buildModel(model, o.seed) : buildImportedNetwork(imported, o.seed)
+      const result = traceForward(network, data.test, {
+        batchSize: o.batchSize,
+        traceEveryBatches: tracing ? o.traceEvery : 0,
+        onObservation: (obs) => records.push(observe(obs)),
+      })
+      yield* writeTrace("inference", { epochs: 0 })
+      const summary = {
+        model: model.name,
+        dataset: o.dataset,
+        sparsity: "inference",
+        seed: o.seed,
+        testAccuracy: result.accuracy,
+        samples: result.samples,
+        batches: result.batches,
+        layers: imported?.layers ?? [],
+        traceRecords: records.length,
+        trace: Option.getOrNull(o.trace),
+      }
+      yield* Console.log(
+        o.json
+          ? JSON.stringify(summary)
+          : `inference on ${result.samples} test samples: accuracy ${(result.accuracy * 100).toFixed(2)}%`,
+      )
+      return
+    }
+    if (imported?.weights != null)
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--model",
+          expected: `fine-tuning the weights of ${o.model} needs the engine to start from them, which it cannot yet: use --epochs 0 (inference) or --shapes-only (train its layers from scratch)`,
+        }),
+      )
     const label = sparsityLabel(sparsity)
     const bar = progress(`train ${label}`, o.epochs)
     const result = train({
@@ -109,34 +181,18 @@ export const trainCommand = Command.make("train", options, (o) =>
           ? { kind: "step", everyEpochs: Math.max(1, Math.ceil(o.epochs / 3)), gamma: 0.1 }
           : { kind: o.schedule },
       traceEverySteps: tracing ? o.traceEvery : 0,
-      onObservation: tracing ? (obs) => records.push(observe(obs)) : undefined,
+      onObservation: tracing
+        ? imported === null
+          ? (obs) => records.push(observe(obs))
+          : // An imported checkpoint's weights may be N:M without a sparsifier saying so.
+            withWeightNm((obs) => records.push(observe(obs)))
+        : undefined,
       onProgress: (p) =>
         bar.update(p.epoch + ((p.step % p.stepsPerEpoch) + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
       onEpoch: (h) => bar.update(h.epoch, `epoch ${h.epoch}: test accuracy ${(h.testAccuracy * 100).toFixed(2)}%`),
     })
     bar.finish(`test accuracy ${(result.testAccuracy * 100).toFixed(2)}%`)
-    if (Option.isSome(o.trace)) {
-      const file = o.trace.value
-      const bytes = encodeTrace(
-        {
-          schemaVersion: TRACE_SCHEMA_VERSION,
-          model: model.name,
-          dataset: o.dataset,
-          method: label,
-          methodParams: sparsityParams(sparsity),
-          seed: o.seed,
-          engineVersion: ENGINE_VERSION,
-        },
-        records,
-      )
-      yield* Effect.try({
-        try: () => {
-          fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
-          fs.writeFileSync(file, bytes)
-        },
-        catch: () => new FileError({ file, reason: "cannot write the trace" }),
-      })
-    }
+    yield* writeTrace(label, sparsityParams(sparsity))
     const summary = {
       model: model.name,
       dataset: o.dataset,

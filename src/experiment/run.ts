@@ -12,14 +12,7 @@ import {
   resolveConfigFile,
   runToExit,
 } from "../config/index.ts"
-import {
-  ENGINE_VERSION,
-  loadMnistDigits,
-  ModelConfig,
-  parseSparsity,
-  train,
-  type TrainResult,
-} from "../engine/index.ts"
+import { ENGINE_VERSION, loadMnistDigits, parseSparsity, train, type TrainResult } from "../engine/index.ts"
 import { Accelerator, type Dataflow } from "../hardware/index.ts"
 import {
   layerFromTrace,
@@ -33,6 +26,7 @@ import {
   type MappingError,
   type SimRow,
 } from "../machine/index.ts"
+import { loadAnyModel } from "../onnx/index.ts"
 import { barChart, joinOn, lineChart, renderReport, writeReport } from "../report/index.ts"
 import { DEFAULT_CHUNKS, mapLayer, targetsFromTrace, type LayerMapping } from "../schedule/index.ts"
 import { simulateLayer } from "../sim/index.ts"
@@ -99,7 +93,8 @@ export interface RunOptions {
 
 export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
   Effect.gen(function* () {
-    const model = yield* loadConfig("models", ModelConfig)(spec.model)
+    // An experiment trains from Spade's seeded init: an ONNX model contributes its layers.
+    const { config: model } = yield* loadAnyModel(spec.model, { shapesOnly: true })
     const accelerators = yield* Effect.forEach(spec.simulate, (s) =>
       loadConfig("accelerators", Accelerator)(s.accelerator),
     )

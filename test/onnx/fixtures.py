@@ -1,0 +1,210 @@
+"""ONNX fixtures for test/onnx: small PyTorch models exported with torch.onnx.export.
+
+Run as `python3 test/onnx/fixtures.py OUT_DIR`. For every model it writes OUT_DIR/<name>.onnx, and
+for those the test compares numerically also <name>.input.f32 and <name>.logits.f32 (little-endian
+float32, row-major: the inputs in PyTorch's layout, NCHW for images) and a line in manifest.json
+with their shapes. Deterministic: fixed seeds, eval mode. Needs torch (and numpy, which torch uses).
+"""
+
+import json
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OPSET = 17
+BATCH = 4
+
+
+def randomize_batchnorm(module: nn.Module, generator: torch.Generator) -> None:
+    """Give every BN non-trivial running statistics and affine parameters, so importing them matters."""
+    for m in module.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=generator) * 0.5)
+            m.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=generator) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=generator) * 0.2)
+
+
+class Block(nn.Module):
+    """A ResNet basic block, optionally downsampling with a 1x1 projection shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class ResidualCnn(nn.Module):
+    """conv, BN, ReLU, residual adds, a BN that stays a BN (after an add), global average pool, linear."""
+
+    def __init__(self, channels: int = 3, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(channels, 8, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.layer1 = Block(8, 8, 1)
+        self.layer2 = Block(8, 16, 2)
+        self.post = nn.BatchNorm2d(16)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn(self.stem(x)))
+        x = self.layer2(self.layer1(x))
+        x = F.relu(self.post(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class Kitchen(nn.Module):
+    """The other image operators: ReLU6, depthwise conv, max and average pools, concat, a spatial
+    flatten (CHW order) into a linear, dropout, BatchNorm1d."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.bn = nn.BatchNorm2d(8)
+        self.branch = nn.Conv2d(8, 4, 1)
+        self.grouped = nn.Conv2d(12, 6, 3, padding=1, groups=3)
+        self.drop = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(6 * 6 * 6, 32)
+        self.bn1d = nn.BatchNorm1d(32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu6(self.conv1(x))  # 26x26
+        x = F.relu(self.bn(self.dw(x)))
+        x = F.max_pool2d(x, 2)  # 13x13
+        x = torch.cat([x, self.branch(x)], dim=1)  # 12 channels
+        x = F.avg_pool2d(x, 2)  # 6x6
+        x = F.relu(self.grouped(x))
+        x = self.drop(x.view(x.size(0), -1))
+        x = F.relu(self.bn1d(self.fc1(x)))
+        return self.fc2(x)
+
+
+class Tokens(nn.Module):
+    """Per-token linears, layer norm, GELU (erf), mean over tokens, softmax at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.ln = nn.LayerNorm(32)
+        self.fc2 = nn.Linear(32, 16)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.fc2(F.gelu(self.ln(self.fc1(x))))
+        return torch.softmax(self.head(x.mean(dim=1)), dim=-1)
+
+
+class Pruned(nn.Module):
+    """What an ASP-pruned checkpoint holds: 2:4 along the input channels of a conv (groups of 4
+    consecutive channels at each tap), 2:4 along the inputs of linears, 1:8 on the last one. fc1
+    reads a flattened image, pruned along PyTorch's (C, H, W) order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3)
+        self.conv2 = nn.Conv2d(8, 8, 3)
+        self.fc1 = nn.Linear(8 * 24 * 24, 64)
+        self.fc2 = nn.Linear(64, 32)
+        self.fc3 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv2(F.relu(self.conv(x))))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc3(F.relu(self.fc2(x)))
+
+
+def prune_nm(weight: torch.Tensor, n: int, m: int) -> None:
+    """Keep the n largest |w| of every m consecutive values along the last axis (in place)."""
+    w = weight.data
+    groups = w.reshape(-1, m)
+    keep = groups.abs().topk(n, dim=1).indices
+    mask = torch.zeros_like(groups).scatter_(1, keep, 1.0)
+    w.copy_((groups * mask).reshape(w.shape))
+
+
+def prune(model: Pruned) -> None:
+    # Conv: groups along Cin at each (r, s), so permute to [Cout, kH, kW, Cin] first.
+    w = model.conv2.weight.data.permute(0, 2, 3, 1).contiguous()
+    prune_nm(w, 2, 4)
+    model.conv2.weight.data.copy_(w.permute(0, 3, 1, 2))
+    prune_nm(model.fc1.weight, 2, 4)
+    prune_nm(model.fc2.weight, 2, 4)
+    prune_nm(model.fc3.weight, 1, 8)
+
+
+class Unsupported(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.sigmoid(x))
+
+
+def export(
+    model: nn.Module, x: torch.Tensor, out: str, name: str, manifest: dict, numeric: bool = True, opset: int = OPSET
+) -> None:
+    model.eval()
+    path = os.path.join(out, f"{name}.onnx")
+    torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["logits"])
+    if not numeric:
+        return
+    with torch.no_grad():
+        y = model(x)
+    x.numpy().astype("<f4").tofile(os.path.join(out, f"{name}.input.f32"))
+    y.numpy().astype("<f4").tofile(os.path.join(out, f"{name}.logits.f32"))
+    manifest[name] = {"input": list(x.shape), "logits": list(y.shape)}
+
+
+def main() -> None:
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(14)
+    g = torch.Generator().manual_seed(14)
+    manifest: dict = {"torch": torch.__version__}
+
+    resnet = ResidualCnn()
+    randomize_batchnorm(resnet, g)
+    export(resnet, torch.randn(BATCH, 3, 12, 12, generator=g), out, "resnet", manifest)
+
+    kitchen = Kitchen()
+    randomize_batchnorm(kitchen, g)
+    export(kitchen, torch.rand(BATCH, 1, 28, 28, generator=g), out, "kitchen", manifest)
+
+    tokens = Tokens()
+    x = torch.randn(BATCH, 5, 16, generator=g)
+    export(tokens, x, out, "tokens", manifest)
+    # Opset 14 has no LayerNormalization: PyTorch spells it out in ReduceMean, Sub, Pow, Sqrt, Div.
+    export(tokens, x, out, "tokens14", manifest, opset=14)
+
+    pruned = Pruned()
+    prune(pruned)
+    export(pruned, torch.rand(BATCH, 1, 28, 28, generator=g), out, "pruned", manifest)
+
+    export(Unsupported(), torch.randn(BATCH, 8, generator=g), out, "unsupported", manifest, numeric=False)
+
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+
+
+if __name__ == "__main__":
+    main()
