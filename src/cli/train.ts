@@ -155,14 +155,6 @@ export const trainCommand = Command.make("train", options, (o) =>
       )
       return
     }
-    if (imported?.weights != null)
-      return yield* Effect.fail(
-        new ConfigError({
-          file: "command line",
-          path: "--model",
-          expected: `fine-tuning the weights of ${o.model} needs the engine to start from them, which it cannot yet: use --epochs 0 (inference) or --shapes-only (train its layers from scratch)`,
-        }),
-      )
     const label = sparsityLabel(sparsity)
     const bar = progress(`train ${label}`, o.epochs)
     const result = train({
@@ -181,6 +173,8 @@ export const trainCommand = Command.make("train", options, (o) =>
           ? { kind: "step", everyEpochs: Math.max(1, Math.ceil(o.epochs / 3)), gamma: 0.1 }
           : { kind: o.schedule },
       traceEverySteps: tracing ? o.traceEvery : 0,
+      // An imported checkpoint's weights (and running statistics) are where fine-tuning starts.
+      ...(imported?.weights == null ? {} : { initialTensors: imported.weights }),
       onObservation: tracing
         ? imported === null
           ? (obs) => records.push(observe(obs))

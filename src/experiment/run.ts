@@ -26,7 +26,7 @@ import {
   type MappingError,
   type SimRow,
 } from "../machine/index.ts"
-import { loadAnyModel } from "../onnx/index.ts"
+import { loadAnyModel, withWeightNm } from "../onnx/index.ts"
 import { barChart, joinOn, lineChart, renderReport, writeReport } from "../report/index.ts"
 import { DEFAULT_CHUNKS, mapLayer, targetsFromTrace, type LayerMapping } from "../schedule/index.ts"
 import { simulateLayer } from "../sim/index.ts"
@@ -93,8 +93,9 @@ export interface RunOptions {
 
 export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
   Effect.gen(function* () {
-    // An experiment trains from Spade's seeded init: an ONNX model contributes its layers.
-    const { config: model } = yield* loadAnyModel(spec.model, { shapesOnly: true })
+    // An ONNX model with weights is fine-tuned from them; any other starts from Spade's seeded init.
+    const { config: model, imported } = yield* loadAnyModel(spec.model)
+    const start = imported?.weights == null ? null : { tensors: imported.weights, sha256: imported.sha256 }
     const accelerators = yield* Effect.forEach(spec.simulate, (s) =>
       loadConfig("accelerators", Accelerator)(s.accelerator),
     )
@@ -113,6 +114,7 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
         engine: ENGINE_VERSION,
         trace: TRACE_SCHEMA_VERSION,
         model,
+        ...(start === null ? {} : { weights: start.sha256 }),
         dataset: spec.dataset,
         method,
         training: spec.training,
@@ -129,7 +131,10 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
           data,
           sparsity,
           ...spec.training,
-          onObservation: (o) => records.push(observe(o)),
+          ...(start === null ? {} : { initialTensors: start.tensors }),
+          // A checkpoint pruned elsewhere may be N:M without a sparsifier saying so.
+          onObservation:
+            start === null ? (o) => records.push(observe(o)) : withWeightNm((o) => records.push(observe(o))),
           onProgress: (p) => bar.update((p.step + 1) / p.stepsPerEpoch, `loss ${p.trainLoss.toFixed(3)}`),
         })
         bar.finish(

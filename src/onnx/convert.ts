@@ -62,6 +62,8 @@ export interface ImportedLayer {
 
 export interface ImportedModel {
   readonly file: string
+  /** SHA-256 of the file (hex), to key caches of runs that start from its weights. */
+  readonly sha256: string
   readonly config: ModelConfig
   /**
    * Parameters and buffers by the engine's names (`<layer>.weight`, `.bias`, `.running_mean`,
@@ -217,7 +219,7 @@ class Converter {
     return this.fail(describe(node), reason)
   }
 
-  run(name: string): Omit<ImportedModel, "file" | "opset" | "producer"> {
+  run(name: string): Omit<ImportedModel, "file" | "sha256" | "opset" | "producer"> {
     const model = this.model
     const input = this.setUpInput()
     for (const [name, t] of model.initializers) {
@@ -1354,7 +1356,13 @@ export const convertOnnx = (model: OnnxModel, options: ImportOptions = {}): Eith
   const name = options.name ?? path.basename(model.file).replace(/\.onnx$/i, "")
   try {
     const result = new Converter(model, shapesOnly).run(name)
-    return Either.right({ file: model.file, opset: model.opset, producer: model.producer, ...result })
+    return Either.right({
+      file: model.file,
+      sha256: model.sha256,
+      opset: model.opset,
+      producer: model.producer,
+      ...result,
+    })
   } catch (e) {
     if (e instanceof Fail) return Either.left(e.error)
     throw e

@@ -1,4 +1,5 @@
 import { Either } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import onnxProto, { type onnx } from "onnx-proto"
@@ -46,6 +47,8 @@ export interface OnnxNode {
 /** A decoded, checked ONNX model: the graph as lists and maps, tensors still undecoded. */
 export interface OnnxModel {
   readonly file: string
+  /** SHA-256 of the file's bytes (hex): what caches of runs starting from its weights key on. */
+  readonly sha256: string
   readonly irVersion: number
   readonly opset: number
   readonly producer: string
@@ -110,7 +113,7 @@ export const decodeModelProto = (file: string, bytes: Uint8Array): Either.Either
 }
 
 /** The checks that make a decoded ModelProto a model this importer can read. */
-export const checkModel = (file: string, proto: onnx.ModelProto): Either.Either<OnnxModel, OnnxError> => {
+export const checkModel = (file: string, proto: onnx.ModelProto, sha256 = ""): Either.Either<OnnxModel, OnnxError> => {
   const fail = (where: string, reason: string) => Either.left(new OnnxError({ file, where, reason }))
   const graph = proto.graph!
   const defaults = proto.opsetImport.filter((o) => o.domain === "" || o.domain === "ai.onnx" || o.domain == null)
@@ -148,6 +151,7 @@ export const checkModel = (file: string, proto: onnx.ModelProto): Either.Either<
   )
   return Either.right({
     file,
+    sha256,
     irVersion: int(proto.irVersion),
     opset,
     producer: [proto.producerName, proto.producerVersion].filter((s) => s !== undefined && s !== "").join(" "),
@@ -169,7 +173,8 @@ export const readOnnxFile = (file: string): Either.Either<OnnxModel, OnnxError> 
     const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : String(e)
     return Either.left(new OnnxError({ file, where: "", reason: `cannot read (${code})` }))
   }
-  return Either.flatMap(decodeModelProto(file, bytes), (proto) => checkModel(file, proto))
+  const sha256 = createHash("sha256").update(bytes).digest("hex")
+  return Either.flatMap(decodeModelProto(file, bytes), (proto) => checkModel(file, proto, sha256))
 }
 
 /** A decoded constant: floats as float32 (weights), integers as float64 (shapes, axes, indices). */

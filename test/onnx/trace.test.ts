@@ -1,19 +1,28 @@
 import { Either } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildModel, mnistDigits, selectRows, trainNetwork, type LayerPassObservation } from "../../src/engine/index.ts"
+import {
+  buildModel,
+  mnistDigits,
+  parseSparsity,
+  selectRows,
+  trainNetwork,
+  type LayerPassObservation,
+} from "../../src/engine/index.ts"
 import {
   buildImportedNetwork,
   convertOnnx,
   readOnnxFile,
   traceForward,
+  withWeightNm,
   type ImportedModel,
 } from "../../src/onnx/index.ts"
 import { decodeTrace, encodeTrace, observe, TRACE_SCHEMA_VERSION } from "../../src/trace/index.ts"
 import { type Fixtures, hasTorch, makeFixtures, onCi, TORCH_MISSING } from "./torch-fixtures.ts"
 
 /**
- * Inference traces of an imported model: the forward pass on a dataset's inputs, with the real
- * activation masks, and the N:M structure the checkpoint's weights carry on the weight operands.
+ * Traces of an imported model: inference (the forward pass on a dataset's inputs, with the real
+ * activation masks) and fine-tuning from its weights with any sparsity method (all three passes),
+ * with the N:M structure the checkpoint's weights carry on the weight operands.
  */
 
 const importOnnxFile = (file: string): ImportedModel =>
@@ -50,15 +59,15 @@ describe.runIf(hasTorch)("traces of an imported model", () => {
     const network = buildImportedNetwork(model)
     const data = selectRows(
       mnistDigits(),
-      Array.from({ length: 40 }, (_, i) => i),
+      Array.from({ length: 24 }, (_, i) => i),
     )
     const records: LayerPassObservation[] = []
     const result = traceForward(network, data, {
-      batchSize: 16,
+      batchSize: 8,
       traceEveryBatches: 2,
       onObservation: (o) => records.push(copy(o)),
     })
-    expect(result).toMatchObject({ samples: 40, batches: 3, tracedBatches: 2 })
+    expect(result).toMatchObject({ samples: 24, batches: 3, tracedBatches: 2 })
     expect(records.map((r) => `${r.step} ${r.layer} ${r.pass}`)).toEqual(
       [0, 2].flatMap((step) => ["conv", "conv2", "fc1", "fc2", "fc3"].map((l) => `${step} ${l} forward`)),
     )
@@ -72,8 +81,8 @@ describe.runIf(hasTorch)("traces of an imported model", () => {
       fc3: { n: 1, m: 8, axis: "col" },
     })
     const conv2 = records.find((r) => r.layer === "conv2")!
-    expect(conv2.gemm).toEqual({ m: 16 * 24 * 24, n: 8, k: 3 * 3 * 8 })
-    expect(conv2.conv).toMatchObject({ batch: 16, ifmapHeight: 26, channels: 8, numFilters: 8, filterHeight: 3 })
+    expect(conv2.gemm).toEqual({ m: 8 * 24 * 24, n: 8, k: 3 * 3 * 8 })
+    expect(conv2.conv).toMatchObject({ batch: 8, ifmapHeight: 26, channels: 8, numFilters: 8, filterHeight: 3 })
     // The activation masks are the real ones: conv2 reads ReLU outputs, partly zero.
     const density = (v: Float32Array) => v.filter((x) => x !== 0).length / v.length
     expect(density(conv2.a.values)).toBeGreaterThan(0.05)
@@ -123,5 +132,58 @@ describe.runIf(hasTorch)("traces of an imported model", () => {
       onObservation: (o) => inferred.push(copy(o)),
     })
     expect(inferred).toEqual(trained)
+  })
+
+  const fineTune = (name: string, method: string, samples: number) => {
+    const model = importOnnxFile(fixtures.file(`${name}.onnx`))
+    const data = selectRows(
+      mnistDigits(),
+      Array.from({ length: samples }, (_, i) => i),
+    )
+    const records: LayerPassObservation[] = []
+    trainNetwork({
+      model: model.config,
+      data: { train: data, test: data },
+      sparsity: Either.getOrThrow(parseSparsity(method)),
+      epochs: 1,
+      batchSize: 8,
+      learningRate: 0.05,
+      momentum: 0.9,
+      weightDecay: 0,
+      seed: 1,
+      traceEverySteps: 1,
+      initialTensors: model.weights!,
+      onObservation: withWeightNm((o) => records.push(copy(o))),
+    })
+    return { model, records }
+  }
+
+  it("fine-tuning starts from the checkpoint, traces all three passes, and N:M holds only while it is true", () => {
+    const { model, records } = fineTune("pruned", "dense", 16)
+    const passes = (step: number, layer: string) =>
+      records.filter((r) => r.step === step && r.layer === layer).map((r) => r.pass)
+    // The layer reading the image has no backward-data GEMM; every other has all three.
+    expect(passes(0, "conv")).toEqual(["forward", "backward-weight"])
+    for (const layer of ["conv2", "fc1", "fc2", "fc3"])
+      expect(passes(0, layer)).toEqual(["forward", "backward-data", "backward-weight"])
+    const fc2 = (step: number, pass: string) => records.find((r) => r.step === step && r.layer === "fc2" && r.pass === pass)!
+    // Step 0 runs the imported weight: forward b is its transpose, 2:4 down the columns.
+    const w = model.weights!.get("fc2.weight")!
+    const b = fc2(0, "forward").b
+    expect(b.values[3 * b.cols + 5]).toBe(w[5 * 64 + 3])
+    expect(b.nm).toEqual({ n: 2, m: 4, axis: "col" })
+    expect(fc2(0, "backward-data").b.nm).toEqual({ n: 2, m: 4, axis: "row" })
+    // Dense fine-tuning regrows the pruned weights: by step 1 the structure is gone, and so is nm.
+    expect(fc2(1, "forward").b.nm).toBeNull()
+  })
+
+  it("fine-tunes a graph with batch norm, concat and grouped convs under an N:M method", () => {
+    const { records } = fineTune("kitchen", "nm:2:4", 8)
+    const layers = [...new Set(records.map((r) => r.layer))]
+    expect(layers).toEqual(["conv1", "dw", "branch", "grouped", "fc1", "fc2"])
+    expect(records.filter((r) => r.pass === "backward-data").map((r) => r.layer)).toEqual(layers.slice(1))
+    expect(records.find((r) => r.layer === "dw" && r.pass === "forward")!.groups).toBe(8)
+    // The sparsifier announces 2:4 wherever it prunes (K a multiple of 4): fc1 reads 216 features.
+    expect(records.find((r) => r.layer === "fc1" && r.pass === "forward")!.b.nm).toEqual({ n: 2, m: 4, axis: "col" })
   })
 })
