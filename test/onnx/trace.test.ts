@@ -166,7 +166,8 @@ describe.runIf(hasTorch)("traces of an imported model", () => {
     expect(passes(0, "conv")).toEqual(["forward", "backward-weight"])
     for (const layer of ["conv2", "fc1", "fc2", "fc3"])
       expect(passes(0, layer)).toEqual(["forward", "backward-data", "backward-weight"])
-    const fc2 = (step: number, pass: string) => records.find((r) => r.step === step && r.layer === "fc2" && r.pass === pass)!
+    const fc2 = (step: number, pass: string) =>
+      records.find((r) => r.step === step && r.layer === "fc2" && r.pass === pass)!
     // Step 0 runs the imported weight: forward b is its transpose, 2:4 down the columns.
     const w = model.weights!.get("fc2.weight")!
     const b = fc2(0, "forward").b
