@@ -8,6 +8,7 @@ import { mapCommand } from "./map.ts"
 import { runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
 import { timeloopCommand } from "./timeloop.ts"
+import { traceCommand } from "./trace.ts"
 import { trainCommand } from "./train.ts"
 
 const spade = Command.make("spade").pipe(
@@ -20,6 +21,7 @@ const spade = Command.make("spade").pipe(
     listCommand,
     simulateCommand,
     timeloopCommand,
+    traceCommand,
   ]),
 )
 

@@ -31,4 +31,5 @@ export {
   unpackMask,
 } from "./summarize.ts"
 export { META_KEYS, decodeTrace, encodeTrace, traceColumns } from "./arrow.ts"
-export { readTrace, writeTrace } from "./io.ts"
+export { decodeTraceFile, readTrace, writeTrace } from "./io.ts"
+export { decodeNpzTrace, NPZ_FORMAT, NPZ_FORMAT_VERSION } from "./npz.ts"

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeTrace, encodeTrace } from "./arrow.ts"
 import { TraceError } from "./errors.ts"
+import { decodeNpzTrace, looksLikeZip } from "./npz.ts"
 import type { Trace, TraceMetaInput, TraceRecord } from "./schema.ts"
 
 const errnoReason = (e: unknown): string =>
@@ -31,13 +32,21 @@ export const writeTrace = (
     ),
   )
 
+/**
+ * Decode a trace file of either kind: Spade's Arrow IPC, or the PyTorch recorder's .npz (a ZIP,
+ * told apart by its magic bytes, or by its extension when the file is too damaged to have any).
+ */
+export const decodeTraceFile = (bytes: Uint8Array, file: string): Either.Either<Trace, TraceError> =>
+  looksLikeZip(bytes) || /\.npz$/i.test(file) ? decodeNpzTrace(bytes, file) : decodeTrace(bytes, file)
+
+/** Read and validate a trace: Arrow IPC or recorder .npz, whichever the file is. */
 export const readTrace = (file: string): Effect.Effect<Trace, TraceError> =>
   Effect.try({
     try: () => fs.readFileSync(file),
     catch: (e) => new TraceError({ file, reason: `cannot read (${errnoReason(e)})` }),
   }).pipe(
     Effect.flatMap((buf) =>
-      Either.match(decodeTrace(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file), {
+      Either.match(decodeTraceFile(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file), {
         onLeft: Effect.fail,
         onRight: Effect.succeed,
       }),
