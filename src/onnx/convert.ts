@@ -279,8 +279,13 @@ class Converter {
     const last = this.layers[this.layers.length - 1]!
     if (out.source !== last.name)
       this.fail(`graph.output "${output}"`, `is produced by "${out.source}", which is not the last layer`)
-    if (out.spade.length !== 1 || (out.perm !== null && !isIdentity(out.perm)))
+    if (out.spade.length !== 1)
       this.fail(`graph.output "${output}"`, `has dims ${show(out.dims)}, expected [batch, classes] logits`)
+    if (out.perm !== null && !isIdentity(out.perm))
+      this.fail(
+        `graph.output "${output}"`,
+        "is a flattened image (Spade orders it H, W, C, not C, H, W), expected [batch, classes] logits",
+      )
     if (last.type === "softmax")
       this.notes.push("the model ends in a softmax; Spade's training adds its own softmax cross-entropy on top")
 
@@ -709,6 +714,12 @@ class Converter {
       this.setConst(node.outputs[0]!, { kind: "int", dims: [dims.length], data: Float64Array.from(dims) })
       return
     }
+    if (op === "Identity" && this.isConst(node.inputs[0]!)) {
+      // A weight renamed (PyTorch dedupes equal initializers this way): the same constant, data or not.
+      const c = this.values.get(node.inputs[0]!) as Const
+      this.values.set(node.outputs[0]!, { ...c, name: node.outputs[0]! })
+      return
+    }
     if (FOLDABLE.has(op) && present.length > 0 && present.every((i) => this.isConst(i)) && this.fold(node)) return
     switch (op) {
       case "Identity":
@@ -971,21 +982,31 @@ class Converter {
     const stride = strides[0]!
     const [n, c, h, w] = x.dims as [number, number, number, number]
     const padding = this.padding(node, [h, w], size, stride)
-    if (padding !== 0)
-      this.nodeFail(
-        node,
-        `pads ${padding} on every side, expected none (Spade's ${node.opType === "MaxPool" ? "maxpool" : "avgpool"} has no padding)`,
-      )
-    const oh = Math.floor((h - size) / stride) + 1
-    const ow = Math.floor((w - size) / stride) + 1
-    if (
-      attrInt(node, "ceil_mode", 0) !== 0 &&
-      (Math.ceil((h - size) / stride) + 1 !== oh || Math.ceil((w - size) / stride) + 1 !== ow)
-    )
+    const type = node.opType === "MaxPool" ? "maxpool" : "avgpool"
+    const out = (n: number, round: (v: number) => number) => round((n + 2 * padding - size) / stride) + 1
+    const oh = out(h, Math.floor)
+    const ow = out(w, Math.floor)
+    if (attrInt(node, "ceil_mode", 0) !== 0 && (out(h, Math.ceil) !== oh || out(w, Math.ceil) !== ow))
       this.nodeFail(node, "ceil_mode = 1 changes the output size here, expected floor rounding")
     if (oh < 1 || ow < 1) this.nodeFail(node, `window ${size} does not fit the ${h}×${w} input`)
-    const type = node.opType === "MaxPool" ? "maxpool" : "avgpool"
-    this.emit(node, { type, size, stride } as Draft, [x], [n, c, oh, ow], [oh, ow, c], null)
+    let window = size
+    if (padding !== 0) {
+      // Spade's pools have no padding. Shapes alone survive a window with the same output size and
+      // no padding (ResNet's 3×3/2 pad-1 max pool takes 112 to 56, as does a 2×2/2 one); the
+      // values do not, so an import with weights stops here.
+      window = h - (oh - 1) * stride
+      const fits = window >= 1 && w - (ow - 1) * stride === window
+      if (this.weights !== null || !fits)
+        this.nodeFail(
+          node,
+          `pads ${padding} on every side, expected none (Spade's ${type} has no padding` +
+            `${fits ? `; --shapes-only imports it as an unpadded ${window}×${window} window of the same output size` : ""})`,
+        )
+      this.notes.push(
+        `${node.name}: ${size}×${size} ${type} with padding ${padding} imported as an unpadded ${window}×${window} window (same output size)`,
+      )
+    }
+    this.emit(node, { type, size: window, stride } as Draft, [x], [n, c, oh, ow], [oh, ow, c], null)
   }
 
   private globalPool(node: OnnxNode, keepDims: boolean): void {

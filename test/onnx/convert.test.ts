@@ -237,6 +237,29 @@ describe("ONNX graphs into Spade models", () => {
     expect(model.layers[0]).toMatchObject({ rows: 4, cols: 6, nm: null, weightDensity: null })
   })
 
+  it("a padded pool: an error with weights, an unpadded window of the same output size for shapes", () => {
+    const graph = (shapesOnly: boolean): Graph => ({
+      input: [1, 2, 8, 8],
+      nodes: [
+        node("Conv", ["x", "K"], ["c"], { kernel_shape: [1, 1] }),
+        node("MaxPool", ["c"], ["p"], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
+        node("Flatten", ["p"], ["f"]),
+        node("Gemm", ["f", "W"], ["y"], { transB: 1 }),
+      ],
+      ...(shapesOnly
+        ? { extraInputs: [valueInfo("K", [2, 2, 1, 1]), valueInfo("W", [3, 32])] }
+        : { initializers: [floats("K", [2, 2, 1, 1], [1, 0, 0, 1]), floats("W", [3, 32], range(96))] }),
+    })
+    expect(error(graph(false))).toBe(
+      `node "/MaxPool" (MaxPool): pads 1 on every side, expected none (Spade's maxpool has no padding; --shapes-only imports it as an unpadded 2×2 window of the same output size)`,
+    )
+    const shapes = ok(graph(true))
+    expect(shapes.config.layers[1]).toEqual({ type: "maxpool", name: "MaxPool", size: 2, stride: 2 })
+    expect(shapes.notes).toContain(
+      "/MaxPool: 3×3 maxpool with padding 1 imported as an unpadded 2×2 window (same output size)",
+    )
+  })
+
   it("says what is wrong, where, in one line", () => {
     const gemm = (attrs: Record<string, Attr> = {}) => node("Gemm", ["x", "W"], ["y"], { transB: 1, ...attrs })
     const w = [floats("W", [3, 6], range(18))]
