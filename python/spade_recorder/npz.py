@@ -10,8 +10,8 @@ Layout, format version 1 (np.savez writes it STORED, np.savez_compressed DEFLATE
 
 Each record is a Spade TraceRecord as JSON, except that in each operand (a, b, out) the bulk
 fields are [offset, length] pairs into the flat arrays: "mask": [offset, bytes] into masks,
-"rowNnz": [offset, rows] into row_nnz, "tileNnz": [offset, tiles] into tile_nnz. `temporal` (optional, sequence
-input) holds its per-frame counts inline as integer lists. Every other field is the record's own
+"rowNnz": [offset, rows] into row_nnz, "tileNnz": [offset, tiles] into tile_nnz. `temporal`
+(optional, sequence input) holds its per-frame counts inline as integer lists. Every other field is the record's own
 value (the README documents them field by field).
 """
 
@@ -49,7 +49,8 @@ def write(path: str, meta: dict, records: list[dict], compressed: bool = False) 
             rec[role] = op
         if rec.get("temporal") is not None:
             t = rec["temporal"]
-            rec["temporal"] = {**t, "events": [int(v) for v in t["events"]], "activationNnz": [int(v) for v in t["activationNnz"]]}
+            lists = {key: [int(v) for v in t[key]] for key in ("events", "activationNnz")}
+            rec["temporal"] = {**t, **lists}
         out_records.append(rec)
     header = {
         "format": FORMAT,

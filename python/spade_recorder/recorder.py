@@ -13,10 +13,12 @@ engine names them (src/trace/observation.ts), so a recorded run replays like a S
   MatMul (two activations, op "matmul"): forward out = A . B, backward-data dA = dOut . B^T,
   backward-weight dB = A^T . dOut; batch dimensions (attention: batch x heads) become `groups`.
 
-A layer whose input needs no gradient (the first one) has no backward-data record. Gradients are
-seen through an identity autograd function on the layer's output (a copy, so a following
-in-place ReLU cannot corrupt it), inserted only on recorded steps: other steps pay one Python
-call per layer and nothing else.
+A layer whose input needs no gradient (the first one) has no backward-data record, and one whose
+weight needs none has no backward-weight record. Only recorded steps are touched; other steps pay
+one Python call per hook. On a recorded step the recorder takes what autograd computes anyway: dY
+and dX through identity autograd functions on a layer's output and inputs (copies, so a following
+in-place ReLU cannot corrupt them), dW through a hook on the weight. The one thing autograd never
+forms, a conv's im2col gradient dY . W, is computed as a 1x1 convolution of dY.
 """
 
 from __future__ import annotations
@@ -346,12 +348,14 @@ class Recorder:
                     nm = {"n": int(n), "m": int(m), "axis": axis}
                     break
             else:
-                raise ValueError(f"spade_recorder: layer {layer.name}: the weight does not satisfy the declared {n}:{m}")
+                raise ValueError(
+                    f"spade_recorder: layer {layer.name}: the weight does not satisfy the declared {n}:{m}"
+                )
         elif self.detect:
             nm = detect_nm(nz, ("col", "row"), groups)
         return summarize(nz, "weight", nm)
 
-    def _emit(self, call: _Call, pass_: str, gemm: tuple[int, int, int], groups: int, conv, a, b, out) -> None:  # noqa: ANN001
+    def _emit(self, call: _Call, pass_: str, gemm: tuple, groups: int, conv, a, b, out) -> None:  # noqa: ANN001
         m, n, k = gemm
         record = {
             "step": call.step,
@@ -415,7 +419,8 @@ class Recorder:
         x_sum = summarize(_map(xm), "activation")
         call.state.update(dims=(rows, cout, cin), x=xm, x_sum=x_sum, w_nz=w_nz)
         out = summarize(_map(y.reshape(-1, cout)), "output")
-        self._emit(call, "forward", (rows, cout, cin), 1, None, x_sum, self._weight(call, np.ascontiguousarray(w_nz.T), 1), out)
+        w_t = self._weight(call, np.ascontiguousarray(w_nz.T), 1)
+        self._emit(call, "forward", (rows, cout, cin), 1, None, x_sum, w_t, out)
         if not y.requires_grad:
             return y
         self._watch_weight(call, w, self._linear_dw)
@@ -425,7 +430,8 @@ class Recorder:
         rows, cout, cin = call.state["dims"]
         dy = summarize(_map(call.state["dy"]), "grad-output")
         out = summarize(_map(dx.reshape(-1, cin)), "grad-input")
-        self._emit(call, "backward-data", (rows, cin, cout), 1, None, dy, self._weight(call, call.state["w_nz"], 1), out)
+        w = self._weight(call, call.state["w_nz"], 1)
+        self._emit(call, "backward-data", (rows, cin, cout), 1, None, dy, w, out)
 
     def _linear_dw(self, call: _Call, dw: torch.Tensor | None) -> None:
         rows, cout, cin = call.state["dims"]
@@ -433,7 +439,8 @@ class Recorder:
         if dw is None:
             dw = dy.t() @ call.state["x"]
         a = summarize(_map(dy.t()), "grad-output")
-        self._emit(call, "backward-weight", (cout, cin, rows), 1, None, a, call.state["x_sum"], summarize(_map(dw), "grad-weight"))
+        out = summarize(_map(dw), "grad-weight")
+        self._emit(call, "backward-weight", (cout, cin, rows), 1, None, a, call.state["x_sum"], out)
 
     def _linear_pre_hook(self, layer: _Layer) -> Callable:
         def hook(_m: nn.Module, inputs: tuple) -> tuple | None:
@@ -527,11 +534,12 @@ class Recorder:
         dyt = _nonzero(dy).reshape(batch, g, coutg, -1).permute(1, 2, 0, 3).reshape(g * coutg, rows).numpy()
         dw_map = _map(dw.detach().view(g, coutg, cg, r, s).permute(0, 1, 3, 4, 2).reshape(g * coutg, kg))
         a = summarize(dyt, "grad-output")
-        self._emit(call, "backward-weight", (coutg, kg, rows), g, st["conv"], a, st["col"], summarize(dw_map, "grad-weight"))
+        out = summarize(dw_map, "grad-weight")
+        self._emit(call, "backward-weight", (coutg, kg, rows), g, st["conv"], a, st["col"], out)
 
     # -- MatMul ----------------------------------------------------------------------------------
 
-    def _matmul_begin(self, layer: _Layer, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, _Call]:
+    def _matmul_begin(self, layer: _Layer, a: torch.Tensor, b: torch.Tensor) -> tuple:
         if a.dim() < 2 or b.dim() < 2:
             raise ValueError(f"spade_recorder: layer {layer.name}: MatMul needs operands of at least 2 dimensions")
         call = self._open_call(layer)
@@ -557,7 +565,8 @@ class Recorder:
         b_nz = _map(b.reshape(g * k, n))
         call.state.update(a_nz=a_nz, b_nz=b_nz)
         out = summarize(_map(y.reshape(g * m, n)), "output")
-        self._emit(call, "forward", (m, n, k), g, None, summarize(a_nz, "activation"), summarize(b_nz, "activation"), out)
+        a_sum, b_sum = summarize(a_nz, "activation"), summarize(b_nz, "activation")
+        self._emit(call, "forward", (m, n, k), g, None, a_sum, b_sum, out)
         if not y.requires_grad:
             return y
 
@@ -617,7 +626,15 @@ class Recorder:
         original = mha.forward
         warned = []
 
-        def forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True):  # noqa: ANN001, ANN202, E501
+        def forward(  # noqa: ANN202
+            query,  # noqa: ANN001
+            key,  # noqa: ANN001
+            value,  # noqa: ANN001
+            key_padding_mask=None,  # noqa: ANN001
+            need_weights=True,  # noqa: ANN001
+            attn_mask=None,  # noqa: ANN001
+            average_attn_weights=True,  # noqa: ANN001
+        ):
             plain = not self._active
             supported = (
                 query is key
@@ -628,7 +645,10 @@ class Recorder:
             )
             if not plain and not supported:
                 if not warned:
-                    warnings.warn(f"spade_recorder: {name}: only self-attention with a packed in-projection is recorded")
+                    warnings.warn(
+                        f"spade_recorder: {name}: only self-attention with a packed in-projection is recorded",
+                        stacklevel=2,
+                    )
                     warned.append(True)
                 plain = True
             if plain:
@@ -654,7 +674,9 @@ class Recorder:
         a, b, call = self._matmul_begin(layer, a, b)
         return self._matmul_end(call, a, b, torch.matmul(a, b))
 
-    def _attention(self, mha, layers, query, key_padding_mask, need_weights, attn_mask, average_attn_weights):  # noqa: ANN001, ANN202
+    def _attention(  # noqa: ANN202
+        self, mha, layers, query, key_padding_mask, need_weights, attn_mask, average_attn_weights  # noqa: ANN001
+    ):
         unbatched = query.dim() == 2
         x = query.unsqueeze(1) if unbatched else query
         if not mha.batch_first or unbatched:
