@@ -101,7 +101,9 @@ export const decodeModelProto = (file: string, bytes: Uint8Array): Either.Either
   } catch (e) {
     // protobufjs says "index out of range: 7795 + 3 > 7827" for a cut file, "invalid wire type" for another format.
     const detail = (e instanceof Error ? e.message : String(e)).split("\n")[0]
-    const truncated = /index out of range/.test(detail ?? "")
+    // Serializers write fields in number order, so a ModelProto starts with ir_version (field 1,
+    // varint: tag byte 0x08). Anything else that fails to decode is some other file.
+    const truncated = bytes[0] === 0x08 && /index out of range/.test(detail ?? "")
     return fail(
       `${truncated ? "truncated" : "not an ONNX file"} (${bytes.length} bytes; protobuf decoding failed: ${detail}); ` +
         "expected an ONNX ModelProto as torch.onnx.export writes",

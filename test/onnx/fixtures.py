@@ -151,6 +151,56 @@ def prune(model: Pruned) -> None:
     prune_nm(model.fc3.weight, 1, 8)
 
 
+class Bottleneck(nn.Module):
+    """torchvision's ResNet v1.5 bottleneck: the stride on the 3x3 conv."""
+
+    def __init__(self, cin: int, width: int, stride: int, downsample: bool) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4))
+            if downsample
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
+
+
+class ResNet50(nn.Module):
+    """torchvision.models.resnet50 rebuilt module for module (same names), without torchvision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = 64
+        for i, (width, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]):
+            layer = []
+            for j in range(blocks):
+                layer.append(Bottleneck(cin, width, stride if j == 0 else 1, j == 0))
+                cin = width * 4
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2048, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 class Unsupported(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -201,6 +251,12 @@ def main() -> None:
     export(pruned, torch.rand(BATCH, 1, 28, 28, generator=g), out, "pruned", manifest)
 
     export(Unsupported(), torch.randn(BATCH, 8, generator=g), out, "unsupported", manifest, numeric=False)
+
+    # Shapes only (export_params=False): the weights are declared inputs, the file is 26 KB.
+    resnet50 = ResNet50().eval()
+    torch.onnx.export(
+        resnet50, torch.randn(1, 3, 224, 224), os.path.join(out, "resnet50.onnx"), opset_version=OPSET, export_params=False
+    )
 
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f)
