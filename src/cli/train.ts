@@ -88,6 +88,8 @@ export const trainCommand = Command.make("train", options, (o) =>
         }),
       )
     const { config: model, imported } = yield* loadAnyModel(o.model, { shapesOnly: o.shapesOnly })
+    // What the import changed or dropped (a padded pool's window, a trailing softmax) goes to stderr.
+    for (const note of imported?.notes ?? []) yield* Console.error(`note: ${o.model}: ${note}`)
     const sparsity = yield* Either.match(parseSparsity(o.sparsity), { onLeft: Effect.fail, onRight: Effect.succeed })
     const data = yield* Either.match(loadDataset(o.dataset, { seed: o.seed, testFraction: 0.2 }), {
       onLeft: Effect.fail,
