@@ -58,7 +58,7 @@ const options = {
   model: Options.text("model").pipe(
     Options.optional,
     Options.withDescription(
-      "Map every weighted layer of a model (name from models/, a JSON file or an ONNX file) for its three training passes, dense operands.",
+      "Map every GEMM layer of a model (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file) for its three training passes; dense operands unless --density, --weight-density or --nm say otherwise.",
     ),
   ),
   batch: Options.integer("batch").pipe(
@@ -120,7 +120,9 @@ const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
     if (Option.isSome(o.model)) {
       const batch = yield* positiveInt("--batch", o.batch)
       // The mapper needs shapes only: an ONNX file's weights are not even decoded.
-      return targetsFromModel((yield* loadAnyModel(o.model.value, { shapesOnly: true })).config, batch)
+      const model = (yield* loadAnyModel(o.model.value, { shapesOnly: true })).config
+      const { a, b } = yield* operandSpecs(o)
+      return targetsFromModel(model, batch, { kind: "operands", a, weight: b }, o.seed)
     }
     if (Option.isSome(o.trace)) return targetsFromTrace((yield* readTrace(o.trace.value)).records, o.seed)
     const { a, b } = yield* operandSpecs(o)

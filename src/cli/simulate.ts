@@ -9,17 +9,39 @@ import {
   layerFromTrace,
   loadDataflow,
   machineOf,
+  modelStepLayers,
   readMappingFile,
+  type Layer,
   type MappingEntry,
+  type OperandSpec,
   type SimRow,
 } from "../machine/index.ts"
+import { loadAnyModel } from "../onnx/index.ts"
 import { simulateLayer, simulateWithEntry, writeRows } from "../sim/index.ts"
 import { readTrace, type TraceRecord } from "../trace/index.ts"
-import { jsonOption, loadAccelerator, machineFlags, machineOptionsOf } from "./workload-options.ts"
+import {
+  jsonOption,
+  loadAccelerator,
+  machineFlags,
+  machineOptionsOf,
+  operandOptions,
+  operandSpecs,
+} from "./workload-options.ts"
 
 const options = {
   trace: Options.file("trace").pipe(
+    Options.optional,
     Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment."),
+  ),
+  model: Options.text("model").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Instead of a trace, a model's shapes (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file): every GEMM of one training step, with statistical operands (--density, --weight-density, --nm; dense without them).",
+    ),
+  ),
+  batch: Options.integer("batch").pipe(
+    Options.withDefault(1),
+    Options.withDescription("Samples per training step for --model."),
   ),
   accelerator: Options.text("accelerator").pipe(
     Options.repeated,
@@ -46,6 +68,7 @@ const options = {
     ),
   ),
   ...machineFlags,
+  ...operandOptions,
   json: jsonOption,
 }
 
@@ -68,11 +91,11 @@ const pickSteps = (
   return Effect.succeed(records.filter((r) => r.step === wanted))
 }
 
-/** One traced (layer, pass) on one machine: under its mapping-file entry when the file has mappings for this accelerator. */
+/** One (layer, pass) on one machine: under its mapping-file entry when the file has mappings for this accelerator. */
 const runOne = (
   acc: Accelerator,
   machine: ReturnType<typeof machineOf>,
-  layer: ReturnType<typeof layerFromTrace>,
+  layer: Layer,
   mine: ReadonlyArray<MappingEntry>,
   source: string,
   dataflow: string | undefined,
@@ -103,6 +126,70 @@ const runOne = (
       .row
   })
 
+/**
+ * What to run: a trace's records (their real masks), or a model's shapes: every GEMM of one
+ * training step (the engine's listing, as a trace of that step would hold them) with statistical
+ * operands, the path for shape-only models (the zoo, an ONNX model without weights).
+ */
+const workOf = (o: {
+  readonly trace: Option.Option<string>
+  readonly model: Option.Option<string>
+  readonly batch: number
+  readonly step: string
+  readonly seed: number
+  readonly density: Option.Option<number>
+  readonly weightDensity: Option.Option<number>
+  readonly nm: Option.Option<string>
+}) =>
+  Effect.gen(function* () {
+    const given = (["trace", "model"] as const).filter((k) => Option.isSome(o[k]))
+    if (given.length !== 1)
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "",
+          expected: `expected exactly one of --trace, --model; got ${given.length === 0 ? "none" : "both"}`,
+        }),
+      )
+    if (Option.isSome(o.trace)) {
+      if (Option.isSome(o.density) || Option.isSome(o.weightDensity) || Option.isSome(o.nm))
+        return yield* Effect.fail(
+          new ConfigError({
+            file: "command line",
+            path: "--density",
+            expected: "expected no statistical operands with --trace: a trace replays its real masks",
+          }),
+        )
+      const trace = yield* readTrace(o.trace.value)
+      const records = yield* pickSteps(trace.records, o.step)
+      return {
+        model: trace.meta.model,
+        method: trace.meta.method,
+        layers: records.map((r) => ({ step: r.step, layer: layerFromTrace(r) })),
+      }
+    }
+    if (!Number.isSafeInteger(o.batch) || o.batch < 1)
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--batch",
+          expected: `expected a positive integer, got ${o.batch}`,
+        }),
+      )
+    // Shapes only: an ONNX file's weights are not decoded (its GEMMs run with the statistical operands asked for).
+    const model = (yield* loadAnyModel(Option.getOrThrow(o.model), { shapesOnly: true })).config
+    const { a, b } = yield* operandSpecs(o)
+    const layers = modelStepLayers(model, o.batch, { kind: "operands", a, weight: b }, o.seed)
+    return {
+      model: model.name,
+      method: `shapes (ifmaps ${labelOf(a)}, weights ${labelOf(b)})`,
+      layers: layers.map((layer) => ({ step: 0, layer })),
+    }
+  })
+
+const labelOf = (spec: OperandSpec): string =>
+  spec.kind === "uniform" ? `uniform:${spec.density}` : spec.kind === "nm" ? `nm:${spec.n}:${spec.m}` : spec.kind
+
 export const simulateCommand = Command.make("simulate", options, (o) =>
   Effect.gen(function* () {
     if (o.accelerator.length === 0)
@@ -122,8 +209,7 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
         }),
       )
     const accs = yield* Effect.forEach(o.accelerator, loadAccelerator)
-    const trace = yield* readTrace(o.trace)
-    const records = yield* pickSteps(trace.records, o.step)
+    const work = yield* workOf(o)
     const entries: ReadonlyArray<MappingEntry> = Option.isSome(o.mapping) ? yield* readMappingFile(o.mapping.value) : []
     const rows: Array<SimRow & { step: number; model: string; method: string }> = []
     for (const acc of accs) {
@@ -135,10 +221,9 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
         mine[0] === undefined ? undefined : { source, settings: mine[0].machine },
       )
       const machine = machineOf(acc, settings)
-      for (const r of records) {
-        const layer = layerFromTrace(r)
-        const row = yield* runOne(acc, machine, layer, mine, source, Option.getOrUndefined(o.dataflow))
-        rows.push({ ...row, step: r.step, model: trace.meta.model, method: trace.meta.method })
+      for (const w of work.layers) {
+        const row = yield* runOne(acc, machine, w.layer, mine, source, Option.getOrUndefined(o.dataflow))
+        rows.push({ ...row, step: w.step, model: work.model, method: work.method })
       }
     }
     if (Option.isSome(o.out)) {
@@ -156,15 +241,16 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
       })
     }
     if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))
-    else if (Option.isNone(o.out))
+    else if (Option.isNone(o.out)) {
+      const width = rows.reduce((w, r) => Math.max(w, r.layer.length), 10)
       for (const r of rows)
         yield* Console.log(
-          `${r.layer.padEnd(10)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`,
+          `${r.layer.padEnd(width)} ${(r.pass ?? "").padEnd(16)} ${r.accelerator.padEnd(18)} ${String(r.cycles).padStart(10)} cycles  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}]`,
         )
-    else yield* Console.log(`${rows.length} rows -> ${o.out.value}`)
+    } else yield* Console.log(`${rows.length} rows -> ${o.out.value}`)
   }),
 ).pipe(
   Command.withDescription(
-    "Replay a trace's layers and passes on one or more accelerators (any family), under canonical mappings or the mapper's (--mapping), and write tidy result rows (CSV or Arrow).",
+    "Replay a trace's layers and passes on one or more accelerators (any family), or one training step of a model's shapes with statistical operands (--model), under canonical mappings or the mapper's (--mapping), and write tidy result rows (CSV or Arrow).",
   ),
 )

@@ -350,6 +350,7 @@ const mapTraced = (
           m: target.gemm.m,
           n: target.gemm.n,
           k: target.gemm.k,
+          groups: target.groups ?? 1,
           cycles: r.evaluation.cycles,
           energyPj: r.evaluation.energyPj,
           dramWords: r.evaluation.dramWords,

@@ -2,6 +2,8 @@ import { fnvDeriveSeed } from "../tensor/index.ts"
 import type { ConvDims } from "../trace/index.ts"
 import { materializeMask, operandCols, operandRows, type Operand } from "./operand.ts"
 
+export { isStatistical } from "./operand.ts"
+
 /**
  * Grouped GEMMs (the trace contract's `groups`): a record with groups g is g independent GEMMs of
  * its (m, n, k), the operands stacked along rows: a is [g·m × k], b is [g·k × n], and group i owns
@@ -25,9 +27,6 @@ export const groupConv = (c: ConvDims): ConvDims => {
   const { groups: _, ...rest } = c
   return { ...rest, channels: c.channels / g, numFilters: c.numFilters / g }
 }
-
-/** Whether an operand is a statistical stand-in (no real mask: every group looks alike). */
-export const isStatistical = (op: Operand): boolean => op.kind === "dense" || op.kind === "uniform" || op.kind === "nm"
 
 /**
  * Group i's operand: rows [i·rows, (i+1)·rows) of a stacked operand. A real mask is sliced (an N:M

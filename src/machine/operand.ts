@@ -51,6 +51,46 @@ export type OperandSpec =
   | { readonly kind: "uniform"; readonly density: number }
   | { readonly kind: "nm"; readonly n: number; readonly m: number; readonly along?: "reduction" | "other" | undefined }
 
+/** Whether an operand is a statistical stand-in (no real mask: any group or row of it looks like any other). */
+export const isStatistical = (op: Operand): boolean => op.kind === "dense" || op.kind === "uniform" || op.kind === "nm"
+
+/**
+ * Statistical operands of up to this many elements are materialized as seeded masks wherever
+ * positions matter, so every count is exact for that mask. A real network's operands run to tens of
+ * millions of elements (ResNet-50's first im2col alone is 1.8 M per image), too many to draw one
+ * by one: beyond it, counts that need positions come from the density in expectation, and timings
+ * that need positions run on a block of it (`sampleBlock`), scaled up.
+ */
+export const EXACT_ELEMENTS = 1 << 16
+
+/** A statistical operand too large to materialize whole (a dense one never needs it). */
+export const isLargeStatistical = (op: Operand): boolean =>
+  (op.kind === "uniform" || op.kind === "nm") && op.rows * op.cols > EXACT_ELEMENTS
+
+/**
+ * A GEMM whose operands are both statistical (dense ones included: a family that steps through
+ * positions steps through those too) and one of its three tensors, a (M×K), b (K×N) or the output
+ * (M×N, what a family pairing every position with every filter steps through), is past `EXACT_ELEMENTS`.
+ */
+export const isLargeStatisticalGemm = (a: Operand, b: Operand): boolean => {
+  if (!isStatistical(a) || !isStatistical(b)) return false
+  const [m, k, n] = [operandRows(a), operandCols(a), operandCols(b)]
+  return m * k > EXACT_ELEMENTS || k * n > EXACT_ELEMENTS || m * n > EXACT_ELEMENTS
+}
+
+/**
+ * A statistical operand's stand-in with only its first `rows` rows and `cols` columns (the same
+ * kind, density and seed): the rows (and columns) of a statistical operand are alike, so what a
+ * timing measures on the block, scaled by what it leaves out, is what it would measure on all.
+ * A real operand is never sampled.
+ */
+export const sampleBlock = (op: Operand, rows: number, cols: number): Operand => {
+  if (op.kind === "trace" || op.kind === "derived") throw new Error("sampleBlock: a real mask is not sampled")
+  return rows >= op.rows && cols >= op.cols
+    ? op
+    : { ...op, rows: Math.min(rows, op.rows), cols: Math.min(cols, op.cols) }
+}
+
 export const operandRows = (op: Operand): number => (op.kind === "trace" ? op.trace.rows : op.rows)
 export const operandCols = (op: Operand): number => (op.kind === "trace" ? op.trace.cols : op.cols)
 
@@ -248,12 +288,20 @@ export const packRows = (mask: Uint8Array, rows: number, cols: number, transpose
   const [count, length] = transpose ? [cols, rows] : [rows, cols]
   const wordsPerRow = Math.ceil(length / 32)
   const words = new Uint32Array(count * wordsPerRow)
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++)
-      if (mask[r * cols + c] === 1) {
-        const [i, j] = transpose ? [c, r] : [r, c]
-        words[i * wordsPerRow + (j >>> 5)]! |= 1 << (j & 31)
-      }
+  // Two loops rather than one with a swap: the hot path allocates nothing per element.
+  if (transpose)
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols
+      const bit = 1 << (r & 31)
+      const word = r >>> 5
+      for (let c = 0; c < cols; c++) if (mask[base + c] === 1) words[c * wordsPerRow + word]! |= bit
+    }
+  else
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols
+      const row = r * wordsPerRow
+      for (let c = 0; c < cols; c++) if (mask[base + c] === 1) words[row + (c >>> 5)]! |= 1 << (c & 31)
+    }
   return { count, length, wordsPerRow, words }
 }
 
@@ -313,6 +361,8 @@ export const rowCounts = (op: Operand): Int32Array => {
 export const effectualMacs = (a: Operand, b: Operand): number => {
   if (a.kind === "dense") return operandRows(a) * operandNnz(b)
   if (b.kind === "dense") return operandCols(b) * operandNnz(a)
+  // Large statistical operands: nonzeros fall alike on every k, so Σ_k E[nnz(a[:,k])]·E[nnz(b[k,:])] = nnz(a)·nnz(b)/K.
+  if (isLargeStatisticalGemm(a, b)) return Math.round((operandNnz(a) * operandNnz(b)) / Math.max(1, operandCols(a)))
   const ca = columnCounts(a)
   const rb = rowCounts(b)
   let total = 0
@@ -330,5 +380,6 @@ export const encodedSize = (op: Operand, format: FormatName, wordBits: number, r
   const nm = nmOf(op)
   const params = { wordBits, runLengthBits, nm: nm === null ? undefined : { n: nm.n, m: nm.m } }
   const shape = { rows: operandRows(op), cols: operandCols(op), nnz: operandNnz(op) }
+  if (f.needsPositions && isLargeStatistical(op)) return f.expected(shape.rows, shape.cols, operandDensity(op), params)
   return f.exact(shape, f.needsPositions && op.kind !== "dense" ? materializeMask(op) : null, params)
 }

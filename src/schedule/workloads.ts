@@ -1,11 +1,11 @@
 import type { ModelConfig } from "../engine/index.ts"
 import {
   layerFromTrace,
-  layerShapesOf,
+  modelStepLayers,
   operandSpecOf,
   statisticalLayer,
-  trainingGemms,
   type Layer,
+  type TrainingMethod,
 } from "../machine/index.ts"
 import type { TraceRecord } from "../trace/index.ts"
 
@@ -33,10 +33,13 @@ export const targetsFromTrace = (records: ReadonlyArray<TraceRecord>, seed: numb
 }
 
 /**
- * Every weighted layer of a model file at a batch size, for all three training passes, with dense
- * operands: the GEMMs a training step of the engine runs and traces.
+ * Every GEMM layer of a model file at a batch size, for all three training passes: the GEMMs a
+ * training step of the engine runs and traces (attention's two products of activations and grouped
+ * convs included), with dense operands or a method's statistical ones (`modelStepLayers`).
  */
-export const targetsFromModel = (model: ModelConfig, batch: number): MapTarget[] =>
-  layerShapesOf(model, batch).flatMap(({ shape }) =>
-    trainingGemms(shape).map((w) => statisticalLayer(w, { kind: "dense" }, { kind: "dense" }, 1)),
-  )
+export const targetsFromModel = (
+  model: ModelConfig,
+  batch: number,
+  method: TrainingMethod = { kind: "dense" },
+  seed = 1,
+): MapTarget[] => [...modelStepLayers(model, batch, method, seed)]

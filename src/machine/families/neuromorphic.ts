@@ -12,7 +12,7 @@ import type { NeuromorphicAccelerator } from "../../hardware/index.ts"
 import { baseArch } from "../arch.ts"
 import type { MapConstraints } from "../constraints.ts"
 import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
-import { materializeMask } from "../operand.ts"
+import { isLargeStatisticalGemm, materializeMask, operandNnz } from "../operand.ts"
 import type { Layer } from "../workload.ts"
 
 /**
@@ -108,28 +108,106 @@ const same = (a: Mapping, b: Mapping): boolean =>
   a.factors.every((row, q) => row.every((f, d) => f === b.factors[q]![d])) &&
   a.keep[1]!.every((k, t) => k === b.keep[1]![t])
 
-const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => {
-  const acc = accOf(p)
-  const arch = p.machine.arch
+/** Where a layer's destination cores sit: mesh nodes used, the node of each core, the state cycles per node. */
+interface Layout {
+  readonly srcCores: number
+  readonly dstCores: number
+  readonly used: number
+  readonly slotOf: Int32Array
+  readonly stateCycles: ReadonlyArray<number>
+  readonly stateStep: number
+  readonly neuronsIn: (d: number) => number
+  readonly xy: (core: number) => readonly [number, number]
+}
+
+const layoutOf = (acc: NeuromorphicAccelerator, k: number, n: number): Layout => {
   const nc = acc.neuromorphic
-  const { m, n, k } = p.layer.gemm
-  const events = materializeMask(p.layer.a)
-  const bMask = materializeMask(p.layer.b)
-  const plan = neuromorphicPlan(acc, bMask, k, n)
-  const neuronsIn = (d: number): number => Math.min(nc.neuronsPerCore, n - d * nc.neuronsPerCore)
+  const npc = nc.neuronsPerCore
+  const srcCores = Math.ceil(k / npc)
+  const dstCores = Math.ceil(n / npc)
+  const neuronsIn = (d: number): number => Math.min(npc, n - d * npc)
   // Destination core d runs on node (srcCores + d) mod nodes; wrapped cores time-share it.
   const nodes = nc.meshCols * nc.meshRows
   const slots = new Map<number, number>()
-  const slotOf = Int32Array.from({ length: plan.dstCores }, (_, d) => {
-    const node = (plan.srcCores + d) % nodes
+  const slotOf = Int32Array.from({ length: dstCores }, (_, d) => {
+    const node = (srcCores + d) % nodes
     if (!slots.has(node)) slots.set(node, slots.size)
     return slots.get(node)!
   })
   const used = slots.size
   const neuronsAt = new Float64Array(used)
-  for (let d = 0; d < plan.dstCores; d++) neuronsAt[slotOf[d]!]! += neuronsIn(d)
+  for (let d = 0; d < dstCores; d++) neuronsAt[slotOf[d]!]! += neuronsIn(d)
   const stateCycles = Array.from(neuronsAt, (x) => Math.ceil((2 * x) / nc.stateWordsPerCyclePerCore))
-  const stateStep = stateCycles.reduce((a, b) => Math.max(a, b), 0)
+  const xy = (core: number): readonly [number, number] => {
+    const node = core % nodes
+    return [node % nc.meshCols, Math.floor(node / nc.meshCols)]
+  }
+  return {
+    srcCores,
+    dstCores,
+    used,
+    slotOf,
+    stateCycles,
+    stateStep: stateCycles.reduce((a, b) => Math.max(a, b), 0),
+    neuronsIn,
+    xy,
+  }
+}
+
+/**
+ * Large statistical operands (operand.ts `EXACT_ELEMENTS`), in expectation: each time step sends
+ * the mean number of events, spread alike over the presynaptic neurons, each with the mean fan-out;
+ * a neuron is active when one of the step's events reaches it; a packet goes to every core an event
+ * has a synapse in. No load imbalance beyond the placement's: the same events every step.
+ */
+const expectedCounts = (p: Prepared, acc: NeuromorphicAccelerator, L: Layout) => {
+  const nc = acc.neuromorphic
+  const { m, n, k } = p.layer.gemm
+  const events = operandNnz(p.layer.a)
+  const dB = n * k === 0 ? 0 : operandNnz(p.layer.b) / (n * k)
+  const perStep = m === 0 ? 0 : events / m
+  const perNode = new Float64Array(L.used)
+  for (let d = 0; d < L.dstCores; d++) perNode[L.slotOf[d]!]! += perStep * L.neuronsIn(d) * dB
+  let step = 0
+  for (let i = 0; i < L.used; i++)
+    step = Math.max(step, Math.ceil(perNode[i]! / nc.synopsPerCyclePerCore), L.stateCycles[i]!)
+  const balanced = Math.max(L.stateStep, Math.ceil((perStep * n * dB) / Math.max(1, L.used) / nc.synopsPerCyclePerCore))
+  // A packet per destination core holding a synapse of the event; hops from the event's core.
+  const reach = Array.from({ length: L.dstCores }, (_, d) => 1 - (1 - dB) ** L.neuronsIn(d))
+  let packetsPerEvent = 0
+  for (const r of reach) packetsPerEvent += r
+  let ew = 0
+  let ns = 0
+  for (let s = 0; s < L.srcCores; s++) {
+    const share = Math.min(nc.neuronsPerCore, k - s * nc.neuronsPerCore) / Math.max(1, k)
+    const [sx, sy] = L.xy(s)
+    for (let d = 0; d < L.dstCores; d++) {
+      const [dx, dy] = L.xy(L.srcCores + d)
+      ew += share * reach[d]! * Math.abs(dx - sx)
+      ns += share * reach[d]! * Math.abs(dy - sy)
+    }
+  }
+  const active = Math.round(m * n * (1 - (1 - dB) ** perStep))
+  return {
+    cycles: m * step,
+    balancedCycles: m * balanced,
+    synops: Math.round(events * n * dB),
+    events,
+    active,
+    packets: Math.round(events * packetsPerEvent),
+    hopsEw: Math.round(events * ew),
+    hopsNs: Math.round(events * ns),
+  }
+}
+
+/** Every event stepped through the placement: exact for the masks given. */
+const exactCounts = (p: Prepared, acc: NeuromorphicAccelerator, L: Layout) => {
+  const nc = acc.neuromorphic
+  const { m, n, k } = p.layer.gemm
+  const events = materializeMask(p.layer.a)
+  const bMask = materializeMask(p.layer.b)
+  const plan = neuromorphicPlan(acc, bMask, k, n)
+  const { used, slotOf, stateCycles, stateStep } = L
   const synPerNode = new Float64Array(used)
   const synPerCore = new Float64Array(plan.dstCores)
   const activeFlag = new Uint8Array(n)
@@ -168,6 +246,19 @@ const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => 
     // The same step with its synaptic ops spread evenly over the nodes the layer's cores occupy.
     balancedCycles += Math.max(stateStep, Math.ceil(stepSynops / Math.max(1, used) / nc.synopsPerCyclePerCore))
   }
+  return { cycles, balancedCycles, synops, events: eventCount, active, packets, hopsEw, hopsNs }
+}
+
+const evaluate = (p: Prepared, _m: Mapping, _c: MapConstraints): MachineCost => {
+  const acc = accOf(p)
+  const arch = p.machine.arch
+  const nc = acc.neuromorphic
+  const { m, n, k } = p.layer.gemm
+  const L = layoutOf(acc, k, n)
+  const { used } = L
+  const large = isLargeStatisticalGemm(p.layer.a, p.layer.b)
+  const x = large ? expectedCounts(p, acc, L) : exactCounts(p, acc, L)
+  const { cycles, balancedCycles, synops, events: eventCount, active, packets, hopsEw, hopsNs } = x
   const idle = m * n - active
   const stateWords = m * n
   // Loihi's figures are all-in: synaptic and state memory accesses are inside them, so these counts

@@ -14,7 +14,16 @@ import { baseArch } from "../arch.ts"
 import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
-import { encodedSize, materializeMask, operandNnz, packRows, popRange } from "../operand.ts"
+import {
+  EXACT_ELEMENTS,
+  encodedSize,
+  isLargeStatistical,
+  materializeMask,
+  operandNnz,
+  packRows,
+  popRange,
+  sampleBlock,
+} from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -56,8 +65,10 @@ const skipOf = (p: Prepared, lanes: number): Skip => {
     total *= m
     balanced *= m
   } else {
-    const a = packRows(materializeMask(p.layer.a), m, k)
-    for (let row = 0; row < m; row++)
+    // A large statistical ifmap runs on a sample of its rows (all alike), scaled to all of them.
+    const rows = isLargeStatistical(p.layer.a) ? Math.max(1, Math.min(m, Math.floor(EXACT_ELEMENTS / k))) : m
+    const a = packRows(materializeMask(rows < m ? sampleBlock(p.layer.a, rows, k) : p.layer.a), rows, k)
+    for (let row = 0; row < rows; row++)
       for (let w = 0; w < windows; w++) {
         let worst = 0
         let sum = 0
@@ -71,6 +82,8 @@ const skipOf = (p: Prepared, lanes: number): Skip => {
         total += Math.max(1, worst)
         balanced += Math.max(1, Math.ceil(sum / lanes))
       }
+    total = Math.round((total * m) / rows)
+    balanced = Math.min(total, Math.round((balanced * m) / rows))
   }
   const s = { total, balanced }
   d.skip.set(lanes, s)

@@ -15,7 +15,17 @@ import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import { evaluate } from "../evaluate.ts"
 import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
-import { encodedSize, materializeMask, packRows, popcount32, popRange, type PackedRows } from "../operand.ts"
+import {
+  effectualMacs,
+  encodedSize,
+  isLargeStatisticalGemm,
+  materializeMask,
+  packRows,
+  popcount32,
+  popRange,
+  sampleBlock,
+  type PackedRows,
+} from "../operand.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -205,7 +215,20 @@ interface TwoSidedDetail {
   readonly filterNnz: Int32Array
   readonly chunkWords: number
   readonly runs: Map<number, { cycles: number; macs: number }>
+  /** Large statistical operands: the positions (rows of a) and reduction the packed block covers. */
+  readonly sample: { readonly rows: number; readonly k: number; readonly filters: number } | null
 }
+
+/**
+ * A large statistical layer's sampled block: at most this many elements of b, and this many
+ * matched-pair word operations (each a 32-element AND and popcount) in its broadcast schedule.
+ */
+const SAMPLE_ELEMENTS = 1 << 14
+const SAMPLE_JOIN_WORDS = 1 << 14
+/** Filters per unit a sampled block keeps, at least (fewer filters than that many rounds are all kept). */
+const SAMPLE_ROUNDS = 4
+/** Windows every cluster works through in a sampled block, at least. */
+const SAMPLE_WINDOWS = 4
 
 const runOf = (p: Prepared, clusters: number): { cycles: number; macs: number } => {
   const d = p.detail as TwoSidedDetail
@@ -215,7 +238,29 @@ const runOf = (p: Prepared, clusters: number): { cycles: number; macs: number } 
   if (acc.family !== "two-sided-skipping") throw new Error(`two-sided model given a ${acc.family} accelerator`)
   const ts = acc.twoSided
   const geo = twoSidedGeometry(d.filterNnz, p.machine.arch.cols, d.chunkWords, ts.balancing, ts.bufferChunks, clusters)
-  const run = twoSidedCycles(d.a, d.b, geo)
+  const sampled = twoSidedCycles(d.a, d.b, geo)
+  // A sampled block: every cluster works through its position groups one after another, each a
+  // window per chunk, so its time grows with the groups it gets. The first windows fill the FIFOs:
+  // the time per group comes from the block's later groups (all its rows against its first half),
+  // not from its start. The block's reduction and filters are a share of the layer's: every window
+  // holds that share of the work.
+  const s = d.sample
+  let run = sampled
+  if (s !== null) {
+    const { m, n, k } = p.layer.gemm
+    const groupsPerCluster = (rows: number): number => {
+      const groups = Math.ceil(rows / geo.positionsPerWindow)
+      return Math.ceil(groups / Math.min(geo.clusters, groups))
+    }
+    const half = Math.floor(s.rows / 2)
+    const [g1, g0] = [groupsPerCluster(s.rows), half > 0 ? groupsPerCluster(half) : 0]
+    const slope =
+      half > 0 && g0 < g1
+        ? (sampled.cycles - twoSidedCycles({ ...d.a, count: half }, d.b, geo).cycles) / (g1 - g0)
+        : sampled.cycles / g1
+    const block = sampled.cycles + slope * (groupsPerCluster(m) - g1)
+    run = { cycles: Math.round((Math.max(1, block) * k * n) / (s.k * s.filters)), macs: p.macs.issued }
+  }
   d.runs.set(clusters, run)
   return run
 }
@@ -224,13 +269,33 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   const { acc, arch } = machine
   if (acc.family !== "two-sided-skipping") throw new Error(`two-sided model given a ${acc.family} accelerator`)
   const { m, n, k } = layer.gemm
-  const a = packRows(materializeMask(layer.a), m, k)
-  const b = packRows(materializeMask(layer.b), k, n, true)
-  const filterNnz = new Int32Array(n)
-  for (let f = 0; f < n; f++) filterNnz[f] = popRange(b, f, 0, k)
   const chunkWords = Math.max(1, Math.ceil(acc.twoSided.chunkSize / 32))
+  // Large statistical operands: the schedule runs on a block of whole chunks of the reduction and
+  // some positions, within a budget of matched-pair word operations, and scales (runOf).
+  const large = isLargeStatisticalGemm(layer.a, layer.b)
+  const chunk = chunkWords * 32
+  const units = arch.cols
+  // Whole chunks of the reduction; as many filters as keep every unit busy (all of them up to one
+  // per unit, else whole rounds of one per unit); then positions, within the join budget.
+  const kS = large ? Math.min(k, chunk * Math.max(1, Math.floor(SAMPLE_ELEMENTS / Math.max(1, n) / chunk))) : k
+  const nS =
+    !large || n <= SAMPLE_ROUNDS * units
+      ? n
+      : units * Math.max(SAMPLE_ROUNDS, Math.floor(SAMPLE_ELEMENTS / (kS * units)))
+  // Enough positions for every cluster to work through several windows (its first ones fill the
+  // FIFOs), more where the join budget allows.
+  const ppw = nS <= units ? Math.max(1, Math.floor(units / nS)) : 1
+  const mS = large
+    ? Math.min(m, Math.max(SAMPLE_WINDOWS * arch.rows * ppw, Math.floor(SAMPLE_JOIN_WORDS / (nS * Math.ceil(kS / 32)))))
+    : m
+  const sample = large ? { rows: mS, k: kS, filters: nS } : null
+  const a = packRows(materializeMask(large ? sampleBlock(layer.a, mS, kS) : layer.a), mS, kS)
+  const b = packRows(materializeMask(large ? sampleBlock(layer.b, kS, nS) : layer.b), kS, nS, true)
+  const filterNnz = new Int32Array(nS)
+  for (let f = 0; f < nS; f++) filterNnz[f] = popRange(b, f, 0, kS)
   let effectual = 0
-  for (let i = 0; i < m; i++) for (let f = 0; f < n; f++) effectual += joinCount(a, i, b, f, 0, a.wordsPerRow)
+  if (large) effectual = effectualMacs(layer.a, layer.b)
+  else for (let i = 0; i < m; i++) for (let f = 0; f < n; f++) effectual += joinCount(a, i, b, f, 0, a.wordsPerRow)
   const scaleOf = (op: Layer["a"], words: number) => {
     const e = encodedSize(op, "bitmap", arch.wordBits)
     return { data: e.dataWords / Math.max(1, words), meta: e.metadataWords / Math.max(1, words) }
@@ -258,7 +323,7 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
     issued: effectual,
     effectual,
     actions,
-    detail: { a, b, filterNnz, chunkWords, runs: new Map() } satisfies TwoSidedDetail,
+    detail: { a, b, filterNnz, chunkWords, runs: new Map(), sample } satisfies TwoSidedDetail,
   })
 }
 
