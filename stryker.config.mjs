@@ -3,14 +3,17 @@
  * Mutation testing of the counting, simulation and mapping stages (not part of `npm test` or CI).
  *   npm run mutate                 all three folders
  *   npm run mutate:cost            one folder (also mutate:sim, mutate:schedule)
- * Results are incremental: reports/stryker-incremental.json (committed) keeps every mutant's outcome,
- * and a run only re-tests mutants whose code or covering tests changed.
+ * Results are incremental: reports/stryker-incremental-<stage>.json (committed) keeps every mutant's
+ * outcome, and a run only re-tests mutants whose code or covering tests changed. Each stage keeps its
+ * own file, report and sandbox, so the three may run at once.
  */
 import * as path from "node:path"
 
 // Tests that read the shared reference data find it beside the repository; Stryker runs them from a
 // sandbox copy in .stryker-tmp/, so point them at it (src/machine/timeloop/cases.ts).
 process.env.SPADE_REFERENCE_DIR ??= path.resolve(import.meta.dirname, "..", "shared", "reference")
+
+const stage = process.env.SPADE_MUTATE ?? "all"
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
@@ -27,18 +30,18 @@ export default {
   ],
   coverageAnalysis: "perTest",
   incremental: true,
-  incrementalFile: "reports/stryker-incremental.json",
+  incrementalFile: `reports/stryker-incremental-${stage}.json`,
   // The machine is shared and has two cores.
   concurrency: 2,
   timeoutMS: 10_000,
   dryRunTimeoutMinutes: 30,
   reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  jsonReporter: { fileName: `reports/mutation/${stage}.json` },
   clearTextReporter: { allowColor: false, allowEmojis: false, reportScoreTable: true, reportMutants: true, reportTests: false },
   // Stryker rewrites a tsconfig's `extends` and `references` with the TypeScript compiler API, which
   // TypeScript 7 (the native compiler this project uses) no longer has. Ours has neither, and Vitest
   // reads tsconfig.json itself, so point Stryker at no tsconfig at all.
   tsconfigFile: ".stryker-no-tsconfig.json",
-  tempDirName: ".stryker-tmp",
+  tempDirName: `.stryker-tmp/${stage}`,
   cleanTempDir: true,
 }
