@@ -152,6 +152,10 @@ export const transposedConv = (c: ConvDims): ConvDims | null => {
   }
 }
 
+/** A record's groups: its own field, else its conv's (a grouped conv states both; absent = 1). */
+const recordGroups = (r: { readonly groups?: number | undefined; readonly conv: ConvDims | null }): number =>
+  r.groups ?? r.conv?.groups ?? 1
+
 /**
  * A traced (layer, pass) as a workload: a linear layer's GEMMs and a conv's forward and
  * backward-weight GEMMs as recorded; a conv's backward-data as its transposed conv (see
@@ -166,7 +170,7 @@ export const workloadFromTraceRecord = (r: {
   readonly groups?: number | undefined
   readonly op?: LayerOp | undefined
 }): LayerWorkload => {
-  const g = groupsOf(r)
+  const g = recordGroups(r)
   const extra = { ...(g === 1 ? {} : { groups: g }), ...(r.op === undefined ? {} : { op: r.op }) }
   const conv = r.conv === null ? null : groupConv(r.conv)
   if (conv !== null && r.pass === "backward-data")
@@ -278,7 +282,7 @@ export const layerFromTrace = (r: {
   const b: Operand = { kind: "trace", trace: r.b }
   if (r.conv === null || r.pass !== "backward-data") return { ...w, a, b }
   const conv = groupConv(r.conv)
-  const g = groupsOf(r)
+  const g = recordGroups(r)
   const groups = Array.from({ length: g }, (_, i) => {
     const dy = g === 1 ? a : groupOperand(a, i, r.gemm.m)
     const wt = g === 1 ? b : groupOperand(b, i, r.gemm.k)
