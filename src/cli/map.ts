@@ -137,6 +137,10 @@ const targetsOf = (o: Flags & Parameters<typeof operandSpecs>[0]) =>
 
 const round = (x: number): number => Math.round(x * 1000) / 1000
 
+/** A grouped layer is mapped as one group's GEMM, every group running the mapping; its figures are the whole layer's. */
+const grouped = (groups: number | undefined): string =>
+  (groups ?? 1) > 1 ? ` (${groups} groups: one group's GEMM mapped, run ${groups} times)` : ""
+
 /**
  * One line per (layer, pass): the mapping-file fields first (layer, pass, accelerator, dataflow,
  * machine, dims, mapping), which `spade layer --mapping` and `spade simulate --mapping` read back,
@@ -227,7 +231,7 @@ export const mapCommand = Command.make("map", options, (o) =>
         const e = r.evaluation
         const two = r.lowerBound.twoLevelOptimumDramWords
         yield* Console.log(
-          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)}${two === null ? "" : `, ${round(e.dramWords / two)}x the best two-level tiling`} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
+          `${r.layer}${r.pass === null ? "" : ` ${r.pass}`}${grouped(r.target.groups)} on ${acc.name}: best under ${r.dataflow} (${o.objective}) — ${e.cycles} cycles, ${round(e.energyPj / 1e6)} µJ, DRAM ${Math.round(e.dramWords)} words = ${round(e.dramWords / r.lowerBound.dramWords)}x the ${r.lowerBound.kind} lower bound ${Math.round(r.lowerBound.dramWords)}${two === null ? "" : `, ${round(e.dramWords / two)}x the best two-level tiling`} (${r.evaluated} mappings, ${r.strategy}${r.complete ? ", whole mapspace" : ""}, ${round(r.seconds)} s, ${r.paretoFront.length} on the cycles/energy front)`,
         )
         yield* Console.log(loopNestText(r.problem, r.arch, r.mapping).replace(/^/gm, "  "))
       }
