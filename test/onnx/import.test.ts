@@ -1,8 +1,10 @@
-import { Either } from "effect"
+import { Effect, Either } from "effect"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import onnxProto from "onnx-proto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { leaf, modelGemms, noGrad } from "../../src/engine/index.ts"
+import { projectRoot } from "../../src/config/index.ts"
+import { forwardMacs, leaf, loadModel, modelGemms, noGrad } from "../../src/engine/index.ts"
 import {
   buildImportedNetwork,
   convertOnnx,
@@ -144,6 +146,22 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     expect(forward[0]).toMatchObject({ layer: "stem", gemm: { m: 2 * 12 * 12, n: 8, k: 27 } })
   })
 
+  it("a torchvision ResNet-50 exported without weights gives the zoo's ResNet-50 GEMMs", async () => {
+    // Two independent routes to the same network: PyTorch's export, and the hand-written model file.
+    const onnx = imported(file("resnet50.onnx"))
+    expect(onnx.weights).toBeNull()
+    expect(onnx.notes).toContain(
+      "/maxpool/MaxPool: 3×3 maxpool with padding 1 imported as an unpadded 2×2 window (same output size)",
+    )
+    const zoo = await Effect.runPromise(loadModel(path.join(projectRoot, "models", "zoo", "resnet50.json")))
+    const gemms = (config: typeof zoo) =>
+      modelGemms(config, 2)
+        .map((g) => `${g.layer} ${g.pass} ${g.gemm.m}×${g.gemm.n}×${g.gemm.k} g${g.groups}`)
+        .sort()
+    expect(gemms(onnx.config)).toEqual(gemms(zoo))
+    expect(forwardMacs(onnx.config)).toBe(forwardMacs(zoo))
+  })
+
   it("a truncated file is one line naming the file and what was expected", () => {
     const bytes = fs.readFileSync(file("resnet.onnx"))
     const cut = file("cut.onnx")
@@ -157,7 +175,7 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     const other = file("manifest.json")
     const message = errorOf(other)
     expect(message.startsWith(`${other}: `)).toBe(true)
-    expect(message).toMatch(/ONNX/)
+    expect(message).toMatch(/: not an ONNX file \(.*\); expected an ONNX ModelProto/)
     expect(message).not.toContain("\n")
   })
 
