@@ -15,6 +15,7 @@ export {
   deltaActivation,
   type DeltaOptions,
   type DeltaOutput,
+  type PoolPadding,
 } from "./ops-spatial.ts"
 export {
   WeightedLayer,

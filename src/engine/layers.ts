@@ -2,7 +2,16 @@ import { convOut, createRng, deriveSeed, transpose, transposeGroups, type ConvGe
 import { leaf, type Var } from "./autograd.ts"
 import { linear, relu, type LinearWeights } from "./ops.ts"
 import { mergeGroupsOp, splitGroupsOp } from "./ops-graph.ts"
-import { avgPool2d, deltaActivation, im2colOp, maxPool2d, reshape, topK, type DeltaOutput } from "./ops-spatial.ts"
+import {
+  avgPool2d,
+  deltaActivation,
+  im2colOp,
+  maxPool2d,
+  reshape,
+  topK,
+  type DeltaOutput,
+  type PoolPadding,
+} from "./ops-spatial.ts"
 
 export interface Parameter {
   readonly name: string
@@ -241,9 +250,11 @@ export class Pool2d implements Layer {
     readonly kind: "maxpool" | "avgpool",
     readonly size: number,
     readonly stride: number,
+    readonly padding: PoolPadding = {},
   ) {}
   forward(x: Var): Var {
-    return this.kind === "maxpool" ? maxPool2d(x, this.size, this.stride) : avgPool2d(x, this.size, this.stride)
+    const pool = this.kind === "maxpool" ? maxPool2d : avgPool2d
+    return pool(x, this.size, this.stride, this.padding)
   }
   parameters(): ReadonlyArray<Parameter> {
     return []

@@ -73,12 +73,25 @@ const pool = {
   size: PositiveInt,
   /** Default: the window size (non-overlapping windows). */
   stride: Schema.optional(PositiveInt),
+  /**
+   * Rows and columns added on every side, default 0; at most half the window (PyTorch's bound), so
+   * every window keeps an input cell. A max pool pads with −∞: padded cells never win.
+   */
+  padding: Schema.optional(NonNegativeInt),
   ...optionalName,
 }
 // One struct per type literal: a union member keyed by a single literal lets a decode error name
 // the bad field instead of blaming "type".
 export const MaxPoolLayerConfig = Schema.Struct({ type: Schema.Literal("maxpool"), ...pool })
-export const AvgPoolLayerConfig = Schema.Struct({ type: Schema.Literal("avgpool"), ...pool })
+export const AvgPoolLayerConfig = Schema.Struct({
+  type: Schema.Literal("avgpool"),
+  ...pool,
+  /**
+   * With padding: whether padded cells (zeros) count in the mean. Default true, as PyTorch's
+   * nn.AvgPool2d (count_include_pad=True); ONNX's AveragePool defaults to false.
+   */
+  countIncludePad: Schema.optional(Schema.Boolean),
+})
 export const PoolLayerConfig = Schema.Union(MaxPoolLayerConfig, AvgPoolLayerConfig)
 export type PoolLayerConfig = typeof PoolLayerConfig.Type
 
@@ -284,9 +297,14 @@ const layerShape = (
       if (shape.length !== 3) return needsImage(layer.type)
       const [h, w, c] = shape
       const s = layer.stride ?? layer.size
-      if (layer.size > h || layer.size > w)
-        return { field: "size", reason: `window ${layer.size} does not fit input ${h}×${w}` }
-      return [convOut(h, layer.size, s, 0), convOut(w, layer.size, s, 0), c]
+      const p = layer.padding ?? 0
+      if (2 * p > layer.size) return { field: "padding", reason: `padding ${p} exceeds half the window ${layer.size}` }
+      if (layer.size > h + 2 * p || layer.size > w + 2 * p)
+        return {
+          field: "size",
+          reason: `window ${layer.size} does not fit input ${h}×${w}${p > 0 ? ` with padding ${p}` : ""}`,
+        }
+      return [convOut(h, layer.size, s, p), convOut(w, layer.size, s, p), c]
     }
     case "flatten":
       return [shape.reduce((a, b) => a * b, 1)]

@@ -216,7 +216,10 @@ export const buildModel = (config: ModelConfig, seed: number, options: BuildOpti
           return new Relu(layer.max)
         case "maxpool":
         case "avgpool":
-          return new Pool2d(layer.type, layer.size, layer.stride ?? layer.size)
+          return new Pool2d(layer.type, layer.size, layer.stride ?? layer.size, {
+            padding: layer.padding ?? 0,
+            countIncludePad: layer.type === "avgpool" ? (layer.countIncludePad ?? true) : true,
+          })
         case "flatten":
           return new Reshape(node.shape)
         case "topk":

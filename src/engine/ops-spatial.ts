@@ -31,15 +31,29 @@ export const im2colOp = (x: Var, g: ConvGeometry): Var => {
   )
 }
 
-const poolDims = (x: Var, size: number, stride: number) => {
-  if (x.shape.length !== 4) throw new RangeError(`pooling needs [B, H, W, C] input, got [${x.shape.join(", ")}]`)
-  const [batch, height, width, channels] = [x.shape[0]!, x.shape[1]!, x.shape[2]!, x.shape[3]!]
-  const g = { batch, height, width, channels, size, stride }
-  return { g, shape: [batch, convOut(height, size, stride, 0), convOut(width, size, stride, 0), channels] }
+/** How a pool pads: on every side, and (average pools) whether padded cells count in the mean. */
+export interface PoolPadding {
+  /** Default 0. */
+  readonly padding?: number
+  /** Default true (PyTorch's count_include_pad). */
+  readonly countIncludePad?: boolean
 }
 
-export const maxPool2d = (x: Var, size: number, stride: number): Var => {
-  const { g, shape } = poolDims(x, size, stride)
+const poolDims = (x: Var, size: number, stride: number, pad: PoolPadding) => {
+  if (x.shape.length !== 4) throw new RangeError(`pooling needs [B, H, W, C] input, got [${x.shape.join(", ")}]`)
+  const [batch, height, width, channels] = [x.shape[0]!, x.shape[1]!, x.shape[2]!, x.shape[3]!]
+  const padding = pad.padding ?? 0
+  // PyTorch's bound: a window always keeps an input cell, so a max pool never returns −∞.
+  if (2 * padding > size) throw new RangeError(`pooling: padding ${padding} exceeds half the window ${size}`)
+  const g = { batch, height, width, channels, size, stride, padding, countIncludePad: pad.countIncludePad ?? true }
+  return {
+    g,
+    shape: [batch, convOut(height, size, stride, padding), convOut(width, size, stride, padding), channels],
+  }
+}
+
+export const maxPool2d = (x: Var, size: number, stride: number, pad: PoolPadding = {}): Var => {
+  const { g, shape } = poolDims(x, size, stride, pad)
   const n = shape.reduce((a, b) => a * b, 1)
   const y = new Float32Array(n)
   const argmax = new Int32Array(n)
@@ -57,8 +71,8 @@ export const maxPool2d = (x: Var, size: number, stride: number): Var => {
   )
 }
 
-export const avgPool2d = (x: Var, size: number, stride: number): Var => {
-  const { g, shape } = poolDims(x, size, stride)
+export const avgPool2d = (x: Var, size: number, stride: number, pad: PoolPadding = {}): Var => {
+  const { g, shape } = poolDims(x, size, stride, pad)
   const y = new Float32Array(shape.reduce((a, b) => a * b, 1))
   avgPool(g, x.data, y)
   return result(shape, y, [x], (self) => avgPoolBackward(g, self.grad!, x.ensureGrad()), "avgpool")

@@ -154,7 +154,7 @@ export const SUPPORTED_OPS: ReadonlyArray<string> = [
   "AveragePool",
   "GlobalAveragePool",
   "ReduceMean (over H and W, or over tokens)",
-  "Pad (all zero)",
+  "Pad (all zero, or zero padding before an AveragePool)",
   "Flatten",
   "Reshape (to [batch, -1])",
   "Squeeze (of [N, C, 1, 1])",
@@ -202,6 +202,9 @@ class Converter {
   private readonly producer = new Map<string, OnnxNode>()
   private readonly constantCache = new Map<string, ConstTensor>()
   private readonly notes: string[] = []
+  /** Zero Pad outputs an AveragePool will read: the unpadded input and the padding per side. */
+  private readonly padded = new Map<string, { readonly x: Act; readonly padding: number }>()
+  private reachableNodes: ReadonlySet<number> = new Set()
   private batch = 1
 
   constructor(
@@ -255,6 +258,7 @@ class Converter {
       )
     const output = model.outputs[0]!.name
     const reachable = this.reachable(output)
+    this.reachableNodes = reachable
     for (const node of model.nodes)
       if (reachable.has(node.index))
         for (const i of node.inputs) if (i !== "") this.uses.set(i, (this.uses.get(i) ?? 0) + 1)
@@ -965,7 +969,8 @@ class Converter {
   }
 
   private pool(node: OnnxNode): void {
-    const x = this.act(node, node.inputs[0]!, "X")
+    const fromPad = this.padded.get(node.inputs[0]!)
+    const x = fromPad?.x ?? this.act(node, node.inputs[0]!, "X")
     if (x.dims.length !== 4 || x.spade.length !== 3)
       this.nodeFail(node, `input X has dims ${show(x.dims)}, expected [batch, C, H, W]`)
     if (node.outputs.length > 1 && (this.uses.get(node.outputs[1]!) ?? 0) > 0)
@@ -981,32 +986,25 @@ class Converter {
     if (dilations.some((d) => d !== 1)) this.nodeFail(node, `dilations ${show(dilations)}, expected 1`)
     const stride = strides[0]!
     const [n, c, h, w] = x.dims as [number, number, number, number]
-    const padding = this.padding(node, [h, w], size, stride)
     const type = node.opType === "MaxPool" ? "maxpool" : "avgpool"
+    const own = this.padding(node, [h, w], size, stride)
+    // PyTorch exports avg_pool2d(count_include_pad=True) as a zero Pad before an unpadded
+    // AveragePool: the padded zeros count in the mean, as Spade's countIncludePad says.
+    if (fromPad !== undefined && own !== 0)
+      this.nodeFail(node, `pads ${own} after a Pad node, expected the padding in one place`)
+    const padding = fromPad?.padding ?? own
+    if (2 * padding > size)
+      this.nodeFail(node, `pads ${padding} on every side, expected at most half the ${size}×${size} window`)
     const out = (n: number, round: (v: number) => number) => round((n + 2 * padding - size) / stride) + 1
     const oh = out(h, Math.floor)
     const ow = out(w, Math.floor)
     if (attrInt(node, "ceil_mode", 0) !== 0 && (out(h, Math.ceil) !== oh || out(w, Math.ceil) !== ow))
       this.nodeFail(node, "ceil_mode = 1 changes the output size here, expected floor rounding")
     if (oh < 1 || ow < 1) this.nodeFail(node, `window ${size} does not fit the ${h}×${w} input`)
-    let window = size
-    if (padding !== 0) {
-      // Spade's pools have no padding. Shapes alone survive a window with the same output size and
-      // no padding (ResNet's 3×3/2 pad-1 max pool takes 112 to 56, as does a 2×2/2 one); the
-      // values do not, so an import with weights stops here.
-      window = h - (oh - 1) * stride
-      const fits = window >= 1 && w - (ow - 1) * stride === window
-      if (this.weights !== null || !fits)
-        this.nodeFail(
-          node,
-          `pads ${padding} on every side, expected none (Spade's ${type} has no padding` +
-            `${fits ? `; --shapes-only imports it as an unpadded ${window}×${window} window of the same output size` : ""})`,
-        )
-      this.notes.push(
-        `${node.name}: ${size}×${size} ${type} with padding ${padding} imported as an unpadded ${window}×${window} window (same output size)`,
-      )
-    }
-    this.emit(node, { type, size: window, stride } as Draft, [x], [n, c, oh, ow], [oh, ow, c], null)
+    // ONNX's AveragePool leaves padded cells out of the mean unless count_include_pad = 1.
+    const countIncludePad = fromPad !== undefined || attrInt(node, "count_include_pad", 0) !== 0
+    const padded = padding === 0 ? {} : type === "maxpool" ? { padding } : { padding, countIncludePad }
+    this.emit(node, { type, size, stride, ...padded } as Draft, [x], [n, c, oh, ow], [oh, ow, c], null)
   }
 
   private globalPool(node: OnnxNode, keepDims: boolean): void {
@@ -1042,16 +1040,43 @@ class Converter {
     )
   }
 
-  /** Zero padding is nothing to compute (PyTorch 1.13 writes one before some average pools). */
+  /**
+   * Zero padding is nothing to compute (PyTorch 1.13 writes one before some average pools). Spatial
+   * zero padding read only by an AveragePool is that pool's padding, with the zeros counted in the
+   * mean: how PyTorch exports avg_pool2d(count_include_pad=True).
+   */
   private pad(node: OnnxNode): void {
     const x = this.act(node, node.inputs[0]!, "data")
     const pads =
       node.inputs.length > 1 && node.inputs[1] !== ""
         ? Array.from(this.constant(node, 1, "pads").data)
         : (attrInts(node, "pads") ?? [])
-    if (pads.some((p) => p !== 0))
-      this.nodeFail(node, `pads ${show(pads)}, expected all zero (pad through the Conv's own pads attribute)`)
-    this.alias(node, x)
+    if (pads.every((p) => p === 0)) {
+      this.alias(node, x)
+      return
+    }
+    const mode = attrString(node, "mode", "constant")
+    const value =
+      node.inputs.length > 2 && node.inputs[2] !== ""
+        ? (this.constant(node, 2, "constant_value").data[0] ?? 0)
+        : attrFloat(node, "value", 0)
+    const readers = this.consumers(node.outputs[0]!).filter((n) => this.reachableNodes.has(n.index))
+    const p = pads[2]!
+    const spatial =
+      x.dims.length === 4 &&
+      x.spade.length === 3 &&
+      pads.length === 8 &&
+      pads.every((v, i) => v === (i % 4 < 2 ? 0 : p))
+    const intoAveragePool = readers.length === 1 && readers[0]!.opType === "AveragePool"
+    if (mode === "constant" && value === 0 && spatial && intoAveragePool) {
+      this.padded.set(node.outputs[0]!, { x, padding: p })
+      return
+    }
+    this.nodeFail(
+      node,
+      `pads ${show(pads)} (${mode}, value ${value}), expected all zero, or equal zero padding of H and W ` +
+        "read only by an AveragePool (pad through the Conv's own pads attribute)",
+    )
   }
 
   /** [N, ...] → [N, F]: a Spade flatten (with the CHW → HWC permutation), or nothing if already flat. */

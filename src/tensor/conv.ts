@@ -91,26 +91,47 @@ export interface PoolGeometry {
   readonly channels: number
   readonly size: number
   readonly stride: number
+  /** Rows and columns added on every side, default 0 (PyTorch's `padding`). */
+  readonly padding?: number
+  /**
+   * Average pooling only: divide by the whole window (true, PyTorch's default
+   * count_include_pad=True) or by its cells inside the input (false, ONNX's default). Default true.
+   */
+  readonly countIncludePad?: boolean
 }
 
 /**
- * Max pooling (no padding). `argmax` receives, per output element, the flat input index that won
- * (the first one on a tie) so backward routes the gradient without searching again.
+ * The input rows (or columns) a window starting at `start` covers, clipped to the input: padded
+ * cells hold nothing to read, so the loops skip them instead of testing every tap.
+ */
+const clip = (start: number, size: number, extent: number): readonly [number, number] => [
+  Math.max(start, 0),
+  Math.min(start + size, extent),
+]
+
+/**
+ * Max pooling. Padding is −∞ (PyTorch's): a padded cell never wins, and since the padding is at
+ * most half the window every window holds at least one input cell. `argmax` receives, per output
+ * element, the flat input index that won (the first one on a tie) so backward routes the gradient
+ * without searching again.
  */
 export const maxPool = (g: PoolGeometry, x: Float32Array, y: Float32Array, argmax: Int32Array): void => {
   const { batch, height: H, width: W, channels: C, size, stride } = g
-  const OH = convOut(H, size, stride, 0)
-  const OW = convOut(W, size, stride, 0)
+  const pad = g.padding ?? 0
+  const OH = convOut(H, size, stride, pad)
+  const OW = convOut(W, size, stride, pad)
   let o = 0
   for (let b = 0; b < batch; b++)
-    for (let oh = 0; oh < OH; oh++)
-      for (let ow = 0; ow < OW; ow++)
+    for (let oh = 0; oh < OH; oh++) {
+      const [r0, r1] = clip(oh * stride - pad, size, H)
+      for (let ow = 0; ow < OW; ow++) {
+        const [s0, s1] = clip(ow * stride - pad, size, W)
         for (let c = 0; c < C; c++, o++) {
           let best = -1
           let bestValue = -Infinity
-          for (let r = 0; r < size; r++)
-            for (let s = 0; s < size; s++) {
-              const idx = ((b * H + oh * stride + r) * W + ow * stride + s) * C + c
+          for (let r = r0; r < r1; r++)
+            for (let s = s0; s < s1; s++) {
+              const idx = ((b * H + r) * W + s) * C + c
               const v = x[idx]!
               if (v > bestValue || best < 0) {
                 bestValue = v
@@ -120,40 +141,64 @@ export const maxPool = (g: PoolGeometry, x: Float32Array, y: Float32Array, argma
           y[o] = bestValue
           argmax[o] = best
         }
+      }
+    }
 }
 
-/** Average pooling (no padding): every output is the mean of its size×size window. */
+/** Per output position: the window's input cells and the divisor its mean uses. */
+const avgWindows = (g: PoolGeometry) => {
+  const { height: H, width: W, size, stride } = g
+  const pad = g.padding ?? 0
+  const whole = g.countIncludePad ?? true
+  const OH = convOut(H, size, stride, pad)
+  const OW = convOut(W, size, stride, pad)
+  const rows = Array.from({ length: OH }, (_, oh) => clip(oh * stride - pad, size, H))
+  const cols = Array.from({ length: OW }, (_, ow) => clip(ow * stride - pad, size, W))
+  const scale = (oh: number, ow: number): number => {
+    if (whole) return 1 / (size * size)
+    const [r0, r1] = rows[oh]!
+    const [s0, s1] = cols[ow]!
+    return 1 / ((r1 - r0) * (s1 - s0))
+  }
+  return { OH, OW, rows, cols, scale }
+}
+
+/** Average pooling: every output is its window's sum over the divisor `countIncludePad` picks (padding adds zeros). */
 export const avgPool = (g: PoolGeometry, x: Float32Array, y: Float32Array): void => {
-  const { batch, height: H, width: W, channels: C, size, stride } = g
-  const OH = convOut(H, size, stride, 0)
-  const OW = convOut(W, size, stride, 0)
-  const scale = 1 / (size * size)
+  const { batch, height: H, width: W, channels: C } = g
+  const { OH, OW, rows, cols, scale } = avgWindows(g)
   let o = 0
   for (let b = 0; b < batch; b++)
-    for (let oh = 0; oh < OH; oh++)
-      for (let ow = 0; ow < OW; ow++)
+    for (let oh = 0; oh < OH; oh++) {
+      const [r0, r1] = rows[oh]!
+      for (let ow = 0; ow < OW; ow++) {
+        const [s0, s1] = cols[ow]!
+        const k = scale(oh, ow)
         for (let c = 0; c < C; c++, o++) {
           let sum = 0
-          for (let r = 0; r < size; r++)
-            for (let s = 0; s < size; s++) sum += x[((b * H + oh * stride + r) * W + ow * stride + s) * C + c]!
-          y[o] = sum * scale
+          for (let r = r0; r < r1; r++) for (let s = s0; s < s1; s++) sum += x[((b * H + r) * W + s) * C + c]!
+          y[o] = sum * k
         }
+      }
+    }
 }
 
-/** The adjoint of avgPool: each input gets 1/size² of every window gradient it fed. */
+/** The adjoint of avgPool: each input cell gets the window's scale times every window gradient it fed. */
 export const avgPoolBackward = (g: PoolGeometry, dy: Float32Array, dx: Float32Array): void => {
-  const { batch, height: H, width: W, channels: C, size, stride } = g
-  const OH = convOut(H, size, stride, 0)
-  const OW = convOut(W, size, stride, 0)
-  const scale = 1 / (size * size)
+  const { batch, height: H, width: W, channels: C } = g
+  const { OH, OW, rows, cols, scale } = avgWindows(g)
   let o = 0
   for (let b = 0; b < batch; b++)
-    for (let oh = 0; oh < OH; oh++)
-      for (let ow = 0; ow < OW; ow++)
+    for (let oh = 0; oh < OH; oh++) {
+      const [r0, r1] = rows[oh]!
+      for (let ow = 0; ow < OW; ow++) {
+        const [s0, s1] = cols[ow]!
+        const k = scale(oh, ow)
         for (let c = 0; c < C; c++, o++) {
-          const d = dy[o]! * scale
+          const d = dy[o]! * k
           if (d === 0) continue
-          for (let r = 0; r < size; r++)
-            for (let s = 0; s < size; s++) dx[((b * H + oh * stride + r) * W + ow * stride + s) * C + c] += d
+          for (let r = r0; r < r1; r++) for (let s = s0; s < s1; s++) dx[((b * H + r) * W + s) * C + c] += d
         }
+      }
+    }
 }

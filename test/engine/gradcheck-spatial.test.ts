@@ -140,43 +140,70 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
       c: fc.integer({ min: 1, max: 3 }),
       size: fc.integer({ min: 1, max: 3 }),
       stride: fc.integer({ min: 1, max: 3 }),
+      // Drawn as a fraction of the allowed maximum (half the window), so most cases pad.
+      padding: fc.integer({ min: 0, max: 1 }),
+      countIncludePad: fc.boolean(),
       seed: fc.integer({ min: 0, max: 2 ** 30 }),
     })
-    .filter((g) => g.size <= g.h && g.size <= g.w)
+    .map((g) => ({ ...g, padding: g.padding * Math.floor(g.size / 2) }))
+    .filter((g) => g.size <= g.h + 2 * g.padding && g.size <= g.w + 2 * g.padding)
 
+  /**
+   * From the definition: the window at (i, j) covers rows i·stride − pad .. + size; cells outside
+   * the input are −∞ for max and 0 for average, whose divisor is the whole window or only the cells
+   * inside the input.
+   */
   const poolRef = (
     kind: "max" | "avg",
     x: ArrayLike<number>,
-    g: { batch: number; h: number; w: number; c: number; size: number; stride: number },
+    g: {
+      batch: number
+      h: number
+      w: number
+      c: number
+      size: number
+      stride: number
+      padding: number
+      countIncludePad: boolean
+    },
   ): Float64Array => {
-    const oh = Math.floor((g.h - g.size) / g.stride) + 1
-    const ow = Math.floor((g.w - g.size) / g.stride) + 1
+    const oh = Math.floor((g.h + 2 * g.padding - g.size) / g.stride) + 1
+    const ow = Math.floor((g.w + 2 * g.padding - g.size) / g.stride) + 1
     const y = new Float64Array(g.batch * oh * ow * g.c)
     for (let n = 0; n < g.batch; n++)
       for (let i = 0; i < oh; i++)
         for (let j = 0; j < ow; j++)
           for (let c = 0; c < g.c; c++) {
             let acc = kind === "max" ? -Infinity : 0
+            let inside = 0
             for (let r = 0; r < g.size; r++)
               for (let q = 0; q < g.size; q++) {
-                const v = x[((n * g.h + i * g.stride + r) * g.w + j * g.stride + q) * g.c + c]!
-                acc = kind === "max" ? Math.max(acc, v) : acc + v / (g.size * g.size)
+                const row = i * g.stride - g.padding + r
+                const col = j * g.stride - g.padding + q
+                const v =
+                  row < 0 || row >= g.h || col < 0 || col >= g.w ? null : x[((n * g.h + row) * g.w + col) * g.c + c]!
+                if (v !== null) inside++
+                acc = kind === "max" ? Math.max(acc, v ?? -Infinity) : acc + (v ?? 0)
               }
-            y[((n * oh + i) * ow + j) * g.c + c] = acc
+            y[((n * oh + i) * ow + j) * g.c + c] =
+              kind === "max" ? acc : acc / (g.countIncludePad ? g.size * g.size : inside)
           }
     return y
   }
 
-  test.prop([poolCase, fc.constantFrom("max" as const, "avg" as const)], { numRuns: 60 })(
-    "max and average pooling",
+  test.prop([poolCase, fc.constantFrom("max" as const, "avg" as const)], { numRuns: 80 })(
+    "max and average pooling, padded or not",
     (g, kind) => {
       // Distinct values spaced well apart, so the max of a window is stable under ±eps.
       const rng = createRng(g.seed)
       const n = g.batch * g.h * g.w * g.c
       const x0 = rng.shuffle(Float32Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01))
       const x = leaf([g.batch, g.h, g.w, g.c], x0.slice(), true)
-      const y = kind === "max" ? maxPool2d(x, g.size, g.stride) : avgPool2d(x, g.size, g.stride)
+      const pad = { padding: g.padding, countIncludePad: g.countIncludePad }
+      const y = kind === "max" ? maxPool2d(x, g.size, g.stride, pad) : avgPool2d(x, g.size, g.stride, pad)
       const yRef = poolRef(kind, x0, g)
+      const out = (n: number) => Math.floor((n + 2 * g.padding - g.size) / g.stride) + 1
+      expect(y.shape).toEqual([g.batch, out(g.h), out(g.w), g.c])
       for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-5)
       const r = randoms(g.seed + 1, yRef.length)
       backward(dotConstant(y, r))
@@ -187,6 +214,22 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
       )
     },
   )
+
+  it("a padded max pool never picks a padded cell, even when every input is negative", () => {
+    // 3×3/2 pad 1 on 4×4 (ResNet's stem pool): a zero padding would win every border window.
+    const x0 = Float32Array.from({ length: 16 }, (_, i) => -1 - i)
+    const y = maxPool2d(leaf([1, 4, 4, 1], x0), 3, 2, { padding: 1 })
+    expect(y.shape).toEqual([1, 2, 2, 1])
+    expect(Array.from(y.data)).toEqual([-1, -2, -5, -6])
+  })
+
+  it("a padded average pool divides by the whole window or by the cells inside the input", () => {
+    const x = () => leaf([1, 2, 2, 1], Float32Array.of(1, 2, 3, 4))
+    // 3×3 windows at stride 2 with padding 1 on 2×2: one window holding all four cells.
+    expect(Array.from(avgPool2d(x(), 3, 2, { padding: 1 }).data)).toEqual([Math.fround(10 / 9)])
+    expect(Array.from(avgPool2d(x(), 3, 2, { padding: 1, countIncludePad: false }).data)).toEqual([10 / 4])
+    expect(() => maxPool2d(x(), 3, 1, { padding: 2 })).toThrow(/padding 2 exceeds half the window 3/)
+  })
 
   test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 2 ** 30 })])(
     "top-k: exactly k kept per sample, the largest, same mask in backward",

@@ -75,6 +75,26 @@ describe("model configs", () => {
     expect(fc2!.bias).toBeNull()
   })
 
+  it("a padded pool's output size counts the padding; more than half the window is refused", () => {
+    const model = (padding: number) => ({
+      ...valid,
+      input: { features: 7 * 7 * 2, shape: [7, 7, 2] },
+      layers: [
+        { type: "maxpool", size: 3, stride: 2, padding },
+        { type: "avgpool", size: 3, stride: 2, padding, countIncludePad: false },
+        { type: "flatten" },
+        { type: "linear", name: "f", outFeatures: 2 },
+      ],
+    })
+    // 7 → ⌊(7 + 2 − 3)/2⌋ + 1 = 4 → ⌊(4 + 2 − 3)/2⌋ + 1 = 2 with padding 1; 7 → 3 → 1 without.
+    const build = (padding: number) => buildModel(Either.getOrThrow(decode("p.json", model(padding))), 1)
+    const linear = (padding: number) => build(padding).linears()[0]!
+    expect(linear(1).inFeatures).toBe(2 * 2 * 2)
+    expect(linear(0).inFeatures).toBe(1 * 1 * 2)
+    const bad = decode("p.json", model(2))
+    expect(Either.isLeft(bad) && bad.left.message).toMatch(/layers\[0\]\.padding.*padding 2 exceeds half the window 3/)
+  })
+
   it.each([
     [
       "zero outFeatures",

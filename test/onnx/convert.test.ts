@@ -237,27 +237,123 @@ describe("ONNX graphs into Spade models", () => {
     expect(model.layers[0]).toMatchObject({ rows: 4, cols: 6, nm: null, weightDensity: null })
   })
 
-  it("a padded pool: an error with weights, an unpadded window of the same output size for shapes", () => {
-    const graph = (shapesOnly: boolean): Graph => ({
-      input: [1, 2, 8, 8],
-      nodes: [
-        node("Conv", ["x", "K"], ["c"], { kernel_shape: [1, 1] }),
-        node("MaxPool", ["c"], ["p"], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
-        node("Flatten", ["p"], ["f"]),
-        node("Gemm", ["f", "W"], ["y"], { transB: 1 }),
-      ],
-      ...(shapesOnly
-        ? { extraInputs: [valueInfo("K", [2, 2, 1, 1]), valueInfo("W", [3, 32])] }
-        : { initializers: [floats("K", [2, 2, 1, 1], [1, 0, 0, 1]), floats("W", [3, 32], range(96))] }),
+  describe("padded pools", () => {
+    // [1, 2, 5, 5] → a 3×3 stride-2 pool with padding 1 → [1, 2, 3, 3] → flatten → identity Gemm:
+    // the logits are the pooled values in PyTorch's (C, H, W) order.
+    const x = range(50, 0.1, 37)
+    const identity = floats(
+      "I",
+      [18, 18],
+      Array.from({ length: 324 }, (_, i) => (i % 19 === 0 ? 1 : 0)),
+    )
+    const pooled = (pool: onnx.INodeProto[], extra: onnx.ITensorProto[] = []): ImportedModel =>
+      ok({
+        input: [1, 2, 5, 5],
+        nodes: [...pool, node("Flatten", ["p"], ["f"]), node("Gemm", ["f", "I"], ["y"], { transB: 1 })],
+        initializers: [identity, ...extra],
+      })
+    const window = { kernel_shape: [3, 3], strides: [2, 2] }
+    /** From the definition, on x read as NCHW: padded cells are −∞ (max) or 0 (mean over `divisor`). */
+    const reference = (kind: "max" | "avg", countPad: boolean): number[] => {
+      const out: number[] = []
+      for (let c = 0; c < 2; c++)
+        for (let i = 0; i < 3; i++)
+          for (let j = 0; j < 3; j++) {
+            const cells: number[] = []
+            for (let r = 2 * i - 1; r <= 2 * i + 1; r++)
+              for (let q = 2 * j - 1; q <= 2 * j + 1; q++)
+                if (r >= 0 && r < 5 && q >= 0 && q < 5) cells.push(x[(c * 5 + r) * 5 + q]!)
+            const sum = cells.reduce((a, b) => a + b, 0)
+            out.push(kind === "max" ? Math.max(...cells) : sum / (countPad ? 9 : cells.length))
+          }
+      return out
+    }
+    const nchwToNhwc = (v: ArrayLike<number>) =>
+      Array.from({ length: 50 }, (_, i) => v[(i % 2) * 25 + Math.floor(i / 2)]!)
+    const expectValues = (model: ImportedModel, expected: number[]) => {
+      const y = run(model, nchwToNhwc(x), 1)
+      for (const [i, v] of expected.entries()) expect(y[i]).toBeCloseTo(v, 5)
+    }
+
+    it("a max pool's pads become its padding; the values are PyTorch's (−∞ padding)", () => {
+      const model = pooled([node("MaxPool", ["x"], ["p"], { ...window, pads: [1, 1, 1, 1] })])
+      expect(model.config.layers[0]).toEqual({ type: "maxpool", name: "MaxPool", size: 3, stride: 2, padding: 1 })
+      expect(model.notes).toEqual([])
+      // Every input is negative somewhere: a zero padding would show up as zeros on the border.
+      expectValues(model, reference("max", false))
     })
-    expect(error(graph(false))).toBe(
-      `node "/MaxPool" (MaxPool): pads 1 on every side, expected none (Spade's maxpool has no padding; --shapes-only imports it as an unpadded 2×2 window of the same output size)`,
-    )
-    const shapes = ok(graph(true))
-    expect(shapes.config.layers[1]).toEqual({ type: "maxpool", name: "MaxPool", size: 2, stride: 2 })
-    expect(shapes.notes).toContain(
-      "/MaxPool: 3×3 maxpool with padding 1 imported as an unpadded 2×2 window (same output size)",
-    )
+
+    it("an AveragePool counts padded cells only with count_include_pad = 1 (ONNX's default is 0)", () => {
+      for (const countIncludePad of [0, 1]) {
+        const attrs = { ...window, pads: [1, 1, 1, 1], count_include_pad: countIncludePad }
+        const model = pooled([node("AveragePool", ["x"], ["p"], attrs)])
+        expect(model.config.layers[0]).toEqual({
+          type: "avgpool",
+          name: "AveragePool",
+          size: 3,
+          stride: 2,
+          padding: 1,
+          countIncludePad: countIncludePad === 1,
+        })
+        expectValues(model, reference("avg", countIncludePad === 1))
+      }
+    })
+
+    it("a zero Pad before an unpadded AveragePool (PyTorch's count_include_pad=True) is that pool's padding", () => {
+      for (const opset of [9, 17]) {
+        const pads = [0, 0, 1, 1, 0, 0, 1, 1]
+        const pad =
+          opset < 11
+            ? node("Pad", ["x"], ["x1"], { mode: "constant", pads })
+            : node("Pad", ["x", "pads"], ["x1"], { mode: "constant" })
+        const model = ok({
+          opset,
+          input: [1, 2, 5, 5],
+          nodes: [
+            pad,
+            node("AveragePool", ["x1"], ["p"], { ...window, pads: [0, 0, 0, 0] }),
+            node("Flatten", ["p"], ["f"]),
+            node("Gemm", ["f", "I"], ["y"], { transB: 1 }),
+          ],
+          initializers: [identity, ints("pads", [8], pads)],
+        })
+        expect(model.config.layers[0]).toMatchObject({ type: "avgpool", padding: 1, countIncludePad: true })
+        expectValues(model, reference("avg", true))
+      }
+    })
+
+    it("what Spade's pools cannot say stays an error naming the node", () => {
+      const fail = (attrs: Record<string, Attr>, op = "MaxPool") =>
+        error({
+          input: [1, 2, 5, 5],
+          nodes: [node(op, ["x"], ["p"], attrs), node("Flatten", ["p"], ["f"]), node("Gemm", ["f", "I"], ["y"])],
+          initializers: [identity],
+        })
+      expect(fail({ ...window, pads: [1, 1, 0, 0] })).toBe(
+        'node "/MaxPool" (MaxPool): pads [1, 1, 0, 0], expected the same padding on every side',
+      )
+      expect(fail({ kernel_shape: [2, 2], strides: [1, 1], pads: [2, 2, 2, 2] })).toBe(
+        'node "/MaxPool" (MaxPool): pads 2 on every side, expected at most half the 2×2 window',
+      )
+      expect(fail({ kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 })).toBe(
+        'node "/MaxPool" (MaxPool): ceil_mode = 1 changes the output size here, expected floor rounding',
+      )
+      expect(fail({ ...window, dilations: [2, 2] })).toBe('node "/MaxPool" (MaxPool): dilations [2, 2], expected 1')
+      expect(
+        error({
+          input: [1, 2, 5, 5],
+          nodes: [
+            node("Pad", ["x", "pads"], ["x1"], { mode: "reflect" }),
+            node("AveragePool", ["x1"], ["p"], window),
+            node("Flatten", ["p"], ["y"]),
+          ],
+          initializers: [ints("pads", [8], [0, 0, 1, 1, 0, 0, 1, 1])],
+        }),
+      ).toBe(
+        'node "/Pad" (Pad): pads [0, 0, 1, 1, 0, 0, 1, 1] (reflect, value 0), expected all zero, or equal zero ' +
+          "padding of H and W read only by an AveragePool (pad through the Conv's own pads attribute)",
+      )
+    })
   })
 
   it("says what is wrong, where, in one line", () => {

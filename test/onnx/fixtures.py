@@ -201,6 +201,29 @@ class ResNet50(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class Stem(nn.Module):
+    """torchvision's ResNet stem (conv 7x7/2 pad 3, BN, ReLU, max pool 3x3/2 pad 1), a basic block,
+    then both kinds of padded average pool (count_include_pad True exports as Pad + AveragePool,
+    False as AveragePool with pads), global average pool and fc."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = Block(8, 8, 1)
+        self.blur = nn.AvgPool2d(3, 1, 1)
+        self.shrink = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.shrink(self.blur(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 class Unsupported(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -245,6 +268,11 @@ def main() -> None:
     export(tokens, x, out, "tokens", manifest)
     # Opset 14 has no LayerNormalization: PyTorch spells it out in ReduceMean, Sub, Pow, Sqrt, Div.
     export(tokens, x, out, "tokens14", manifest, opset=14)
+
+    stem = Stem()
+    randomize_batchnorm(stem, g)
+    # Inputs shifted negative, so many windows of the padded max pool see only negative values.
+    export(stem, torch.randn(BATCH, 3, 32, 32, generator=g) - 0.5, out, "stem", manifest)
 
     pruned = Pruned()
     prune(pruned)

@@ -69,7 +69,7 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     return worst
   }
 
-  it.each(["resnet", "kitchen", "tokens", "tokens14", "pruned"])(
+  it.each(["resnet", "stem", "kitchen", "tokens", "tokens14", "pruned"])(
     "%s: Spade's engine computes PyTorch's logits",
     (name) => {
       const { spade, torch } = logits(name)
@@ -102,6 +102,17 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     // with ONNX's momentum (weight of the running value, 0.9) turned into PyTorch's (0.1).
     expect(model.config.layers.filter((l) => l.type === "batchnorm")).toEqual([
       { type: "batchnorm", name: "post", eps: 1e-5, momentum: 0.1 },
+    ])
+  })
+
+  it("a torchvision-style stem keeps its padded pools exact", () => {
+    const model = imported(file("stem.onnx"))
+    expect(model.notes).toEqual([])
+    const pools = model.config.layers.filter((l) => l.type === "maxpool" || l.type === "avgpool")
+    expect(pools.map(({ name: _, ...rest }) => rest)).toEqual([
+      { type: "maxpool", size: 3, stride: 2, padding: 1 },
+      { type: "avgpool", size: 3, stride: 1, padding: 1, countIncludePad: true },
+      { type: "avgpool", size: 3, stride: 2, padding: 1, countIncludePad: false },
     ])
   })
 
@@ -150,9 +161,7 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     // Two independent routes to the same network: PyTorch's export, and the hand-written model file.
     const onnx = imported(file("resnet50.onnx"))
     expect(onnx.weights).toBeNull()
-    expect(onnx.notes).toContain(
-      "/maxpool/MaxPool: 3×3 maxpool with padding 1 imported as an unpadded 2×2 window (same output size)",
-    )
+    expect(onnx.config.layers.find((l) => l.type === "maxpool")).toMatchObject({ size: 3, stride: 2, padding: 1 })
     const zoo = await Effect.runPromise(loadModel(path.join(projectRoot, "models", "zoo", "resnet50.json")))
     const gemms = (config: typeof zoo) =>
       modelGemms(config, 2)
