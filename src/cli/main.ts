@@ -5,6 +5,7 @@ import { runCli } from "./errors.ts"
 import { layerCommand } from "./layer.ts"
 import { listCommand } from "./list.ts"
 import { mapCommand } from "./map.ts"
+import { reportCommand } from "./report.ts"
 import { runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
 import { timeloopCommand } from "./timeloop.ts"
@@ -20,6 +21,7 @@ const spade = Command.make("spade").pipe(
     mapCommand,
     listCommand,
     simulateCommand,
+    reportCommand,
     timeloopCommand,
     traceCommand,
   ]),
