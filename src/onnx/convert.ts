@@ -1,6 +1,24 @@
 import { Either, ParseResult, Schema } from "effect"
 import * as path from "node:path"
 import { convWeightFromOihw, MODEL_INPUT, ModelConfig, type LayerConfig } from "../engine/index.ts"
+import {
+  contextOf,
+  gather,
+  headsOf,
+  identityIds,
+  isBlockOutput,
+  Mismatch,
+  projected,
+  reshape as reshapeIds,
+  slice,
+  split,
+  squeeze,
+  tokenRows,
+  transpose,
+  unsqueeze,
+  type Heads,
+  type IdTensor,
+} from "./attention.ts"
 import { OnnxError } from "./errors.ts"
 import { chwToHwcPermutation, isIdentity, linearWeightToSpade, permute } from "./layout.ts"
 import { density, detectNm, type NmPattern } from "./nm.ts"
@@ -142,6 +160,7 @@ const FOLDABLE = new Set([
   "Div",
   "Sqrt",
   "Neg",
+  "Pow",
 ])
 
 export const SUPPORTED_OPS: ReadonlyArray<string> = [
@@ -166,6 +185,8 @@ export const SUPPORTED_OPS: ReadonlyArray<string> = [
   "Softmax",
   "Gelu",
   "the erf GELU pattern",
+  "multi-head self-attention (a packed Q|K|V MatMul or Gemm, the Transpose, Reshape, Slice, Split or Gather " +
+    "into heads, MatMul, a constant scale, Softmax, MatMul, the heads merged, an output MatMul or Gemm)",
   "Identity",
   "Dropout",
   "Constant",
@@ -192,6 +213,53 @@ type Pattern = {
     }
 )
 
+/** What a self-attention block needs from each of its two projections once its nodes have run. */
+interface Projection {
+  readonly node: OnnxNode
+  /** Spade's layout, out×in; null for a shapes-only import. */
+  readonly weight: Float32Array | null
+  readonly outFeatures: number
+  bias: Float32Array | null
+  hasBias: boolean
+}
+
+/**
+ * The nodes of one multi-head self-attention block, found before conversion from its two products
+ * of activations (see src/onnx/attention.ts), and what running them found. `tail` holds the layout
+ * ops after the output projection: the block ends at the first one whose value is [B, T, D] again.
+ */
+interface AttentionBlock {
+  readonly nodes: Set<number>
+  readonly input: string
+  readonly inProjection: number
+  readonly outProjection: number
+  readonly scores: number
+  readonly context: number
+  /** Nodes whose value may be the block's output: the output projection (or its bias Add), then `tail`. */
+  readonly ends: ReadonlyArray<number>
+  x: Act | null
+  heads: Heads | null
+  qkv: Projection | null
+  out: Projection | null
+}
+
+const ATTENTION =
+  "multi-head self-attention as nn.MultiheadAttention exports it (a packed Q|K|V projection, per head " +
+  "Q·Kᵀ/√dh, Softmax, ·V, the heads merged, an output projection)"
+
+/** Ops that only move values: inside an attention block they run on element ids. */
+const LAYOUT_OPS = new Set([
+  "Transpose",
+  "Reshape",
+  "Slice",
+  "Split",
+  "Squeeze",
+  "Unsqueeze",
+  "Gather",
+  "Identity",
+  "Dropout",
+])
+
 class Converter {
   private readonly values = new Map<string, Value>()
   private readonly layers: Draft[] = []
@@ -205,6 +273,12 @@ class Converter {
   /** Zero Pad outputs an AveragePool will read: the unpadded input and the padding per side. */
   private readonly padded = new Map<string, { readonly x: Act; readonly padding: number }>()
   private reachableNodes: ReadonlySet<number> = new Set()
+  /** Node index → the attention block it belongs to. */
+  private readonly attention = new Map<number, AttentionBlock>()
+  /** A product of two activations that is not in a block → why it did not match one. */
+  private readonly attentionMisses = new Map<number, string>()
+  /** Values inside attention blocks, as element ids. */
+  private readonly ids = new Map<string, IdTensor>()
   private batch = 1
 
   constructor(
@@ -219,7 +293,34 @@ class Converter {
   }
 
   private nodeFail(node: OnnxNode, reason: string): never {
+    // The reshapes and transposes of an attention block that did not match fail first: name the
+    // product of activations they lead to and why it is not attention, not the layout op itself.
+    const miss = LAYOUT_OPS.has(node.opType) ? this.attentionMissBelow(node) : null
+    if (miss !== null)
+      return this.fail(
+        describe(node),
+        `leads to ${describe(miss)}, a product of two activations, which is not supported outside multi-head ` +
+          `self-attention (${this.attentionMisses.get(miss.index)}); expected ${ATTENTION}`,
+      )
     return this.fail(describe(node), reason)
+  }
+
+  /** The first product of activations that missed the attention pattern downstream of `node`, if any. */
+  private attentionMissBelow(node: OnnxNode): OnnxNode | null {
+    if (this.attentionMisses.size === 0) return null
+    const seen = new Set<number>()
+    const queue = [node]
+    while (queue.length > 0) {
+      const n = queue.shift()!
+      if (this.attentionMisses.has(n.index)) return n
+      for (const o of n.outputs)
+        for (const c of this.consumers(o))
+          if (this.reachableNodes.has(c.index) && !seen.has(c.index)) {
+            seen.add(c.index)
+            queue.push(c)
+          }
+    }
+    return null
   }
 
   run(name: string): Omit<ImportedModel, "file" | "sha256" | "opset" | "producer"> {
@@ -269,8 +370,15 @@ class Converter {
     for (const p of [...this.findGelus(reachable), ...this.findLayerNorms(reachable)])
       for (const i of p.nodes) inPattern.set(i, p)
 
+    this.findAttention(reachable)
+
     for (const node of model.nodes) {
       if (!reachable.has(node.index)) continue
+      const block = this.attention.get(node.index)
+      if (block !== undefined) {
+        this.attentionStep(node, block)
+        continue
+      }
       const pattern = inPattern.get(node.index)
       if (pattern === undefined) this.convertNode(node)
       else if (pattern.last === node.index) this.convertPattern(node, pattern)
@@ -485,13 +593,13 @@ class Converter {
       let bias: { node: number; name: string } | null = null
       const mul = only(div.outputs[0]!)
       const gamma = mul === null ? null : other(mul, div.outputs[0]!)
-      if (mul !== null && mul.opType === "Mul" && gamma !== null && this.isConst(gamma)) {
+      if (mul !== null && mul.opType === "Mul" && gamma !== null && this.isConstLike(gamma)) {
         nodes.add(mul.index)
         last = mul
         scale = { node: mul.index, name: gamma }
         const add = only(mul.outputs[0]!)
         const beta = add === null ? null : other(add, mul.outputs[0]!)
-        if (add !== null && add.opType === "Add" && beta !== null && this.isConst(beta)) {
+        if (add !== null && add.opType === "Add" && beta !== null && this.isConstLike(beta)) {
           nodes.add(add.index)
           last = add
           bias = { node: add.index, name: beta }
@@ -515,6 +623,388 @@ class Converter {
     this.normalize(node, x, param(pattern.scale), param(pattern.bias), pattern.eps, pattern.scale?.name ?? null)
   }
 
+  // ---------------------------------------------------------------- attention
+
+  /** Values computed from the data input; a Shape's output is not (the dims are fixed). */
+  private dynamicValues(): Set<string> {
+    const dynamic = new Set([this.model.inputs[0]?.name ?? ""])
+    for (const node of this.model.nodes)
+      if (node.opType !== "Shape" && node.inputs.some((i) => dynamic.has(i)))
+        for (const o of node.outputs) if (o !== "") dynamic.add(o)
+    return dynamic
+  }
+
+  /**
+   * Every product of two activations either anchors a self-attention block (Q·Kᵀ, an optional
+   * constant scale, Softmax, ·V) or is remembered with why it does not, for its error.
+   */
+  private findAttention(reachable: ReadonlySet<number>): void {
+    const dynamic = this.dynamicValues()
+    for (const node of this.model.nodes) {
+      if (node.opType !== "MatMul" || !reachable.has(node.index) || this.attention.has(node.index)) continue
+      if (!node.inputs.every((i) => dynamic.has(i))) continue
+      try {
+        const block = this.attentionBlock(node, reachable, dynamic)
+        const taken = [...block.nodes].find((i) => this.attention.has(i))
+        if (taken !== undefined)
+          throw new Mismatch(`it shares ${describe(this.model.nodes[taken]!)} with another attention block`)
+        for (const i of block.nodes) this.attention.set(i, block)
+      } catch (e) {
+        if (!(e instanceof Mismatch)) throw e
+        this.attentionMisses.set(node.index, e.message)
+      }
+    }
+  }
+
+  private attentionBlock(scores: OnnxNode, reachable: ReadonlySet<number>, dynamic: ReadonlySet<string>) {
+    const nodes = new Set<number>([scores.index])
+    const only = (value: string) => this.only(value, reachable)
+    const isStatic = (name: string) => name !== "" && !dynamic.has(name)
+    const what = (n: OnnxNode | null) => (n === null ? "the graph output or several nodes" : describe(n))
+    const isScale = (n: OnnxNode, v: string) =>
+      (n.opType === "Div" && n.inputs[0] === v && isStatic(n.inputs[1] ?? "")) ||
+      (n.opType === "Mul" && isStatic(other(n, v) ?? ""))
+    const isProjection = (n: OnnxNode) =>
+      (n.opType === "MatMul" || n.opType === "Gemm") && dynamic.has(n.inputs[0]!) && isStatic(n.inputs[1] ?? "")
+    const isBias = (n: OnnxNode | null, v: string) => n !== null && n.opType === "Add" && isStatic(other(n, v) ?? "")
+
+    let v = scores.outputs[0]!
+    let next = only(v)
+    while (next !== null && isScale(next, v)) {
+      nodes.add(next.index)
+      v = next.outputs[0]!
+      next = only(v)
+    }
+    if (next === null || next.opType !== "Softmax")
+      throw new Mismatch(
+        `its product goes to ${what(next)}, expected a Softmax after an optional constant scale ` +
+          "(masks and biases on the scores are not supported)",
+      )
+    const softmax = next
+    nodes.add(softmax.index)
+    const context = only(softmax.outputs[0]!)
+    if (context === null || context.opType !== "MatMul" || context.inputs[0] !== softmax.outputs[0])
+      throw new Mismatch(
+        `the Softmax goes to ${what(context)}, expected a MatMul with V (dropout on the attention weights ` +
+          "is not supported: export in eval mode)",
+      )
+    nodes.add(context.index)
+
+    /** From an operand of a product back through layout ops and scales to the projection. */
+    const projectionOf = (value: string, role: string): OnnxNode => {
+      let at = value
+      for (;;) {
+        const p = this.producer.get(at)
+        if (p === undefined) throw new Mismatch(`${role} is the model input itself, expected a projection of it`)
+        if (isProjection(p)) return p
+        const dyn = p.inputs.filter((i) => dynamic.has(i))
+        if (dyn.length === 1 && (isBias(p, dyn[0]!) || LAYOUT_OPS.has(p.opType) || isScale(p, dyn[0]!))) {
+          if (isBias(p, dyn[0]!) && !isProjection(this.producer.get(dyn[0]!) ?? p))
+            throw new Mismatch(`${role} traces back to ${describe(p)}, expected the bias of a projection`)
+          nodes.add(p.index)
+          at = dyn[0]!
+          continue
+        }
+        throw new Mismatch(
+          `${role} traces back to ${describe(p)}, expected reshapes, transposes and slices of a projection`,
+        )
+      }
+    }
+    const sources = [
+      projectionOf(scores.inputs[0]!, "Q"),
+      projectionOf(scores.inputs[1]!, "Kᵀ"),
+      projectionOf(context.inputs[1]!, "V"),
+    ]
+    const inProjection = sources[0]!
+    if (sources.some((p) => p !== inProjection))
+      throw new Mismatch(
+        `Q, K and V come from ${[...new Set(sources.map(describe))].join(", ")}, expected one packed projection ` +
+          "(self-attention with nn.MultiheadAttention's in_proj; cross-attention and separate q, k, v linears " +
+          "are not supported)",
+      )
+    nodes.add(inProjection.index)
+    // nn.MultiheadAttention(batch_first=True) works time-major: a Transpose of the input comes first.
+    let input = inProjection.inputs[0]!
+    for (let p = this.producer.get(input); p !== undefined && p.opType === "Transpose"; ) {
+      if (only(p.outputs[0]!) === null) break
+      nodes.add(p.index)
+      input = p.inputs[0]!
+      p = this.producer.get(input)
+    }
+
+    let o = context.outputs[0]!
+    let n = only(o)
+    while (n !== null && LAYOUT_OPS.has(n.opType) && n.opType !== "Split" && n.inputs[0] === o) {
+      nodes.add(n.index)
+      o = n.outputs[0]!
+      n = only(o)
+    }
+    if (n === null || !isProjection(n) || n.inputs[0] !== o)
+      throw new Mismatch(
+        `the per-head context goes to ${what(n)}, expected the heads merged into an output projection ` +
+          "(MatMul or Gemm with a constant weight)",
+      )
+    const outProjection = n
+    nodes.add(n.index)
+    o = n.outputs[0]!
+    const bias = only(o)
+    const ends: number[] = []
+    if (n.opType === "MatMul" && isBias(bias, o)) {
+      nodes.add(bias!.index)
+      o = bias!.outputs[0]!
+      ends.push(bias!.index)
+    } else ends.push(n.index)
+    for (let t = only(o); t !== null && LAYOUT_OPS.has(t.opType) && t.opType !== "Split" && t.inputs[0] === o; ) {
+      nodes.add(t.index)
+      ends.push(t.index)
+      o = t.outputs[0]!
+      t = only(o)
+    }
+    // Values inside the block feed only the block (a Shape of them is fine: the dims are fixed).
+    for (const i of nodes) {
+      if (ends.includes(i)) continue
+      for (const value of this.model.nodes[i]!.outputs)
+        for (const reader of this.consumers(value))
+          if (reachable.has(reader.index) && !nodes.has(reader.index) && reader.opType !== "Shape")
+            throw new Mismatch(`"${value}" inside the block is also read by ${describe(reader)}`)
+    }
+    const block: AttentionBlock = {
+      nodes,
+      input,
+      inProjection: inProjection.index,
+      outProjection: outProjection.index,
+      scores: scores.index,
+      context: context.index,
+      ends,
+      x: null,
+      heads: null,
+      qkv: null,
+      out: null,
+    }
+    return block
+  }
+
+  /** Run one node of an attention block on element ids; the block's last node emits the layer. */
+  private attentionStep(node: OnnxNode, block: AttentionBlock): void {
+    try {
+      for (const [k, t] of this.attentionIds(node, block).entries()) this.ids.set(node.outputs[k]!, t)
+    } catch (e) {
+      if (!(e instanceof Mismatch)) throw e
+      this.nodeFail(node, `${e.message}; expected ${ATTENTION}`)
+    }
+    const at = block.ends.indexOf(node.index)
+    if (at < 0) return
+    const x = block.x!
+    if (isBlockOutput(this.ids.get(node.outputs[0]!)!, x.dims)) {
+      this.finishAttention(node, block)
+      // Layout ops after the block's output are the model's own again.
+      for (const i of block.ends.slice(at + 1)) this.attention.delete(i)
+    } else if (at === block.ends.length - 1)
+      this.nodeFail(
+        node,
+        `the output projection's values do not return to the block input's layout ${show(x.dims)}; ` +
+          `expected ${ATTENTION}`,
+      )
+  }
+
+  private attentionIds(node: OnnxNode, block: AttentionBlock): ReadonlyArray<IdTensor> {
+    const opset = this.model.opset
+    const ids = (name: string): IdTensor => {
+      const t = this.ids.get(name)
+      if (t !== undefined) return t
+      if (name !== block.input) throw new Mismatch(`it reads "${name}" from outside the attention block`)
+      const x = this.act(node, name, "input")
+      if (x.dims.length !== 3 || x.spade.length !== 2 || x.perm !== null)
+        throw new Mismatch(`the block's input has dims ${show(x.dims)}, expected a token sequence [batch, tokens, D]`)
+      block.x = x
+      const fresh = identityIds("x", x.dims)
+      this.ids.set(name, fresh)
+      return fresh
+    }
+    const ints = (index: number, role: string): number[] | null =>
+      node.inputs[index] === undefined || node.inputs[index] === ""
+        ? null
+        : Array.from(this.constant(node, index, role).data)
+    const scalar = (name: string): number => {
+      const c = this.peekConst(name)
+      if (c === null || c.data.length !== 1) throw new Mismatch(`"${name}" is not a constant scalar`)
+      return c.data[0]!
+    }
+    const x = () => ids(node.inputs[0]!)
+    switch (node.opType) {
+      case "Transpose":
+        return [transpose(x(), attrInts(node, "perm"))]
+      case "Reshape":
+        return [reshapeIds(x(), ints(1, "shape") ?? [], attrInt(node, "allowzero", 0) !== 0)]
+      case "Slice":
+        return opset >= 10
+          ? [slice(x(), ints(1, "starts") ?? [], ints(2, "ends") ?? [], ints(3, "axes"), ints(4, "steps"))]
+          : [slice(x(), attrInts(node, "starts") ?? [], attrInts(node, "ends") ?? [], attrInts(node, "axes"), null)]
+      case "Split": {
+        const t = x()
+        const axis = attrInt(node, "axis", 0)
+        const given = opset >= 13 ? ints(1, "split") : attrInts(node, "split")
+        const parts = node.outputs.length
+        const size = t.dims[axis < 0 ? axis + t.dims.length : axis] ?? 0
+        return split(t, axis, given ?? Array.from({ length: parts }, () => size / parts))
+      }
+      case "Squeeze":
+        return [squeeze(x(), opset >= 13 ? ints(1, "axes") : attrInts(node, "axes"))]
+      case "Unsqueeze":
+        return [unsqueeze(x(), (opset >= 13 ? ints(1, "axes") : attrInts(node, "axes")) ?? [])]
+      case "Gather": {
+        const indices = this.constant(node, 1, "indices")
+        return [gather(x(), attrInt(node, "axis", 0), Array.from(indices.data), indices.dims)]
+      }
+      case "Identity":
+      case "Dropout": {
+        const training = node.opType === "Dropout" && node.inputs.length > 2 && node.inputs[2] !== ""
+        if (training && this.constant(node, 2, "training_mode").data[0] !== 0)
+          throw new Mismatch("dropout runs in training mode (export in eval mode)")
+        if (node.outputs.length > 1 && node.outputs[1] !== "" && (this.uses.get(node.outputs[1]!) ?? 0) > 0)
+          throw new Mismatch("its mask output is used")
+        return [x()]
+      }
+      case "Div": {
+        const t = x()
+        return [{ ...t, scale: t.scale / scalar(node.inputs[1]!) }]
+      }
+      case "Mul": {
+        const dyn = this.ids.has(node.inputs[0]!) || node.inputs[0] === block.input ? 0 : 1
+        const t = ids(node.inputs[dyn]!)
+        return [{ ...t, scale: t.scale * scalar(node.inputs[1 - dyn]!) }]
+      }
+      case "Add": {
+        const dyn = this.ids.has(node.inputs[0]!) ? 0 : 1
+        const t = ids(node.inputs[dyn]!)
+        const projection = t.space === "qkv" ? block.qkv : t.space === "out" ? block.out : null
+        if (projection === null || projection.hasBias)
+          throw new Mismatch("it adds a constant that is no projection's bias")
+        const b = this.weightNamed(node, node.inputs[1 - dyn]!, "bias")
+        if (sizeOf(b.dims) !== projection.outFeatures)
+          throw new Mismatch(`the bias has dims ${show(b.dims)}, expected [${projection.outFeatures}]`)
+        projection.bias = b.data === null ? null : Float32Array.from(b.data)
+        projection.hasBias = true
+        return [t]
+      }
+      case "Softmax": {
+        const t = x()
+        const axis = attrInt(node, "axis", opset >= 13 ? -1 : 1)
+        if (t.space !== "scores" || (axis < 0 ? axis + t.dims.length : axis) !== t.dims.length - 1)
+          throw new Mismatch(`Softmax over axis ${axis} of ${show(t.dims)}, expected the last axis (the keys)`)
+        return [{ ...t, space: "probs" }]
+      }
+      case "MatMul":
+      case "Gemm":
+        return [this.attentionGemm(node, block, ids)]
+      default:
+        throw new Mismatch(`operator ${node.opType} is not part of self-attention`)
+    }
+  }
+
+  private attentionGemm(node: OnnxNode, block: AttentionBlock, ids: (name: string) => IdTensor): IdTensor {
+    const a = ids(node.inputs[0]!)
+    const batch = this.batch
+    if (node.index === block.scores || node.index === block.context) {
+      const b = ids(node.inputs[1]!)
+      const lead = a.dims.slice(0, -2)
+      if (b.dims.length !== a.dims.length || b.dims.slice(0, -2).some((d, i) => d !== lead[i]))
+        throw new Mismatch(`it multiplies ${show(a.dims)} by ${show(b.dims)}, expected the same groups (no broadcast)`)
+      const d = block.x!.dims[2]!
+      if (node.index === block.scores) {
+        const heads = headsOf(a, 0, batch, d, null)
+        headsOf(b, 1, batch, d, heads)
+        block.heads = heads
+        const t = heads.tokens
+        return { space: "scores", dims: [...lead, t, t], ids: new Int32Array(0), scale: a.scale * b.scale }
+      }
+      const heads = block.heads!
+      if (a.space !== "probs") throw new Mismatch("its first operand is not the Softmax of the scores")
+      headsOf(b, 2, batch, d, heads)
+      if (b.scale !== 1) throw new Mismatch(`V is scaled by ${b.scale}, expected V as projected`)
+      // Spade's attention scales the scores by 1/√dh exactly: any other product of the scales differs.
+      const want = 1 / Math.sqrt(heads.dh)
+      if (Math.abs(a.scale - want) > 1e-6 * want)
+        throw new Mismatch(`the scores are scaled by ${a.scale}, expected 1/√dh = ${want} (dh = ${heads.dh})`)
+      return contextOf(lead, heads)
+    }
+    const inward = node.index === block.inProjection
+    const d = block.x?.dims[2] ?? 0
+    if (a.space !== (inward ? "x" : "context"))
+      throw new Mismatch(`the ${inward ? "input" : "output"} projection reads the wrong values`)
+    const rows = tokenRows(a, d, inward ? "the input projection's input" : "the merged heads")
+    const w = this.weight(node, 1, "B")
+    if (w.dims.length !== 2) throw new Mismatch(`the weight has dims ${show(w.dims)}, expected a matrix`)
+    let transposed = true
+    let alpha = 1
+    let bias: Float32Array | null = null
+    let hasBias = false
+    if (node.opType === "Gemm") {
+      if (attrInt(node, "transA", 0) !== 0 || a.dims.length !== 2)
+        throw new Mismatch("the Gemm's activation is transposed or not a matrix")
+      transposed = attrInt(node, "transB", 0) === 0
+      alpha = attrFloat(node, "alpha", 1)
+      const c = this.optionalWeight(node, 2, "C")
+      if (c !== null) {
+        hasBias = true
+        const beta = attrFloat(node, "beta", 1)
+        bias = c.data === null ? null : c.data.map((v) => beta * v)
+      }
+    }
+    const [inF, outF] = transposed ? [w.dims[0]!, w.dims[1]!] : [w.dims[1]!, w.dims[0]!]
+    const width = inward ? 3 * d : d
+    if (inF !== d || outF !== width)
+      throw new Mismatch(
+        `the ${inward ? "input" : "output"} projection maps ${inF} → ${outF} features, expected ${d} → ${width}` +
+          (inward ? " (Q, K and V packed in one projection)" : ""),
+      )
+    if (bias !== null && bias.length !== outF)
+      throw new Mismatch(`the bias has ${bias.length} values, expected ${outF}`)
+    const data = w.data === null ? null : alpha === 1 ? w.data : w.data.map((v) => alpha * v)
+    const projection: Projection = {
+      node,
+      weight: data === null ? null : linearWeightToSpade(data, outF, inF, transposed, null),
+      outFeatures: outF,
+      bias,
+      hasBias,
+    }
+    if (inward) block.qkv = projection
+    else block.out = projection
+    return projected(inward ? "qkv" : "out", a.dims.slice(0, -1), rows, outF)
+  }
+
+  /** Emit Spade's attention layer for a block whose output `node` produced, with both projections' weights. */
+  private finishAttention(node: OnnxNode, block: AttentionBlock): void {
+    const x = block.x!
+    const { qkv, out, heads } = block as { qkv: Projection; out: Projection; heads: Heads }
+    const d = x.dims[2]!
+    const hasBias = qkv.hasBias || out.hasBias
+    // The module's scope: "/attn/MatMul_1", "/attn/qkv/MatMul" → "attn" (PyTorch's module name).
+    const scopes = [...block.nodes].map((i) =>
+      this.model.nodes[i]!.name.replace(/^\/+/, "")
+        .split("/")
+        .filter((p) => p !== "")
+        .slice(0, -1),
+    )
+    const common = scopes.reduce((acc, parts) => {
+      let k = 0
+      while (k < acc.length && k < parts.length && acc[k] === parts[k]) k++
+      return acc.slice(0, k)
+    })
+    let name = common.join(".") || "attention"
+    for (let i = 2; this.used.has(name); i++) name = `${common.join(".") || "attention"}_${i}`
+    this.used.add(name)
+    const layer = { type: "attention", heads: heads.heads, bias: hasBias } as Draft
+    this.emit(node, layer, [x], x.dims, x.spade, null, name)
+    for (const [part, p] of [
+      ["qkv", qkv],
+      ["out", out],
+    ] as const) {
+      const bias = hasBias ? (p.bias ?? (this.weights === null ? null : new Float32Array(p.outFeatures))) : null
+      this.addWeight(`${name}.${part}`, p.node, 1, p.outFeatures, d, p.weight, bias, p.weight)
+    }
+  }
+
   // ---------------------------------------------------------------- values
 
   private value(node: OnnxNode, name: string, role: string): Value {
@@ -534,6 +1024,16 @@ class Converter {
 
   private isConst(name: string): boolean {
     return this.values.get(name)?.kind === "const"
+  }
+
+  /**
+   * A constant before conversion has run: PyTorch writes a parameter equal to another (two fresh
+   * layer norms' gains) as an Identity of the first, which becomes a constant only when converted.
+   */
+  private isConstLike(name: string): boolean {
+    if (this.isConst(name)) return true
+    const p = this.producer.get(name)
+    return p !== undefined && (p.opType === "Constant" || (p.opType === "Identity" && this.isConstLike(p.inputs[0]!)))
   }
 
   /** A constant input's values; a weight the file declares but does not store is the error here. */
@@ -711,7 +1211,8 @@ class Converter {
     }
     const present = node.inputs.filter((i) => i !== "")
     if (op === "Shape") {
-      const x = this.value(node, node.inputs[0]!, "data")
+      // A value inside an attention block has no Spade layer, but its dims are known.
+      const x = this.ids.get(node.inputs[0]!) ?? this.value(node, node.inputs[0]!, "data")
       const start = attrInt(node, "start", 0)
       const end = attrInt(node, "end", x.dims.length)
       const dims = x.dims.slice(start < 0 ? start + x.dims.length : start, end < 0 ? end + x.dims.length : end)
@@ -919,6 +1420,13 @@ class Converter {
   }
 
   private matmul(node: OnnxNode): void {
+    const miss = this.attentionMisses.get(node.index)
+    if (miss !== undefined)
+      this.nodeFail(
+        node,
+        `a product of two activations is not supported outside multi-head self-attention (${miss}); ` +
+          `expected ${ATTENTION}`,
+      )
     const a = this.value(node, node.inputs[0]!, "A")
     if (a.kind === "const")
       this.nodeFail(node, "input A is a constant, expected the activation first (X·W with W an initializer)")
@@ -1356,13 +1864,17 @@ class Converter {
               ? x - y
               : op === "Mul"
                 ? x * y
-                : a.kind === "int"
-                  ? Math.trunc(x / y)
-                  : x / y
+                : op === "Pow"
+                  ? x ** y
+                  : a.kind === "int"
+                    ? Math.trunc(x / y)
+                    : x / y
         const values = Array.from({ length: n }, (_, i) =>
           f(a.data[a.data.length === 1 ? 0 : i]!, b.data[b.data.length === 1 ? 0 : i]!),
         )
-        return set(a.data.length >= b.data.length ? a.dims : b.dims, values)
+        // ONNX's Pow keeps the base's type, but PyTorch casts an int base to float first.
+        const kind = op === "Pow" && b.kind === "float" ? "float" : a.kind
+        return set(a.data.length >= b.data.length ? a.dims : b.dims, values, kind)
       }
     }
   }

@@ -389,9 +389,7 @@ describe("ONNX graphs into Spade models", () => {
         nodes: [node("MatMul", ["x", "x"], ["y"])],
         initializers: [floats("unused", [1], [0])],
       }),
-    ).toBe(
-      'node "/MatMul" (MatMul): input B "x" is an activation, expected a weight (an initializer): a product of two activations (attention) is not supported',
-    )
+    ).toMatch(/^node "\/MatMul" \(MatMul\): a product of two activations is not supported outside .*the graph output/)
     expect(error({ nodes: [node("Add", ["x", "b"], ["y"])], initializers: [floats("b", [6], range(6))] })).toMatch(
       /^node "\/Add" \(Add\): adds constant "b" \[6\] to an activation, expected it to be the bias/,
     )

@@ -224,6 +224,92 @@ class Stem(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+class Encoder(nn.Module):
+    """A tiny tokens transformer: linear embed, pre-norm nn.MultiheadAttention (2 heads,
+    batch_first, packed in-projection) and GELU MLP with residual adds, mean over tokens, head."""
+
+    def __init__(self, features: int = 12, width: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, width)
+        self.ln1 = nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, 2, batch_first=True)
+        self.ln2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x)
+        a = self.ln1(h)
+        h = h + self.attn(a, a, a, need_weights=False)[0]
+        h = h + self.mlp(self.ln2(h))
+        return self.head(h.mean(dim=1))
+
+
+class HandAttention(nn.Module):
+    """Self-attention as people write it: one qkv linear, heads as [B, h, T, dh], q·kᵀ/√dh."""
+
+    def __init__(self, width: int, heads: int, scale_power: float = -0.5) -> None:
+        super().__init__()
+        self.heads = heads
+        self.scale_power = scale_power
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        dh = d // self.heads
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, dh).permute(2, 0, 3, 1, 4).unbind(0)
+        a = torch.softmax(q @ k.transpose(-2, -1) * dh**self.scale_power, dim=-1)
+        return self.proj((a @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class HandEncoder(nn.Module):
+    """The tokens transformer with a hand-written attention module (no MLP: the attention is the point)."""
+
+    def __init__(self, features: int = 12, width: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, width)
+        self.ln = nn.LayerNorm(width)
+        self.attn = HandAttention(width, 4)
+        self.head = nn.Linear(width, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x)
+        h = h + self.attn(self.ln(h))
+        return self.head(h.mean(dim=1))
+
+
+class MaskedEncoder(Encoder):
+    """nn.MultiheadAttention with a causal mask: an attention variant Spade does not import."""
+
+    def __init__(self, tokens: int = 6) -> None:
+        super().__init__()
+        self.register_buffer("mask", torch.triu(torch.full((tokens, tokens), float("-inf")), diagonal=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.ln1(self.embed(x))
+        return self.head(self.attn(a, a, a, attn_mask=self.mask, need_weights=False)[0].mean(dim=1))
+
+
+class Bilinear(nn.Module):
+    """A product of two activations that is no attention: x·x of each sample's square matrix."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc((x @ x).mean(dim=1))
+
+
+def randomize_biases(module: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch starts attention's and layer norm's biases at zero, where a misplaced bias would not
+    show; the gains stay at one, so PyTorch writes the second layer norm's as an Identity of the first."""
+    for name, p in module.named_parameters():
+        if name.endswith("bias"):
+            p.data.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+
+
 class Unsupported(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -273,6 +359,21 @@ def main() -> None:
     randomize_batchnorm(stem, g)
     # Inputs shifted negative, so many windows of the padded max pool see only negative values.
     export(stem, torch.randn(BATCH, 3, 32, 32, generator=g) - 0.5, out, "stem", manifest)
+
+    encoder = Encoder()
+    randomize_biases(encoder, g)
+    x = torch.randn(BATCH, 6, 12, generator=g)
+    export(encoder, x, out, "encoder", manifest)
+    # Opset 14: layer norm spelled out in elementwise nodes around the attention block.
+    export(encoder, x, out, "encoder14", manifest, opset=14)
+    hand = HandEncoder()
+    randomize_biases(hand, g)
+    export(hand, x, out, "hand-encoder", manifest)
+    export(MaskedEncoder(), x, out, "masked-encoder", manifest, numeric=False)
+    # Scores scaled by 1/dh instead of 1/√dh: attention, but not the one Spade computes.
+    hand.attn.scale_power = -1.0
+    export(hand, x, out, "wrong-scale", manifest, numeric=False)
+    export(Bilinear(), torch.randn(BATCH, 8, 8, generator=g), out, "bilinear", manifest, numeric=False)
 
     pruned = Pruned()
     prune(pruned)

@@ -69,7 +69,7 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     return worst
   }
 
-  it.each(["resnet", "stem", "kitchen", "tokens", "tokens14", "pruned"])(
+  it.each(["resnet", "stem", "kitchen", "tokens", "tokens14", "pruned", "encoder", "encoder14", "hand-encoder"])(
     "%s: Spade's engine computes PyTorch's logits",
     (name) => {
       const { spade, torch } = logits(name)
@@ -129,6 +129,79 @@ describe.runIf(hasTorch)("ONNX import of PyTorch exports", () => {
     ]
     expect(types("tokens")).toEqual(expected)
     expect(types("tokens14")).toEqual(expected)
+  })
+
+  it("nn.MultiheadAttention and a hand-written attention become Spade's attention layer, with weights", () => {
+    const encoder = imported(file("encoder.onnx"))
+    const layers = (model: ImportedModel) => model.config.layers.map((l) => `${l.type} ${l.name}`)
+    const expected = [
+      "linear embed",
+      "layernorm ln1",
+      "attention attn",
+      "add Add",
+      "layernorm ln2",
+      "linear mlp.0",
+      "gelu mlp.1.Gelu",
+      "linear mlp.2",
+      "add Add_1",
+      "globalavgpool ReduceMean",
+      "linear head",
+    ]
+    expect(layers(encoder)).toEqual(expected)
+    // Opset 14 spells the layer norms out and PyTorch writes ln2's gain as an Identity of ln1's.
+    expect(layers(imported(file("encoder14.onnx")))).toEqual(expected)
+    expect(encoder.config.layers[2]).toEqual({ type: "attention", name: "attn", heads: 2, bias: true })
+    const shapes = Object.fromEntries(encoder.layers.map((l) => [l.layer, [l.rows, l.cols]]))
+    expect(shapes).toMatchObject({ "attn.qkv": [48, 16], "attn.out": [16, 16] })
+    // PyTorch stores in_proj_weight [3D, D] with rows Q | K | V, as Spade's qkv weight.
+    expect(encoder.weights!.get("attn.qkv.weight")).toHaveLength(48 * 16)
+    expect(encoder.weights!.get("attn.qkv.bias")).toHaveLength(48)
+    const hand = imported(file("hand-encoder.onnx"))
+    expect(layers(hand)).toEqual([
+      "linear embed",
+      "layernorm ln",
+      "attention attn",
+      "add Add",
+      "globalavgpool ReduceMean",
+      "linear head",
+    ])
+    expect(hand.config.layers[2]).toMatchObject({ heads: 4, bias: true })
+  })
+
+  it("a shapes-only import of the encoder gives attention's four GEMMs per pass", () => {
+    const model = imported(file("encoder.onnx"), { shapesOnly: true })
+    expect(model.weights).toBeNull()
+    const forward = modelGemms(model.config, 4).filter((g) => g.pass === "forward" && g.layer.startsWith("attn."))
+    expect(forward.map((g) => [g.layer, g.gemm, g.groups])).toEqual([
+      ["attn.qkv", { m: 4 * 6, n: 48, k: 16 }, 1],
+      ["attn.scores", { m: 6, n: 6, k: 8 }, 4 * 2],
+      ["attn.context", { m: 6, n: 8, k: 6 }, 4 * 2],
+      ["attn.out", { m: 4 * 6, n: 16, k: 16 }, 1],
+    ])
+  })
+
+  it("attention Spade does not compute is an error naming the node and what was expected", () => {
+    const expected = "expected multi-head self-attention as nn.MultiheadAttention exports it"
+    const masked = errorOf(file("masked-encoder.onnx"))
+    expect(masked).toMatch(/: node "\/attn\/Transpose" \(Transpose\): leads to node "\/attn\/MatMul_1" \(MatMul\)/)
+    expect(masked).toContain('its product goes to node "/attn/Add_2" (Add), expected a Softmax')
+    expect(masked).toContain(expected)
+    const scaled = errorOf(file("wrong-scale.onnx"))
+    expect(scaled).toMatch(
+      /: node "\/attn\/MatMul_1" \(MatMul\): the scores are scaled by 0\.25, expected 1\/√dh = 0\.5 /,
+    )
+    for (const message of [masked, scaled]) expect(message).not.toContain("\n")
+  })
+
+  it("a product of two activations outside attention is an unsupported operator", () => {
+    const message = errorOf(file("bilinear.onnx"))
+    expect(message).toBe(
+      `${file("bilinear.onnx")}: node "/MatMul" (MatMul): a product of two activations is not supported outside ` +
+        'multi-head self-attention (its product goes to node "/ReduceMean" (ReduceMean), expected a Softmax after ' +
+        "an optional constant scale (masks and biases on the scores are not supported)); expected multi-head " +
+        "self-attention as nn.MultiheadAttention exports it (a packed Q|K|V projection, per head Q·Kᵀ/√dh, " +
+        "Softmax, ·V, the heads merged, an output projection)",
+    )
   })
 
   it("N:M pruning in the initializers is found along Spade's reduction axis", () => {
