@@ -1064,7 +1064,7 @@ class Converter {
       return this.nodeFail(
         node,
         `input ${role} "${name}" is an activation, expected a weight (an initializer): ` +
-          "a product of two activations (attention) is not supported",
+          "a product of two activations is not supported outside multi-head self-attention",
       )
     if (this.shapesOnly) {
       if (v.dims.length === 0 && v.load === null)
