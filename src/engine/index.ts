@@ -170,6 +170,7 @@ export {
   type TemporalSummary,
   type EvaluationStats,
 } from "./train.ts"
+export { forwardRecord, type RecordPlace, type LayerRecordContext } from "./records.ts"
 export type {
   LayerPassObservation,
   OperandObservation,

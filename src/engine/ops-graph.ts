@@ -100,6 +100,41 @@ const normalizeBackward = (
   }
 }
 
+/**
+ * The result of either normalization, y = x̂·γ + β per position of the last axis (`last` values),
+ * computed by the caller. Its backward gives dγ += Σ dy ⊙ x̂ and dβ += Σ dy over the other axes,
+ * and leaves dx, which depends on where the statistics came from, to `inputBackward`.
+ */
+const normalized = (
+  label: string,
+  x: Var,
+  gain: Var,
+  bias: Var,
+  y: Float32Array,
+  xhat: Float32Array,
+  last: number,
+  inputBackward: (dy: Float32Array, dx: Float32Array) => void,
+): Var =>
+  result(
+    x.shape,
+    y,
+    [x, gain, bias],
+    (self) => {
+      const dy = self.grad!
+      if (gain.requiresGrad || bias.requiresGrad) {
+        const dg = gain.ensureGrad()
+        const db = bias.ensureGrad()
+        for (let i = 0; i < dy.length; i++) {
+          const j = i % last
+          dg[j] += dy[i]! * xhat[i]!
+          db[j] += dy[i]!
+        }
+      }
+      if (x.requiresGrad) inputBackward(dy, x.ensureGrad())
+    },
+    label,
+  )
+
 /** Layer normalization over the last axis with gain and bias (biased variance, as PyTorch). */
 export const layerNorm = (x: Var, gain: Var, bias: Var, eps: number): Var => {
   const { rows, last } = rowsAndLast(x)
@@ -127,37 +162,19 @@ export const layerNorm = (x: Var, gain: Var, bias: Var, eps: number): Var => {
       y[off + j] = h * g[j]! + b[j]!
     }
   }
-  return result(
-    x.shape,
-    y,
-    [x, gain, bias],
-    (self) => {
-      const dy = self.grad!
-      if (gain.requiresGrad || bias.requiresGrad) {
-        const dg = gain.ensureGrad()
-        const db = bias.ensureGrad()
-        for (let i = 0; i < dy.length; i++) {
-          const j = i % last
-          dg[j] += dy[i]! * xhat[i]!
-          db[j] += dy[i]!
-        }
-      }
-      if (!x.requiresGrad) return
-      const dx = x.ensureGrad()
-      for (let r = 0; r < rows; r++) {
-        const off = r * last
-        normalizeBackward(
-          last,
-          (i) => off + i,
-          xhat,
-          (i) => dy[off + i]! * g[i]!,
-          invStd[r]!,
-          dx,
-        )
-      }
-    },
-    "layernorm",
-  )
+  return normalized("layernorm", x, gain, bias, y, xhat, last, (dy, dx) => {
+    for (let r = 0; r < rows; r++) {
+      const off = r * last
+      normalizeBackward(
+        last,
+        (i) => off + i,
+        xhat,
+        (i) => dy[off + i]! * g[i]!,
+        invStd[r]!,
+        dx,
+      )
+    }
+  })
 }
 
 /** Per-channel statistics of a batch normalization in training. */
@@ -205,39 +222,21 @@ export const batchNorm = (
     xhat[i] = h
     y[i] = h * g[c]! + b[c]!
   }
-  const out = result(
-    x.shape,
-    y,
-    [x, gain, bias],
-    (self) => {
-      const dy = self.grad!
-      if (gain.requiresGrad || bias.requiresGrad) {
-        const dg = gain.ensureGrad()
-        const db = bias.ensureGrad()
-        for (let i = 0; i < dy.length; i++) {
-          const c = i % channels
-          dg[c] += dy[i]! * xhat[i]!
-          db[c] += dy[i]!
-        }
-      }
-      if (!x.requiresGrad) return
-      const dx = x.ensureGrad()
-      if (running !== null) {
-        for (let i = 0; i < dy.length; i++) dx[i] += dy[i]! * g[i % channels]! * invStd[i % channels]!
-        return
-      }
-      for (let c = 0; c < channels; c++)
-        normalizeBackward(
-          rows,
-          (r) => r * channels + c,
-          xhat,
-          (r) => dy[r * channels + c]! * g[c]!,
-          invStd[c]!,
-          dx,
-        )
-    },
-    "batchnorm",
-  )
+  const out = normalized("batchnorm", x, gain, bias, y, xhat, channels, (dy, dx) => {
+    if (running !== null) {
+      for (let i = 0; i < dy.length; i++) dx[i] += dy[i]! * g[i % channels]! * invStd[i % channels]!
+      return
+    }
+    for (let c = 0; c < channels; c++)
+      normalizeBackward(
+        rows,
+        (r) => r * channels + c,
+        xhat,
+        (r) => dy[r * channels + c]! * g[c]!,
+        invStd[c]!,
+        dx,
+      )
+  })
   return { y: out, stats: running === null ? { mean, variance, count: rows } : null }
 }
 

@@ -1,20 +1,14 @@
-import { argmaxRows, createRng, deriveSeed, gatherRows, transpose, transposeGroups } from "../tensor/index.ts"
+import { argmaxRows, createRng, deriveSeed, gatherRows } from "../tensor/index.ts"
 import { backward, leaf, noGrad } from "./autograd.ts"
-import { Conv2d, type WeightedLayer } from "./layers.ts"
-import type { MatmulSite } from "./layers-graph.ts"
+import type { WeightedLayer } from "./layers.ts"
 import { buildModel, type Network } from "./network.ts"
 import { framesOf, isSequences, type DataSplit, type Samples } from "./datasets.ts"
 import { outputFeatures, type ModelConfig } from "./model-config.ts"
-import type {
-  ConvDims,
-  LayerPassObservation,
-  NmStructure,
-  SparsifierObservation,
-  TemporalObservation,
-} from "./observation.ts"
+import type { LayerPassObservation, NmStructure } from "./observation.ts"
 import { softmaxCrossEntropy } from "./ops.ts"
 import { Adam, learningRateAt, Sgd, type LrSchedule, type Optimizer } from "./optim.ts"
-import { createSparsifier, type Sparsifier } from "./sparsifiers/index.ts"
+import { emitLayerRecords, emitMatmulRecords } from "./records.ts"
+import { createSparsifier } from "./sparsifiers/index.ts"
 import { maskChange, type SparsitySpec } from "./sparsity.ts"
 
 export interface TrainProgress {
@@ -292,7 +286,7 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
         const target = sparsifier.targetSparsity(step)
         sites.forEach((layer, i) => {
           if (layer.kind === "matmul") {
-            emitMatmul(options.onObservation!, layer, i, step, epoch)
+            emitMatmulRecords(options.onObservation!, layer, { step, epoch, layerIndex: i })
             return
           }
           const previous = tracedMasks.get(layer) ?? null
@@ -301,11 +295,16 @@ export const trainNetwork = (options: TrainOptions): { readonly result: TrainRes
               ? maskChange(previous, layer.mask)
               : { dropped: 0, grown: 0, hamming: 0 }
           tracedMasks.set(layer, layer.mask === null ? null : layer.mask.slice())
-          emitLayer(options.onObservation!, layer, i, step, epoch, frames, layer.sparse ? sparsifier : null, {
-            method: sparsifier.method,
-            targetSparsity: layer.sparse ? target : 0,
-            ...change,
-          })
+          emitLayerRecords(
+            options.onObservation!,
+            layer,
+            { step, epoch, layerIndex: i },
+            {
+              frames,
+              sparsifier: layer.sparse ? sparsifier : null,
+              observation: { method: sparsifier.method, targetSparsity: layer.sparse ? target : 0, ...change },
+            },
+          )
         })
       }
       sparsifier.afterBackward(step)
@@ -370,194 +369,4 @@ const weightDensity = (layer: WeightedLayer): number => {
   let nz = 0
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) nz++
   return nz / w.length
-}
-
-/** nnz per frame of a rows×features buffer whose rows are grouped as sample·frames + frame. */
-const perFrame = (values: Float32Array, rows: number, frames: number): Int32Array => {
-  const features = values.length / rows
-  const out = new Int32Array(frames)
-  for (let r = 0; r < rows; r++) {
-    let nz = 0
-    const off = r * features
-    for (let i = 0; i < features; i++) if (values[off + i] !== 0) nz++
-    out[r % frames] += nz
-  }
-  return out
-}
-
-/**
- * The GEMMs of one weighted layer on a traced step, named as src/engine/observation.ts documents:
- * all three, except that the layer reading the network's input has no backward-data. For a layer
- * fed by a Delta layer the forward `a` operand is what was sent (the deltas), and `temporal` carries
- * per-frame events.
- */
-const emitLayer = (
-  emit: (o: LayerPassObservation) => void,
-  layer: WeightedLayer,
-  layerIndex: number,
-  step: number,
-  epoch: number,
-  frames: number,
-  sparsifier: Sparsifier | null,
-  sparsifierObservation: SparsifierObservation,
-): void => {
-  const x = layer.lastInput!
-  const y = layer.lastOutput!
-  const groups = layer.groups
-  // Per group (operands stack the groups along rows): M rows, K = the weight's columns, N outputs.
-  const m = x.shape[0]! / groups
-  const k = layer.inFeatures
-  const cout = layer.outFeatures / groups
-  const dy = y.grad!
-  // Null for a layer that reads the network's input: its backward-data GEMM never runs, so it is not traced.
-  const dx = x.grad
-  const dw = layer.weight.grad!
-  const delta = layer.lastDelta
-  let conv: ConvDims | null = null
-  if (layer instanceof Conv2d && layer.lastGeometry !== null) {
-    const g = layer.lastGeometry
-    conv = {
-      batch: g.batch,
-      ifmapHeight: g.height,
-      ifmapWidth: g.width,
-      filterHeight: g.filterHeight,
-      filterWidth: g.filterWidth,
-      channels: g.channels,
-      numFilters: layer.outFeatures,
-      stride: g.stride,
-      padding: g.padding,
-      ...(groups === 1 ? {} : { groups }),
-    }
-  }
-  let temporal: TemporalObservation | null = null
-  let temporalDeltaDensity: number | null = null
-  if (delta !== null) {
-    let sent = 0
-    for (const v of delta.eventsPerFrame) sent += v
-    temporalDeltaDensity = sent / (m * k)
-    temporal = { frames, events: delta.eventsPerFrame, activationNnz: delta.activationNnzPerFrame }
-  } else if (frames > 1 && layer.kind === "linear") {
-    const counts = perFrame(x.data, m, frames)
-    temporal = { frames, events: counts, activationNnz: counts }
-  }
-  const common = {
-    step,
-    epoch,
-    layer: layer.name,
-    layerIndex,
-    op: layer.kind,
-    ...(groups === 1 ? {} : { groups }),
-    conv,
-    temporalDeltaDensity,
-    temporal,
-    sparsifier: sparsifierObservation,
-  }
-  emit({
-    ...common,
-    pass: "forward",
-    gemm: { m, n: cout, k },
-    a: {
-      tensor: delta !== null && delta.deltas !== x.data ? "activation-delta" : "activation",
-      rows: groups * m,
-      cols: k,
-      values: delta !== null ? delta.deltas : x.data,
-      nm: null,
-    },
-    b: {
-      tensor: "weight",
-      rows: groups * k,
-      cols: cout,
-      values: layer.effectiveT,
-      nm: sparsifier?.nm("forward") ?? null,
-    },
-    out: { tensor: "output", rows: groups * m, cols: cout, values: y.data, nm: null },
-  })
-  if (dx !== null)
-    emit({
-      ...common,
-      pass: "backward-data",
-      gemm: { m, n: k, k: cout },
-      a: { tensor: "grad-output", rows: groups * m, cols: cout, values: dy, nm: null },
-      b: {
-        tensor: "weight",
-        rows: groups * cout,
-        cols: k,
-        values: layer.effectiveBackward ?? layer.effective,
-        nm: sparsifier?.nm("backward-data") ?? null,
-      },
-      out: { tensor: "grad-input", rows: groups * m, cols: k, values: dx, nm: null },
-    })
-  emit({
-    ...common,
-    pass: "backward-weight",
-    gemm: { m: cout, n: k, k: m },
-    a: {
-      tensor: "grad-output",
-      rows: groups * cout,
-      cols: m,
-      values: groups === 1 ? transpose(m, cout, dy) : transposeGroups(groups, m, cout, dy),
-      nm: null,
-    },
-    b: { tensor: "activation", rows: groups * m, cols: k, values: x.data, nm: null },
-    out: { tensor: "grad-weight", rows: groups * cout, cols: k, values: dw, nm: null },
-  })
-}
-
-const NO_SPARSIFIER: SparsifierObservation = { method: "none", targetSparsity: 0, dropped: 0, grown: 0, hamming: 0 }
-
-/**
- * The three GEMMs of a product of activations out = alpha·A·B (attention's scores and context),
- * as src/engine/observation.ts names them: backward-data dA = dOut·Bᵀ, backward-weight
- * dB = Aᵀ·dOut, each group's operands transposed in place in the stack. alpha (1/√dh for the
- * scores) scales values only, never which are zero.
- */
-const emitMatmul = (
-  emit: (o: LayerPassObservation) => void,
-  site: MatmulSite,
-  layerIndex: number,
-  step: number,
-  epoch: number,
-): void => {
-  const { m, n, k, groups } = site
-  const a = site.a!
-  const b = site.b!
-  const out = site.out!
-  const common = {
-    step,
-    epoch,
-    layer: site.name,
-    layerIndex,
-    op: "matmul" as const,
-    groups,
-    conv: null,
-    temporalDeltaDensity: null,
-    temporal: null,
-    sparsifier: NO_SPARSIFIER,
-  }
-  const zeros = (length: number) => new Float32Array(length)
-  const dOut = out.grad ?? zeros(out.data.length)
-  emit({
-    ...common,
-    pass: "forward",
-    gemm: { m, n, k },
-    a: { tensor: "activation", rows: groups * m, cols: k, values: a.data, nm: null },
-    b: { tensor: "activation", rows: groups * k, cols: n, values: b.data, nm: null },
-    out: { tensor: "output", rows: groups * m, cols: n, values: out.data, nm: null },
-  })
-  emit({
-    ...common,
-    pass: "backward-data",
-    gemm: { m, n: k, k: n },
-    a: { tensor: "grad-output", rows: groups * m, cols: n, values: dOut, nm: null },
-    b: { tensor: "activation", rows: groups * n, cols: k, values: transposeGroups(groups, k, n, b.data), nm: null },
-    out: { tensor: "grad-input", rows: groups * m, cols: k, values: a.grad ?? zeros(a.data.length), nm: null },
-  })
-  emit({
-    ...common,
-    pass: "backward-weight",
-    gemm: { m: k, n, k: m },
-    a: { tensor: "activation", rows: groups * k, cols: m, values: transposeGroups(groups, m, k, a.data), nm: null },
-    b: { tensor: "grad-output", rows: groups * m, cols: n, values: dOut, nm: null },
-    out: { tensor: "grad-input", rows: groups * k, cols: n, values: b.grad ?? zeros(b.data.length), nm: null },
-  })
 }

@@ -1,15 +1,13 @@
 import {
-  Conv2d,
+  forwardRecord,
   isSequences,
   leaf,
-  MatmulSite,
   noGrad,
-  type ConvDims,
   type LayerPassObservation,
+  type LayerRecordContext,
   type Network,
   type NmStructure,
   type Samples,
-  type SparsifierObservation,
 } from "../engine/index.ts"
 import { argmaxRows } from "../tensor/index.ts"
 import { detectNm, NM_GROUP_SIZES } from "./nm.ts"
@@ -21,10 +19,15 @@ import { detectNm, NM_GROUP_SIZES } from "./nm.ts"
  * the real activation masks each layer sees.
  */
 
-/** No sparsifier acts in inference: weights as the checkpoint holds them, as a dense training run reports. */
-const DENSE: SparsifierObservation = { method: "dense", targetSparsity: 0, dropped: 0, grown: 0, hamming: 0 }
-/** Products of activations have no sparsifier at all (the trainer's word for them). */
-const NONE: SparsifierObservation = { ...DENSE, method: "none" }
+/**
+ * No sparsifier acts in inference: weights as the checkpoint holds them, as a dense training run
+ * reports; images, one frame a sample.
+ */
+const INFERENCE: LayerRecordContext = {
+  frames: 1,
+  sparsifier: null,
+  observation: { method: "dense", targetSparsity: 0, dropped: 0, grown: 0, hamming: 0 },
+}
 
 /**
  * The N:M structure of a weight operand as traced (null if none). Forward `b` is Ŵᵀ stacked per
@@ -98,68 +101,10 @@ export const traceForward = (network: Network, data: Samples, options: ForwardTr
       for (let i = 0; i < rows; i++) if (predicted[i] === data.labels[start + i]) correct++
       if (emit === null || traceEveryBatches <= 0 || batches % traceEveryBatches !== 0) continue
       traced++
-      for (const [layerIndex, site] of sites.entries()) emit(forwardRecord(site, layerIndex, batches))
+      for (const [layerIndex, site] of sites.entries())
+        emit(forwardRecord(site, { step: batches, epoch: 0, layerIndex }, INFERENCE))
     }
   })
   network.setTraining(wasTraining)
   return { samples: count, batches, tracedBatches: traced, accuracy: count === 0 ? 0 : correct / count }
-}
-
-/** The forward record of one GEMM site after a forward pass (the trainer's layout, src/engine/train.ts). */
-const forwardRecord = (
-  site: ReturnType<Network["gemmSites"]>[number],
-  layerIndex: number,
-  step: number,
-): LayerPassObservation => {
-  const common = { step, epoch: 0, layerIndex, temporalDeltaDensity: null, temporal: null, sparsifier: DENSE }
-  if (site instanceof MatmulSite) {
-    const { m, n, k, groups } = site
-    return {
-      ...common,
-      sparsifier: NONE,
-      layer: site.name,
-      op: "matmul",
-      pass: "forward",
-      groups,
-      conv: null,
-      gemm: { m, n, k },
-      a: { tensor: "activation", rows: groups * m, cols: k, values: site.a!.data, nm: null },
-      b: { tensor: "activation", rows: groups * k, cols: n, values: site.b!.data, nm: null },
-      out: { tensor: "output", rows: groups * m, cols: n, values: site.out!.data, nm: null },
-    }
-  }
-  const x = site.lastInput!
-  const y = site.lastOutput!
-  const groups = site.groups
-  const m = x.shape[0]! / groups
-  const k = site.inFeatures
-  const cout = site.outFeatures / groups
-  let conv: ConvDims | null = null
-  if (site instanceof Conv2d && site.lastGeometry !== null) {
-    const g = site.lastGeometry
-    conv = {
-      batch: g.batch,
-      ifmapHeight: g.height,
-      ifmapWidth: g.width,
-      filterHeight: g.filterHeight,
-      filterWidth: g.filterWidth,
-      channels: g.channels,
-      numFilters: site.outFeatures,
-      stride: g.stride,
-      padding: g.padding,
-      ...(groups === 1 ? {} : { groups }),
-    }
-  }
-  return {
-    ...common,
-    layer: site.name,
-    op: site.kind,
-    pass: "forward",
-    ...(groups === 1 ? {} : { groups }),
-    conv,
-    gemm: { m, n: cout, k },
-    a: { tensor: "activation", rows: groups * m, cols: k, values: x.data, nm: null },
-    b: { tensor: "weight", rows: groups * k, cols: cout, values: site.effectiveT, nm: null },
-    out: { tensor: "output", rows: groups * m, cols: cout, values: y.data, nm: null },
-  }
 }

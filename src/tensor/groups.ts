@@ -5,6 +5,38 @@
  */
 
 /**
+ * Copies (or adds) each group's channels of every row and tap between the wide layout
+ * [rows × taps·channels] and the stacked one [groups·rows × taps·cg], in the direction asked:
+ * one walk, so a kernel and its adjoint cannot disagree on the layout.
+ */
+const regroup = (
+  caller: string,
+  toStacked: boolean,
+  rows: number,
+  taps: number,
+  channels: number,
+  groups: number,
+  src: Float32Array,
+  dst: Float32Array,
+  accumulate: boolean,
+): Float32Array => {
+  const cg = channels / groups
+  if (!Number.isInteger(cg)) throw new RangeError(`${caller}: ${groups} groups do not divide ${channels} channels`)
+  for (let i = 0; i < groups; i++)
+    for (let r = 0; r < rows; r++) {
+      const wide = r * taps * channels + i * cg
+      const stacked = (i * rows + r) * taps * cg
+      for (let t = 0; t < taps; t++) {
+        const s = toStacked ? wide + t * channels : stacked + t * cg
+        const d = toStacked ? stacked + t * cg : wide + t * channels
+        if (accumulate) for (let c = 0; c < cg; c++) dst[d + c] += src[s + c]!
+        else for (let c = 0; c < cg; c++) dst[d + c] = src[s + c]!
+      }
+    }
+  return dst
+}
+
+/**
  * dst[groups·rows × taps·cg] from src[rows × taps·channels] (cg = channels/groups): group i takes
  * channels i·cg..(i+1)·cg of every tap. With taps = R·S this turns an im2col matrix into the
  * stacked per-group im2col matrices of a grouped convolution; with taps = 1 it splits columns.
@@ -17,22 +49,7 @@ export const splitGroups = (
   src: Float32Array,
   dst: Float32Array = new Float32Array(rows * taps * channels),
   accumulate = false,
-): Float32Array => {
-  const cg = channels / groups
-  if (!Number.isInteger(cg)) throw new RangeError(`splitGroups: ${groups} groups do not divide ${channels} channels`)
-  for (let i = 0; i < groups; i++)
-    for (let r = 0; r < rows; r++) {
-      const from = r * taps * channels + i * cg
-      const to = (i * rows + r) * taps * cg
-      for (let t = 0; t < taps; t++) {
-        const s = from + t * channels
-        const d = to + t * cg
-        if (accumulate) for (let c = 0; c < cg; c++) dst[d + c] += src[s + c]!
-        else for (let c = 0; c < cg; c++) dst[d + c] = src[s + c]!
-      }
-    }
-  return dst
-}
+): Float32Array => regroup("splitGroups", true, rows, taps, channels, groups, src, dst, accumulate)
 
 /** The inverse (and adjoint) of `splitGroups`: dst[rows × taps·channels] from the stacked src. */
 export const mergeGroups = (
@@ -43,22 +60,7 @@ export const mergeGroups = (
   src: Float32Array,
   dst: Float32Array = new Float32Array(rows * taps * channels),
   accumulate = false,
-): Float32Array => {
-  const cg = channels / groups
-  if (!Number.isInteger(cg)) throw new RangeError(`mergeGroups: ${groups} groups do not divide ${channels} channels`)
-  for (let i = 0; i < groups; i++)
-    for (let r = 0; r < rows; r++) {
-      const to = r * taps * channels + i * cg
-      const from = (i * rows + r) * taps * cg
-      for (let t = 0; t < taps; t++) {
-        const s = from + t * cg
-        const d = to + t * channels
-        if (accumulate) for (let c = 0; c < cg; c++) dst[d + c] += src[s + c]!
-        else for (let c = 0; c < cg; c++) dst[d + c] = src[s + c]!
-      }
-    }
-  return dst
-}
+): Float32Array => regroup("mergeGroups", false, rows, taps, channels, groups, src, dst, accumulate)
 
 /** dst[groups·cols × rows] (+)= each group's src[rows × cols] transposed, groups stacked. */
 export const transposeGroups = (
@@ -82,32 +84,12 @@ export const transposeGroups = (
 }
 
 /**
- * Attention heads as groups: from src[batch·tokens × stride] take the `heads`·dh columns starting
- * at `offset` (Q, K or V of a fused QKV projection) into dst[batch·heads·tokens × dh], group
- * b·heads + h holding head h of sample b.
+ * Between the `heads`·dh columns at `offset` of [batch·tokens × stride] (Q, K or V of a fused QKV
+ * projection) and the stacked heads [batch·heads·tokens × dh], group b·heads + h holding head h of
+ * sample b: copied into the stack, or added back out of it.
  */
-export const splitHeads = (
-  batch: number,
-  tokens: number,
-  heads: number,
-  dh: number,
-  src: Float32Array,
-  stride: number,
-  offset: number,
-  dst: Float32Array = new Float32Array(batch * heads * tokens * dh),
-): Float32Array => {
-  for (let b = 0; b < batch; b++)
-    for (let h = 0; h < heads; h++)
-      for (let t = 0; t < tokens; t++) {
-        const s = (b * tokens + t) * stride + offset + h * dh
-        const d = ((b * heads + h) * tokens + t) * dh
-        for (let j = 0; j < dh; j++) dst[d + j] = src[s + j]!
-      }
-  return dst
-}
-
-/** The adjoint of `splitHeads`: adds the stacked heads back into their columns of dst[batch·tokens × stride]. */
-export const mergeHeads = (
+const moveHeads = (
+  toStacked: boolean,
   batch: number,
   tokens: number,
   heads: number,
@@ -120,9 +102,34 @@ export const mergeHeads = (
   for (let b = 0; b < batch; b++)
     for (let h = 0; h < heads; h++)
       for (let t = 0; t < tokens; t++) {
-        const d = (b * tokens + t) * stride + offset + h * dh
-        const s = ((b * heads + h) * tokens + t) * dh
-        for (let j = 0; j < dh; j++) dst[d + j] += src[s + j]!
+        const wide = (b * tokens + t) * stride + offset + h * dh
+        const stacked = ((b * heads + h) * tokens + t) * dh
+        if (toStacked) for (let j = 0; j < dh; j++) dst[stacked + j] = src[wide + j]!
+        else for (let j = 0; j < dh; j++) dst[wide + j] += src[stacked + j]!
       }
   return dst
 }
+
+/** Attention heads as groups: src[batch·tokens × stride]'s columns of one projection into the stacked heads. */
+export const splitHeads = (
+  batch: number,
+  tokens: number,
+  heads: number,
+  dh: number,
+  src: Float32Array,
+  stride: number,
+  offset: number,
+  dst: Float32Array = new Float32Array(batch * heads * tokens * dh),
+): Float32Array => moveHeads(true, batch, tokens, heads, dh, src, dst, stride, offset)
+
+/** The adjoint of `splitHeads`: adds the stacked heads back into their columns of dst[batch·tokens × stride]. */
+export const mergeHeads = (
+  batch: number,
+  tokens: number,
+  heads: number,
+  dh: number,
+  src: Float32Array,
+  dst: Float32Array,
+  stride: number,
+  offset: number,
+): Float32Array => moveHeads(false, batch, tokens, heads, dh, src, dst, stride, offset)

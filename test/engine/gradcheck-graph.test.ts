@@ -18,50 +18,14 @@ import {
   softmax,
   type Var,
 } from "../../src/engine/index.ts"
-import { createRng, erf } from "../../src/tensor/index.ts"
+import { erf } from "../../src/tensor/index.ts"
+import { convRef, expectClose, expectGradients, numericGradient, randoms, weightedSum } from "./gradcheck-helpers.ts"
 
 /**
  * Finite-difference checks for the layers of graph models. As in the other gradient checks, each
  * engine op is compared with central differences of an independent float64 reference written from
  * the definition, so the engine's kernels (and their layouts) are checked, not re-used.
  */
-const numericGradient = (f: (p: Float64Array) => number, at: Float64Array): Float64Array => {
-  const eps = 1e-6
-  const g = new Float64Array(at.length)
-  const p = at.slice()
-  for (let i = 0; i < p.length; i++) {
-    const orig = p[i]!
-    p[i] = orig + eps
-    const up = f(p)
-    p[i] = orig - eps
-    const down = f(p)
-    p[i] = orig
-    g[i] = (up - down) / (2 * eps)
-  }
-  return g
-}
-
-const expectClose = (name: string, actual: ArrayLike<number> | null, expected: ArrayLike<number>, rel = 2e-3): void => {
-  expect(actual, `${name} is missing`).not.toBeNull()
-  expect(actual!.length, `${name} length`).toBe(expected.length)
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 2e-4 + rel * Math.abs(expected[i]!)
-    if (!(Math.abs(actual![i]! - expected[i]!) <= tol))
-      expect.fail(`${name}[${i}]: engine ${actual![i]} vs reference ${expected[i]}`)
-  }
-}
-
-const randoms = (seed: number, n: number, scale = 1): Float32Array => {
-  const rng = createRng(seed)
-  return Float32Array.from({ length: n }, () => rng.uniform(-scale, scale))
-}
-
-/** Σ y ⊙ r for a fixed random r: a scalar whose gradient is r pushed back through the op. */
-const weightedSum = (y: ArrayLike<number>, r: ArrayLike<number>): number => {
-  let s = 0
-  for (let i = 0; i < y.length; i++) s += y[i]! * r[i]!
-  return s
-}
 
 describe("erf and GELU", () => {
   it("erf matches tabulated values to double precision", () => {
@@ -101,49 +65,6 @@ describe("erf and GELU", () => {
   })
 })
 
-/** Direct grouped convolution in float64: NHWC input, weight Cout×(R·S·C/groups), channel fastest. */
-const groupedConvRef = (
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  b: ArrayLike<number>,
-  g: {
-    batch: number
-    h: number
-    w: number
-    c: number
-    cout: number
-    k: number
-    stride: number
-    pad: number
-    groups: number
-  },
-): Float64Array => {
-  const oh = Math.floor((g.h + 2 * g.pad - g.k) / g.stride) + 1
-  const ow = Math.floor((g.w + 2 * g.pad - g.k) / g.stride) + 1
-  const cg = g.c / g.groups
-  const ng = g.cout / g.groups
-  const y = new Float64Array(g.batch * oh * ow * g.cout)
-  for (let n = 0; n < g.batch; n++)
-    for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let o = 0; o < g.cout; o++) {
-          const group = Math.floor(o / ng)
-          let s = b[o]!
-          for (let r = 0; r < g.k; r++)
-            for (let q = 0; q < g.k; q++)
-              for (let c = 0; c < cg; c++) {
-                const ih = i * g.stride - g.pad + r
-                const iw = j * g.stride - g.pad + q
-                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue
-                s +=
-                  x[((n * g.h + ih) * g.w + iw) * g.c + group * cg + c]! *
-                  w[o * g.k * g.k * cg + (r * g.k + q) * cg + c]!
-              }
-          y[((n * oh + i) * ow + j) * g.cout + o] = s
-        }
-  return y
-}
-
 const groupedCase = fc
   .record({
     batch: fc.integer({ min: 1, max: 2 }),
@@ -175,25 +96,13 @@ describe("finite-difference gradient checks (graph layers)", () => {
       const y = layer.forward(x)
       const w0 = Float64Array.from(layer.weight.data, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
       const b0 = Float64Array.from(layer.bias!.data)
-      expectClose("Y", y.data, groupedConvRef(x0, w0, b0, g), 1e-4)
+      expectClose("Y", y.data, convRef(x0, w0, b0, g), 1e-4)
       const r = randoms(g.seed + 3, y.data.length)
       backward(dotConstant(y, r))
-      const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) =>
-        weightedSum(groupedConvRef(xs, w, b, g), r)
-      expectClose(
-        "dX",
-        x.grad,
-        numericGradient((p) => loss(p, w0, b0), Float64Array.from(x0)),
-      )
-      expectClose(
-        "dW",
-        layer.weight.grad,
-        numericGradient((p) => loss(x0, p, b0), w0),
-      )
-      expectClose(
-        "db",
-        layer.bias!.grad,
-        numericGradient((p) => loss(x0, w0, p), b0),
+      expectGradients(
+        (p) => weightedSum(convRef(p.X, p.W, p.b, g), r),
+        { X: Float64Array.from(x0), W: w0, b: b0 },
+        { X: x.grad, W: layer.weight.grad, b: layer.bias!.grad },
       )
     },
   )
@@ -234,17 +143,39 @@ describe("finite-difference gradient checks (graph layers)", () => {
     seed: fc.integer({ min: 0, max: 2 ** 30 }),
   })
 
+  type NormRef = (xs: ArrayLike<number>, gs: ArrayLike<number>, bs: ArrayLike<number>) => Float64Array
+
+  /** x [rows × features] and a gain and bias of `features`, drawn from seeds seed .. seed + 2. */
+  const normInputs = (rows: number, features: number, seed: number) => {
+    const x0 = randoms(seed, rows * features, 2)
+    const g0 = randoms(seed + 1, features)
+    const b0 = randoms(seed + 2, features)
+    const [x, gain, bias] = [
+      leaf([rows, features], x0.slice(), true),
+      leaf([features], g0.slice(), true),
+      leaf([features], b0.slice(), true),
+    ]
+    return { x0, g0, b0, x, gain, bias }
+  }
+
+  /** A normalization's output and its gradients in x, γ and β against `ref`, the same one in float64. */
+  const expectNormalized = (y: Var, n: ReturnType<typeof normInputs>, ref: NormRef, seed: number): void => {
+    expectClose("Y", y.data, ref(n.x0, n.g0, n.b0), 1e-4)
+    const r = randoms(seed + 3, y.data.length)
+    backward(dotConstant(y, r))
+    expectGradients(
+      (p) => weightedSum(ref(p.X, p.γ, p.β), r),
+      { X: Float64Array.from(n.x0), γ: Float64Array.from(n.g0), β: Float64Array.from(n.b0) },
+      { X: n.x.grad, γ: n.gain.grad, β: n.bias.grad },
+    )
+  }
+
   test.prop([normCase], { numRuns: 25 })(
     "LayerNorm over the last axis: output, dX, dγ, dβ",
     ({ rows, features, seed }) => {
-      const x0 = randoms(seed, rows * features, 2)
-      const g0 = randoms(seed + 1, features)
-      const b0 = randoms(seed + 2, features)
-      const x = leaf([rows, features], x0.slice(), true)
-      const gain = leaf([features], g0.slice(), true)
-      const bias = leaf([features], b0.slice(), true)
-      const y = layerNorm(x, gain, bias, 1e-5)
-      const ref = (xs: ArrayLike<number>, gs: ArrayLike<number>, bs: ArrayLike<number>) =>
+      const inputs = normInputs(rows, features, seed)
+      const y = layerNorm(inputs.x, inputs.gain, inputs.bias, 1e-5)
+      const ref: NormRef = (xs, gs, bs) =>
         normalizeRef(
           xs,
           rows,
@@ -254,43 +185,20 @@ describe("finite-difference gradient checks (graph layers)", () => {
           (_, i) => bs[i]!,
           1e-5,
         )
-      expectClose("Y", y.data, ref(x0, g0, b0), 1e-4)
-      const r = randoms(seed + 3, rows * features)
-      backward(dotConstant(y, r))
-      const [X, G, B] = [Float64Array.from(x0), Float64Array.from(g0), Float64Array.from(b0)]
-      expectClose(
-        "dX",
-        x.grad,
-        numericGradient((p) => weightedSum(ref(p, G, B), r), X),
-      )
-      expectClose(
-        "dγ",
-        gain.grad,
-        numericGradient((p) => weightedSum(ref(X, p, B), r), G),
-      )
-      expectClose(
-        "dβ",
-        bias.grad,
-        numericGradient((p) => weightedSum(ref(X, G, p), r), B),
-      )
+      expectNormalized(y, inputs, ref, seed)
     },
   )
 
   test.prop([normCase, fc.boolean()], { numRuns: 25 })(
     "BatchNorm per channel: batch statistics in training, running ones at inference; output and gradients",
     ({ rows, features, seed }, trainingMode) => {
-      const x0 = randoms(seed, rows * features, 2)
-      const g0 = randoms(seed + 1, features)
-      const b0 = randoms(seed + 2, features)
+      const inputs = normInputs(rows, features, seed)
       const running = {
         mean: randoms(seed + 4, features),
         variance: randoms(seed + 5, features, 0.5).map((v) => v + 1),
       }
-      const x = leaf([rows, features], x0.slice(), true)
-      const gain = leaf([features], g0.slice(), true)
-      const bias = leaf([features], b0.slice(), true)
-      const { y, stats } = batchNorm(x, gain, bias, 1e-5, trainingMode ? null : running)
-      const ref = (xs: ArrayLike<number>, gs: ArrayLike<number>, bs: ArrayLike<number>) =>
+      const { y, stats } = batchNorm(inputs.x, inputs.gain, inputs.bias, 1e-5, trainingMode ? null : running)
+      const ref: NormRef = (xs, gs, bs) =>
         normalizeRef(
           xs,
           features,
@@ -301,33 +209,15 @@ describe("finite-difference gradient checks (graph layers)", () => {
           1e-5,
           trainingMode ? undefined : running,
         )
-      expectClose("Y", y.data, ref(x0, g0, b0), 1e-4)
       if (trainingMode) {
         const mean0 = Array.from({ length: features }, (_, c) => {
           let s = 0
-          for (let i = 0; i < rows; i++) s += x0[i * features + c]!
+          for (let i = 0; i < rows; i++) s += inputs.x0[i * features + c]!
           return s / rows
         })
         expectClose("batch mean", stats!.mean, mean0, 1e-6)
       } else expect(stats).toBeNull()
-      const r = randoms(seed + 3, rows * features)
-      backward(dotConstant(y, r))
-      const [X, G, B] = [Float64Array.from(x0), Float64Array.from(g0), Float64Array.from(b0)]
-      expectClose(
-        "dX",
-        x.grad,
-        numericGradient((p) => weightedSum(ref(p, G, B), r), X),
-      )
-      expectClose(
-        "dγ",
-        gain.grad,
-        numericGradient((p) => weightedSum(ref(X, p, B), r), G),
-      )
-      expectClose(
-        "dβ",
-        bias.grad,
-        numericGradient((p) => weightedSum(ref(X, G, p), r), B),
-      )
+      expectNormalized(y, inputs, ref, seed)
     },
   )
 
@@ -376,16 +266,10 @@ describe("finite-difference gradient checks (graph layers)", () => {
       expectClose("Y", y.data, ref(a0, b0), 1e-5)
       const r = randoms(seed + 2, features + 2)
       backward(dotConstant(y, r))
-      const [A, B] = [Float64Array.from(a0), Float64Array.from(b0)]
-      expectClose(
-        "dA",
-        a.grad,
-        numericGradient((p) => weightedSum(ref(p, B), r), A),
-      )
-      expectClose(
-        "dB",
-        b.grad,
-        numericGradient((p) => weightedSum(ref(A, p), r), B),
+      expectGradients(
+        (p) => weightedSum(ref(p.A, p.B), r),
+        { A: Float64Array.from(a0), B: Float64Array.from(b0) },
+        { A: a.grad, B: b.grad },
       )
     },
   )
@@ -468,21 +352,17 @@ describe("finite-difference gradient checks (graph layers)", () => {
         wOut: Float64Array.from(layer.out.weight.data),
         bOut: Float64Array.from(layer.out.bias!.data),
       }
-      const ref = (p: typeof P) => attentionRef(p.x, p.wIn, p.bIn, p.wOut, p.bOut, s)
+      const ref = (p: Record<keyof typeof P, Float64Array>) => attentionRef(p.x, p.wIn, p.bIn, p.wOut, p.bOut, s)
       expectClose("Y", y.data, ref(P), 1e-4)
       const r = randoms(seed + 4, y.data.length)
       backward(dotConstant(y, r))
-      const check = (name: keyof typeof P, actual: Float32Array | null) =>
-        expectClose(
-          `d${name}`,
-          actual,
-          numericGradient((v) => weightedSum(ref({ ...P, [name]: v }), r), P[name]),
-        )
-      check("x", x.grad)
-      check("wIn", layer.qkv.weight.grad)
-      check("bIn", layer.qkv.bias!.grad)
-      check("wOut", layer.out.weight.grad)
-      check("bOut", layer.out.bias!.grad)
+      expectGradients((p) => weightedSum(ref(p), r), P, {
+        x: x.grad,
+        wIn: layer.qkv.weight.grad,
+        bIn: layer.qkv.bias!.grad,
+        wOut: layer.out.weight.grad,
+        bOut: layer.out.bias!.grad,
+      })
       // The products' operands are the stacked heads: groups = batch·heads.
       expect(layer.scores.groups).toBe(batch * heads)
       expect([layer.scores.a!.shape, layer.scores.b!.shape]).toEqual([

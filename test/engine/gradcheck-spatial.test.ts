@@ -16,70 +16,13 @@ import {
   type Var,
 } from "../../src/engine/index.ts"
 import { createRng } from "../../src/tensor/index.ts"
+import { convRef, expectClose, expectGradients, numericGradient, randoms, weightedSum } from "./gradcheck-helpers.ts"
 
 /**
  * Finite-difference checks for the layers beyond Linear/ReLU, on random shapes. Each engine op is
  * compared with central differences of an independent float64 reference written directly from the
  * definition (nested loops over output pixels and taps), so a shared indexing bug cannot hide.
  */
-const numericGradient = (f: (p: Float64Array) => number, at: Float64Array): Float64Array => {
-  const eps = 1e-6
-  const g = new Float64Array(at.length)
-  const p = at.slice()
-  for (let i = 0; i < p.length; i++) {
-    const orig = p[i]!
-    p[i] = orig + eps
-    const up = f(p)
-    p[i] = orig - eps
-    const down = f(p)
-    p[i] = orig
-    g[i] = (up - down) / (2 * eps)
-  }
-  return g
-}
-
-const expectGradClose = (name: string, actual: Float32Array | null, expected: Float64Array): void => {
-  expect(actual, `${name} has no gradient`).not.toBeNull()
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 2e-4 + 2e-3 * Math.abs(expected[i]!)
-    if (Math.abs(actual![i]! - expected[i]!) > tol)
-      expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
-  }
-}
-
-const randoms = (seed: number, n: number, scale = 1): Float32Array => {
-  const rng = createRng(seed)
-  return Float32Array.from({ length: n }, () => rng.uniform(-scale, scale))
-}
-
-/** Direct convolution in float64, NHWC input, weight Cout×(R·S·C) with c fastest. */
-const convRef = (
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  b: ArrayLike<number>,
-  g: { batch: number; h: number; w: number; c: number; cout: number; k: number; stride: number; pad: number },
-): Float64Array => {
-  const oh = Math.floor((g.h + 2 * g.pad - g.k) / g.stride) + 1
-  const ow = Math.floor((g.w + 2 * g.pad - g.k) / g.stride) + 1
-  const y = new Float64Array(g.batch * oh * ow * g.cout)
-  for (let n = 0; n < g.batch; n++)
-    for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let o = 0; o < g.cout; o++) {
-          let s = b[o]!
-          for (let r = 0; r < g.k; r++)
-            for (let q = 0; q < g.k; q++)
-              for (let c = 0; c < g.c; c++) {
-                const ih = i * g.stride - g.pad + r
-                const iw = j * g.stride - g.pad + q
-                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue
-                s += x[((n * g.h + ih) * g.w + iw) * g.c + c]! * w[o * g.k * g.k * g.c + (r * g.k + q) * g.c + c]!
-              }
-          y[((n * oh + i) * ow + j) * g.cout + o] = s
-        }
-  return y
-}
-
 const convCase = fc
   .record({
     batch: fc.integer({ min: 1, max: 2 }),
@@ -112,22 +55,10 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
       for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-4)
       const r = randoms(g.seed + 3, yRef.length)
       backward(dotConstant(y, r))
-      const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) =>
-        convRef(xs, w, b, g).reduce((s, v, i) => s + v * r[i]!, 0)
-      expectGradClose(
-        "dX",
-        x.grad,
-        numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)),
-      )
-      expectGradClose(
-        "dW",
-        layer.weight.grad,
-        numericGradient((p) => loss(x0, p, b0), effective),
-      )
-      expectGradClose(
-        "db",
-        layer.bias!.grad,
-        numericGradient((p) => loss(x0, effective, p), b0),
+      expectGradients(
+        (p) => weightedSum(convRef(p.X, p.W, p.b, g), r),
+        { X: Float64Array.from(x0), W: effective, b: b0 },
+        { X: x.grad, W: layer.weight.grad, b: layer.bias!.grad },
       )
     },
   )
@@ -207,10 +138,10 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
       for (let i = 0; i < yRef.length; i++) expect(Math.abs(y.data[i]! - yRef[i]!)).toBeLessThan(1e-5)
       const r = randoms(g.seed + 1, yRef.length)
       backward(dotConstant(y, r))
-      expectGradClose(
+      expectClose(
         "dX",
         x.grad,
-        numericGradient((p) => poolRef(kind, p, g).reduce((s, v, i) => s + v * r[i]!, 0), Float64Array.from(x0)),
+        numericGradient((p) => weightedSum(poolRef(kind, p, g), r), Float64Array.from(x0)),
       )
     },
   )
@@ -254,7 +185,7 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
       backward(dotConstant(y, r))
       // With the mask held fixed (it is, away from ties), y = x ⊙ mask.
       const f = (p: Float64Array): number => p.reduce((s, v, i) => s + v * mask[i]! * r[i]!, 0)
-      expectGradClose("dX", x.grad, numericGradient(f, Float64Array.from(x0)))
+      expectClose("dX", x.grad, numericGradient(f, Float64Array.from(x0)))
     },
   )
 
@@ -273,7 +204,7 @@ describe("finite-difference gradient checks (spatial and activation layers)", ()
     const x = leaf([batch, ...dims], x0.slice(), true)
     const r = randoms(seed + 1, n)
     backward(dotConstant(reshape(x, [batch, n / batch]), r))
-    expectGradClose("dX", x.grad, Float64Array.from(r))
+    expectClose("dX", x.grad, Float64Array.from(r))
   })
 
   test.prop([

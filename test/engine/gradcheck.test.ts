@@ -11,41 +11,15 @@ import {
   type Var,
 } from "../../src/engine/index.ts"
 import { createRng } from "../../src/tensor/index.ts"
+import { expectClose, expectGradients, numericGradient, randoms, weightedSum } from "./gradcheck-helpers.ts"
 
 /**
  * Engine gradients (Float32) against central differences of a float64 reference of the same
- * function. The reference is exact enough (eps 1e-6 in float64) that the tolerance only has to
- * cover the engine's Float32 rounding.
+ * function. These shallow functions round little, so the tolerance is tighter than the shared one.
  */
-const numericGradient = (f: (p: Float64Array) => number, at: Float64Array): Float64Array => {
-  const eps = 1e-6
-  const g = new Float64Array(at.length)
-  const p = at.slice()
-  for (let i = 0; i < p.length; i++) {
-    const orig = p[i]!
-    p[i] = orig + eps
-    const up = f(p)
-    p[i] = orig - eps
-    const down = f(p)
-    p[i] = orig
-    g[i] = (up - down) / (2 * eps)
-  }
-  return g
-}
-
-const expectGradClose = (name: string, actual: Float32Array | null, expected: Float64Array): void => {
-  expect(actual, `${name} has no gradient`).not.toBeNull()
-  for (let i = 0; i < expected.length; i++) {
-    const tol = 1e-4 + 1e-3 * Math.abs(expected[i]!)
-    if (Math.abs(actual![i]! - expected[i]!) > tol)
-      expect.fail(`${name}[${i}]: engine ${actual![i]} vs numeric ${expected[i]}`)
-  }
-}
-
-const randoms = (seed: number, n: number, scale = 1): Float32Array => {
-  const rng = createRng(seed)
-  return Float32Array.from({ length: n }, () => rng.uniform(-scale, scale))
-}
+const [rel, abs] = [1e-3, 1e-4]
+const expectGradClose = (name: string, actual: Float32Array | null, expected: Float64Array): void =>
+  expectClose(name, actual, expected, rel, abs)
 
 /** Reference y = x·ŵᵀ + b in float64 (ŵ row-major Cout×Cin). */
 const linearRef = (
@@ -100,26 +74,14 @@ describe("finite-difference gradient checks", () => {
 
       const w0 = layer.weight.data
       const b0 = layer.bias!.data
-      const loss = (xs: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>): number => {
-        const y = linearRef(xs, w, b, batch, cin, cout)
-        return y.reduce((s, v, i) => s + v * r[i]!, 0)
-      }
       const effective = Float64Array.from(w0, (v, i) => (mask === null || mask[i] !== 0 ? v : 0))
-      expectGradClose(
-        "dX",
-        x.grad,
-        numericGradient((p) => loss(p, effective, b0), Float64Array.from(x0)),
-      )
       // Straight-through: the dense weight gets the gradient of the weight as used, mask ignored.
-      expectGradClose(
-        "dW",
-        layer.weight.grad,
-        numericGradient((p) => loss(x0, p, b0), effective),
-      )
-      expectGradClose(
-        "db",
-        layer.bias!.grad,
-        numericGradient((p) => loss(x0, effective, p), Float64Array.from(b0)),
+      expectGradients(
+        (p) => weightedSum(linearRef(p.X, p.W, p.b, batch, cin, cout), r),
+        { X: Float64Array.from(x0), W: effective, b: Float64Array.from(b0) },
+        { X: x.grad, W: layer.weight.grad, b: layer.bias!.grad },
+        rel,
+        abs,
       )
     },
   )

@@ -106,7 +106,9 @@ describe.runIf(hasTorch)("traces of an imported model", () => {
 
   it("its forward records are the trainer's, field for field", () => {
     // Same config, same seed, one sample: the trainer's step-0 forward must equal the inference
-    // trace's batch 0 (a model without batch norm, so training and inference modes agree).
+    // trace's batch 0 (a model without batch norm, so training and inference modes agree). Both
+    // build records with the engine's forwardRecord; this holds what inference passes it (step,
+    // epoch 0, a dense sparsifier, the sites in order) to what a dense training step does.
     const { config } = importOnnxFile(fixtures.file("pruned.onnx"))
     const one = selectRows(mnistDigits(), [7])
     const trained: LayerPassObservation[] = []
