@@ -11,7 +11,8 @@ import {
   type Mapping,
 } from "../cost/index.ts"
 import { constraintProblem, type MapConstraints } from "./constraints.ts"
-import { dramWordsOf, groupPrepared, type MachineCost, type Prepared } from "./family.ts"
+import { dramWordsOf, groupPrepared, type FamilyModel, type MachineCost, type Prepared } from "./family.ts"
+import { machineCachesEnabled } from "./memo.ts"
 
 /**
  * Why a mapping cannot run this layer here: the loop nest's own rules and the buffers' capacity
@@ -26,9 +27,18 @@ export const mappingIssue = (p: Prepared, m: Mapping, c: MapConstraints): string
   return null
 }
 
+/** Per Prepared, its family's spatial rules (a function of the prepared layer alone). */
+const spatialRules = new WeakMap<Prepared, ReturnType<FamilyModel["spatial"]>>()
+const spatialOf = (p: Prepared): ReturnType<FamilyModel["spatial"]> => {
+  if (!machineCachesEnabled()) return p.machine.model.spatial(p)
+  let rules = spatialRules.get(p)
+  if (rules === undefined) spatialRules.set(p, (rules = p.machine.model.spatial(p)))
+  return rules
+}
+
 const groupIssue = (p: Prepared, m: Mapping, c: MapConstraints): string | null => {
   const { problem } = p
-  const allowed = p.machine.model.spatial(p)
+  const allowed = spatialOf(p)
   const issue = mappingProblem(problem, p.machine.arch, m, capacityScale(p.scales), allowed.pe)
   if (issue !== null) return issue
   for (let d = 0; d < problem.sizes.length; d++) {

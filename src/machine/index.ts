@@ -7,7 +7,7 @@
  * facts both need (training GEMMs, conv output sizes, operands, storage formats) are defined here once.
  */
 export { baseArch, leakagePerCycle, type MachineOptions, type Timing } from "./arch.ts"
-export { canonicalMapping, placeSkeleton, type Skeleton } from "./canonical.ts"
+export { canonicalMapping, evaluateCanonical, placeSkeleton, type Skeleton } from "./canonical.ts"
 export {
   constraintProblem,
   freeConstraints,
@@ -36,6 +36,7 @@ export {
   type Prepared,
 } from "./family.ts"
 export { foldTiming, type FoldParams } from "./folds.ts"
+export { clearMachineCaches, machineCachesEnabled, setMachineCaches } from "./memo.ts"
 export { machineOf, prepare, runLayer, timingsOf, type MachineRun } from "./machine.ts"
 export {
   entryFor,

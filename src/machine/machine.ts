@@ -2,6 +2,7 @@ import { Either } from "effect"
 import type { Mapping } from "../cost/index.ts"
 import type { Accelerator, Dataflow } from "../hardware/index.ts"
 import type { MachineOptions, Timing } from "./arch.ts"
+import { evaluateCanonical } from "./canonical.ts"
 import { resolveConstraints, type MapConstraints } from "./constraints.ts"
 import { MappingError, type DataflowError } from "./errors.ts"
 import { evaluate, evaluateGroup, mappingIssue, sumCosts } from "./evaluate.ts"
@@ -100,7 +101,7 @@ export const runLayer = (
       // An ungrouped layer, or statistical groups (group 0 stands for all): the whole layer's cost.
       runs.push({
         mapping,
-        cost: groups.length === 1 ? evaluate(g, mapping, c.right) : evaluateGroup(g, mapping, c.right),
+        cost: groups.length === 1 ? evaluateCanonical(g, mapping, c.right) : evaluateGroup(g, mapping, c.right),
       })
     }
     const cost = runs.length === 1 ? runs[0]!.cost : sumCosts(runs.map((r) => r.cost))

@@ -223,6 +223,11 @@ export const materializeMask = (op: Operand): Uint8Array => {
   return mask
 }
 
+/** Scratch for the shuffle in `build` up to `EXACT_ELEMENTS` positions (a mask is built whole before the next one starts). */
+const scratch = new Uint32Array(EXACT_ELEMENTS)
+const positions = (total: number): Uint32Array =>
+  total <= EXACT_ELEMENTS ? scratch.subarray(0, total) : new Uint32Array(total)
+
 const build = (op: Operand): Uint8Array => {
   switch (op.kind) {
     case "trace":
@@ -237,7 +242,7 @@ const build = (op: Operand): Uint8Array => {
       const out = new Uint8Array(total)
       const next = mulberry32(op.seed)
       // Partial Fisher-Yates over positions: exactly `want` distinct positions, each set equally likely.
-      const idx = new Uint32Array(total)
+      const idx = positions(total)
       for (let i = 0; i < total; i++) idx[i] = i
       for (let i = 0; i < want; i++) {
         const j = i + Math.floor(next() * (total - i))
@@ -300,7 +305,14 @@ export const packRows = (mask: Uint8Array, rows: number, cols: number, transpose
     for (let r = 0; r < rows; r++) {
       const base = r * cols
       const row = r * wordsPerRow
-      for (let c = 0; c < cols; c++) if (mask[base + c] === 1) words[row + (c >>> 5)]! |= 1 << (c & 31)
+      // A word at a time: bit c & 31 of word c >>> 5, written once its 32 elements are in.
+      for (let w = 0; w < wordsPerRow; w++) {
+        const from = w << 5
+        const to = Math.min(cols, from + 32)
+        let bits = 0
+        for (let c = from; c < to; c++) if (mask[base + c] === 1) bits |= 1 << (c & 31)
+        words[row + w] = bits
+      }
     }
   return { count, length, wordsPerRow, words }
 }

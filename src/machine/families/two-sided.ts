@@ -11,9 +11,8 @@ import {
   type SparseScales,
 } from "../../cost/index.ts"
 import { baseArch } from "../arch.ts"
-import { canonicalMapping } from "../canonical.ts"
+import { canonicalDramWords, canonicalMapping, evaluateCanonical } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
-import { evaluate } from "../evaluate.ts"
 import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
 import {
   effectualMacs,
@@ -26,6 +25,7 @@ import {
   sampleBlock,
   type PackedRows,
 } from "../operand.ts"
+import { machineCachesEnabled } from "../memo.ts"
 import { loweringOf, type Layer } from "../workload.ts"
 
 /**
@@ -362,7 +362,7 @@ const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
   const mCols = Math.max(1, Math.min(M, Math.floor(arch.cols / nCols)))
   const mRows = Math.max(1, Math.min(arch.rows, Math.ceil(M / mCols)))
   const perUnit = Math.ceil(N / nCols)
-  let best: { m: Mapping; cost: MachineCost } | null = null
+  const found: Mapping[] = []
   let issue = ""
   let last = 0
   for (let groups = 1; groups <= perUnit; groups++) {
@@ -376,10 +376,17 @@ const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
       temporal: [1, 0, 2],
     })
     if (typeof m === "string") issue ||= m
-    else {
-      const cost = evaluate(p, m, c)
-      if (best === null || cheaper(cost, best.cost)) best = { m, cost }
-    }
+    else found.push(m)
+  }
+  // DRAM words decide first and do not read the masks: only the groupings with the least are
+  // evaluated (in order, so the first of equals still wins).
+  const dram = machineCachesEnabled() ? found.map((m) => canonicalDramWords(p, m, c)) : null
+  const least = dram === null || dram.some(Number.isNaN) ? null : Math.min(...dram)
+  let best: { m: Mapping; cost: MachineCost } | null = null
+  for (const [i, m] of found.entries()) {
+    if (least !== null && dram![i] !== least) continue
+    const cost = evaluateCanonical(p, m, c)
+    if (best === null || cheaper(cost, best.cost)) best = { m, cost }
   }
   return best?.m ?? issue
 }
