@@ -12,11 +12,11 @@ import {
   modelStepLayers,
   setMachineCaches,
   type Layer,
-  type TrainingMethod,
 } from "../src/machine/index.ts"
 import { importOnnx } from "../src/onnx/index.ts"
 import { mapLayer, targetsFromModel } from "../src/schedule/index.ts"
 import { simulate } from "../src/sim/index.ts"
+import { BATCH, FAMILIES, METHOD } from "./zoo-cold.ts"
 
 /**
  * Real networks (issue 14's figures): ResNet-50 imported from an ONNX file (PyTorch's export of
@@ -33,15 +33,6 @@ const load = (name: string): Accelerator =>
 const zoo = (name: string): ModelConfig =>
   Effect.runSync(loadModel(path.join(projectRoot, "models", "zoo", `${name}.json`)))
 
-const BATCH = 32
-/** ReLU-like activations (half zero) in every pass, 2:8 weights for forward and backward-data. */
-const METHOD: TrainingMethod = {
-  kind: "operands",
-  a: { kind: "uniform", density: 0.5 },
-  weight: { kind: "nm", n: 2, m: 8 },
-}
-/** One accelerator per family. */
-const FAMILIES = ["systolic-32x32", "sat-like-2x8", "eyeriss-v1-like", "cnvlutin-like", "sparten-like", "loihi-like"]
 const MAP_BUDGET = 3000
 
 /** Debian's python3-torch lives in /usr/bin/python3 (as test/onnx/torch-fixtures.ts says). */
@@ -65,6 +56,30 @@ const exportResNet50 = (dir: string): { file: string } | { missing: string } => 
   if (r.status === 0 && fs.existsSync(file)) return { file }
   const why = r.error?.message ?? r.stderr?.toString().trim().split("\n").pop() ?? `exit ${r.status}`
   return { missing: `${PYTHON} could not export it (${why})` }
+}
+
+/** What bench/zoo-cold.ts prints: milliseconds from its fresh process. */
+interface Cold {
+  readonly source: string
+  readonly modules: Timed
+  readonly import: Timed
+  readonly families: ReadonlyArray<Timed & { readonly name: string; readonly cycles: number }>
+}
+
+/**
+ * The cold figure: a fresh `node --import tsx bench/zoo-cold.ts` imports the model file and runs
+ * one step on every family once, as `spade simulate --model` run once does (nothing warmed up);
+ * or why it failed.
+ */
+const coldRun = (file: string): Cold | string => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "zoo-cold.ts"), file], {
+    cwd: projectRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 300_000,
+  })
+  if (r.status !== 0) return r.error?.message ?? r.stderr?.toString().trim().split("\n").pop() ?? `exit ${r.status}`
+  const out = JSON.parse(r.stdout.toString()) as Omit<Cold, "source">
+  return { ...out, source: file.endsWith(".onnx") ? "the exported ONNX file imported" : "the zoo's JSON file loaded" }
 }
 
 /** A model's training GEMMs at a batch, as a sorted list of shapes: two routes to one network compare equal. */
@@ -144,8 +159,10 @@ export default async function zooBench(): Promise<void> {
   let source: string
   let importTime = ZERO
   let model: ModelConfig
+  let cold: Cold | string
   try {
     const exported = exportResNet50(dir)
+    cold = coldRun("file" in exported ? exported.file : path.join(projectRoot, "models", "zoo", "resnet50.json"))
     if ("file" in exported) {
       let imported: ModelConfig | null = null
       importTime = timed(() => {
@@ -176,15 +193,28 @@ export default async function zooBench(): Promise<void> {
   // The first pass is what the figure was first measured as (after the ResNet-18 warm-up only): it
   // pays for compiling the hot paths at these sizes, so it is printed, not counted.
   clearMachineCaches()
+  const firstCycles: number[] = []
   const first = accs.reduce(
     (s, acc) =>
       plus(
         s,
-        timed(() => step(acc, model)),
+        timed(() => firstCycles.push(step(acc, model))),
       ),
     ZERO,
   )
   process.stdout.write(`  first pass, every family:  ${show(first)}\n`)
+  if (typeof cold === "string") process.stdout.write(`  cold (fresh process): FAILED (${cold})\n`)
+  else {
+    const all = [cold.import, ...cold.families].reduce(plus, ZERO)
+    const cyclesSame = cold.families.every((f, i) => f.cycles === firstCycles[i])
+    process.stdout.write(
+      `  cold, a fresh process (bench/zoo-cold.ts: ${cold.source}, then every family once; the JIT starts cold, module loading not counted: ${cold.modules.cpu.toFixed(0)} ms CPU before the first timed call):\n`,
+    )
+    for (const f of cold.families) process.stdout.write(`    ${f.name.padEnd(16)} ${show(f)}\n`)
+    process.stdout.write(
+      `    import + every family: ${show(all)}  (target < 1000 ms CPU; ${cyclesSame ? "the same cycles as this process" : "CYCLES DIFFER FROM THIS PROCESS"})\n`,
+    )
+  }
   const once = (on: boolean): ReadonlyArray<{ t: Timed; cycles: number }> => {
     setMachineCaches(on)
     return accs.map((acc) => {

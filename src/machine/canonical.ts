@@ -222,6 +222,31 @@ export const evaluateCanonical = (p: Prepared, m: Mapping, c: MapConstraints): M
 export const canonicalDramWords = (p: Prepared, m: Mapping, c: MapConstraints): number =>
   factsOf(p, m, c)?.dramWords ?? evaluateCanonical(p, m, c).dramWords
 
+const placementsOf = (p: Prepared, c: MapConstraints, s: Skeleton): { key: string | null; placements: Placements } => {
+  const key = machineCachesEnabled() ? placementsKey(p, c, s) : null
+  let placements = key === null ? undefined : placementCache.get(key)
+  if (placements === undefined) {
+    placements = searchPlacements(p, c, s)
+    if (key !== null) placementCache.set(key, placements)
+  }
+  return { key, placements }
+}
+
+/**
+ * What `canonicalDramWords` of `canonicalMapping(p, c, s)` gives, without choosing among its tied
+ * placements (which evaluates them): the least DRAM words of the skeleton's placements; or the
+ * issue `canonicalMapping` returns when none runs; null where only evaluating says (the caches off,
+ * real-mask groups, a family's own evaluation).
+ */
+export const canonicalLeastDramWords = (p: Prepared, c: MapConstraints, s: Skeleton): number | string | null => {
+  const { key, placements } = placementsOf(p, c, s)
+  if (placements.list.length === 0) return placements.firstIssue ?? NO_PLACEMENT
+  const dram = placements.dramWords
+  return key === null || dram === null || dram.some(Number.isNaN) ? null : Math.min(...dram)
+}
+
+const NO_PLACEMENT = "no placement of the dataflow's loops runs here"
+
 /**
  * The canonical mapping of a skeleton: its temporal loops split between DRAM and the GLB as high as
  * the buffers allow, the innermost DRAM loop lending the GLB as many iterations as still fit, and
@@ -231,12 +256,7 @@ export const canonicalDramWords = (p: Prepared, m: Mapping, c: MapConstraints): 
  * Double-buffered, as the default timing assumes.
  */
 export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): Mapping | string => {
-  const key = machineCachesEnabled() ? placementsKey(p, c, s) : null
-  let placements = key === null ? undefined : placementCache.get(key)
-  if (placements === undefined) {
-    placements = searchPlacements(p, c, s)
-    if (key !== null) placementCache.set(key, placements)
-  }
+  const { key, placements } = placementsOf(p, c, s)
   const { list } = placements
   // DRAM words, then bypasses, decide first, and neither reads the masks: only the placements
   // tied on both are evaluated (in order, so the first of equals still wins), and a placement
@@ -262,7 +282,7 @@ export const canonicalMapping = (p: Prepared, c: MapConstraints, s: Skeleton): M
     }
     if (best !== null) chosen = { m: best.m, cost: best.cost, dramWords: best.cost.dramWords }
   }
-  if (chosen === null) return placements.firstIssue ?? "no placement of the dataflow's loops runs here"
+  if (chosen === null) return placements.firstIssue ?? NO_PLACEMENT
   const m = copyMapping(chosen.m)
   if (machineCachesEnabled()) canonicalFacts.set(m, { p, c, dramWords: chosen.dramWords, cost: chosen.cost })
   return m

@@ -21,7 +21,13 @@ export { DataflowError, MappingError, WorkloadArgError } from "./errors.ts"
 export { evaluate, evaluateGroup, mappingIssue, repeatCost, sumCosts } from "./evaluate.ts"
 export { families } from "./families/index.ts"
 export { neuromorphicPlan } from "./families/neuromorphic.ts"
-export { joinCount, twoSidedCycles, twoSidedGeometry, type TwoSidedGeometry } from "./families/two-sided.ts"
+export {
+  joinCount,
+  twoSidedCycles,
+  twoSidedGeometry,
+  twoSidedSchedule,
+  type TwoSidedGeometry,
+} from "./families/two-sided.ts"
 export { systolicStationary } from "./families/systolic.ts"
 export {
   dramWordsOf,

@@ -223,10 +223,17 @@ export const materializeMask = (op: Operand): Uint8Array => {
   return mask
 }
 
-/** Scratch for the shuffle in `build` up to `EXACT_ELEMENTS` positions (a mask is built whole before the next one starts). */
-const scratch = new Uint32Array(EXACT_ELEMENTS)
-const positions = (total: number): Uint32Array =>
-  total <= EXACT_ELEMENTS ? scratch.subarray(0, total) : new Uint32Array(total)
+/**
+ * Scratch for the shuffles in `build` and `uniformBits` (a mask is built whole before the next one
+ * starts): `EXACT_ELEMENTS` positions, grown to the largest mask drawn up to `SCRATCH_MAX` (a
+ * sampled block one row of a long reduction is past `EXACT_ELEMENTS`, and a network has many).
+ */
+let scratch = new Uint32Array(EXACT_ELEMENTS)
+const SCRATCH_MAX = 1 << 22
+const positions = (total: number): Uint32Array => {
+  if (total > scratch.length && total <= SCRATCH_MAX) scratch = new Uint32Array(total)
+  return total <= scratch.length ? scratch.subarray(0, total) : new Uint32Array(total)
+}
 
 const build = (op: Operand): Uint8Array => {
   switch (op.kind) {
@@ -315,6 +322,100 @@ export const packRows = (mask: Uint8Array, rows: number, cols: number, transpose
       }
     }
   return { count, length, wordsPerRow, words }
+}
+
+/**
+ * An operand's mask packed as `packRows(materializeMask(op), rows, cols, transpose)` packs it, bit
+ * for bit, without the byte-per-element mask in between where none is cached: a statistical
+ * operand's seeded positions (the same draws, in the same order, as `materializeMask`'s) are set
+ * straight in the words. What the bitmask-intersecting families time a sampled block on.
+ */
+export const packedMask = (op: Operand, transpose = false): PackedRows => {
+  const rows = operandRows(op)
+  const cols = operandCols(op)
+  const hit = cache.get(op)
+  if (hit !== undefined || (op.kind !== "uniform" && op.kind !== "nm"))
+    return packRows(hit ?? materializeMask(op), rows, cols, transpose)
+  const [count, length] = transpose ? [cols, rows] : [rows, cols]
+  const wordsPerRow = Math.ceil(length / 32)
+  if (op.kind === "uniform") {
+    const flat = uniformBits(rows * cols, op.density, op.seed)
+    // Row-major bits are already the packed rows when every row fills whole words.
+    if (!transpose && cols % 32 === 0) return { count, length, wordsPerRow, words: flat }
+    const words = new Uint32Array(count * wordsPerRow)
+    // The set bits in order: position p = r·cols + c, r and c kept without dividing.
+    let r = 0
+    let start = 0
+    for (let w = 0; w < flat.length; w++) {
+      let x = flat[w]!
+      while (x !== 0) {
+        const low = x & -x
+        x ^= low
+        const p = (w << 5) + 31 - Math.clz32(low)
+        while (p >= start + cols) {
+          r++
+          start += cols
+        }
+        const c = p - start
+        if (transpose) words[c * wordsPerRow + (r >>> 5)]! |= 1 << (r & 31)
+        else words[r * wordsPerRow + (c >>> 5)]! |= 1 << (c & 31)
+      }
+    }
+    return { count, length, wordsPerRow, words }
+  }
+  const words = new Uint32Array(count * wordsPerRow)
+  const { n, m, axis } = op
+  const [outer, inner] = axis === "row" ? [rows, cols] : [cols, rows]
+  // Packed along the group axis (a row's groups in a row, or a column's in a transposed column) or across it.
+  const along = (axis === "row") === !transpose
+  const slots = new Uint32Array(m)
+  let s = op.seed >>> 0
+  for (let o = 0; o < outer; o++)
+    for (let g = 0; g < inner; g += m) {
+      const len = Math.min(m, inner - g)
+      for (let i = 0; i < len; i++) slots[i] = i
+      const keep = Math.min(n, len)
+      for (let i = 0; i < keep; i++) {
+        // mulberry32 (src/tensor), inlined: `build`'s draws, one for one.
+        s = (s + 0x6d2b79f5) >>> 0
+        let t = s
+        t = Math.imul(t ^ (t >>> 15), t | 1)
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+        const j = i + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (len - i))
+        const x = slots[i]!
+        slots[i] = slots[j]!
+        slots[j] = x
+        const e = g + slots[i]!
+        if (along) words[o * wordsPerRow + (e >>> 5)]! |= 1 << (e & 31)
+        else words[e * wordsPerRow + (o >>> 5)]! |= 1 << (o & 31)
+      }
+    }
+  return { count, length, wordsPerRow, words }
+}
+
+/**
+ * A uniform operand's mask as row-major bits (position p at bit p & 31 of word p >>> 5): `build`'s
+ * partial Fisher-Yates, with `mulberry32` (src/tensor) inlined, so the same draws pick the same
+ * positions.
+ */
+const uniformBits = (total: number, density: number, seed: number): Uint32Array => {
+  const want = Math.round(density * total)
+  const bits = new Uint32Array(Math.ceil(total / 32))
+  const idx = positions(total)
+  for (let i = 0; i < total; i++) idx[i] = i
+  let s = seed >>> 0
+  for (let i = 0; i < want; i++) {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    const j = i + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (total - i))
+    const p = idx[j]!
+    idx[j] = idx[i]!
+    idx[i] = p
+    bits[p >>> 5]! |= 1 << (p & 31)
+  }
+  return bits
 }
 
 export const popcount32 = (x: number): number => {

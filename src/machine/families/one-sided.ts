@@ -18,9 +18,8 @@ import {
   EXACT_ELEMENTS,
   encodedSize,
   isLargeStatistical,
-  materializeMask,
   operandNnz,
-  packRows,
+  packedMask,
   popRange,
   sampleBlock,
 } from "../operand.ts"
@@ -67,7 +66,7 @@ const skipOf = (p: Prepared, lanes: number): Skip => {
   } else {
     // A large statistical ifmap runs on a sample of its rows (all alike), scaled to all of them.
     const rows = isLargeStatistical(p.layer.a) ? Math.max(1, Math.min(m, Math.floor(EXACT_ELEMENTS / k))) : m
-    const a = packRows(materializeMask(rows < m ? sampleBlock(p.layer.a, rows, k) : p.layer.a), rows, k)
+    const a = packedMask(rows < m ? sampleBlock(p.layer.a, rows, k) : p.layer.a)
     for (let row = 0; row < rows; row++)
       for (let w = 0; w < windows; w++) {
         let worst = 0

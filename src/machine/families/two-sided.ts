@@ -11,15 +11,20 @@ import {
   type SparseScales,
 } from "../../cost/index.ts"
 import { baseArch } from "../arch.ts"
-import { canonicalDramWords, canonicalMapping, evaluateCanonical } from "../canonical.ts"
+import {
+  canonicalDramWords,
+  canonicalLeastDramWords,
+  canonicalMapping,
+  evaluateCanonical,
+  type Skeleton,
+} from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import { preparedOf, type FamilyModel, type Machine, type MachineCost, type Prepared } from "../family.ts"
 import {
   effectualMacs,
   encodedSize,
   isLargeStatisticalGemm,
-  materializeMask,
-  packRows,
+  packedMask,
   popcount32,
   popRange,
   sampleBlock,
@@ -48,6 +53,19 @@ export const joinCount = (a: PackedRows, i: number, b: PackedRows, f: number, w0
   const ab = i * a.wordsPerRow
   const bb = f * b.wordsPerRow
   for (let w = w0; w < w1; w++) total += popcount32(a.words[ab + w]! & b.words[bb + w]!)
+  return total
+}
+
+/** `joinCount` on the words themselves: row words from `ab` of `aw` against row words from `bb` of `bw`, words [w0, w1). */
+const join = (aw: Uint32Array, ab: number, bw: Uint32Array, bb: number, w0: number, w1: number): number => {
+  let total = 0
+  for (let w = w0; w < w1; w++) {
+    // popcount32, inlined: the schedule's innermost loop.
+    let v = aw[ab + w]! & bw[bb + w]!
+    v = v - ((v >>> 1) & 0x55555555)
+    v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+    total += Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
+  }
   return total
 }
 
@@ -166,6 +184,22 @@ export const twoSidedCycles = (
   b: PackedRows,
   geo: TwoSidedGeometry,
 ): { cycles: number; macs: number } => {
+  const { cycles, macs } = twoSidedSchedule(a, b, geo, 0)
+  return { cycles, macs }
+}
+
+/**
+ * `twoSidedCycles`, and with `prefix` > 0 also the cycles of the block's first `prefix` rows alone
+ * (what `twoSidedCycles` gives for them), read off this run where its windows are that run's first
+ * ones (whole groups, the same FIFO depths), NaN where they are not: a sampled block's slope needs
+ * both, and the second is the first's start.
+ */
+export const twoSidedSchedule = (
+  a: PackedRows,
+  b: PackedRows,
+  geo: TwoSidedGeometry,
+  prefix: number,
+): { cycles: number; macs: number; prefixCycles: number } => {
   const chunkWords = geo.chunk / 32
   const n = b.count
   const perPair = geo.positionsPerWindow > 1 || n <= geo.units
@@ -176,37 +210,48 @@ export const twoSidedCycles = (
   const groups = Math.ceil(a.count / geo.positionsPerWindow)
   const chunks = Math.ceil(a.wordsPerRow / chunkWords)
   const step = geo.positionsPerWindow * geo.clusters
+  const [aw, aRow, bw, bRow, unitOf] = [a.words, a.wordsPerRow, b.words, b.wordsPerRow, geo.unitOf]
   let macs = 0
   let cycles = 0
+  const groupsP = Math.ceil(prefix / geo.positionsPerWindow)
+  let prefixCycles = prefix > 0 && prefix % geo.positionsPerWindow === 0 && prefix <= a.count ? 0 : Number.NaN
+  const depthOf = (groups: number, r: number): number =>
+    Math.max(1, Math.min(geo.bufferChunks, Math.ceil((groups - r) / geo.clusters) * chunks))
   for (let r = 0; r < Math.min(geo.clusters, groups); r++) {
     // A FIFO deeper than the cluster's whole share never fills, so the ring need not be deeper.
-    const windows = Math.ceil((groups - r) / geo.clusters) * chunks
-    const schedule = new BroadcastSchedule(work.length, Math.max(1, Math.min(geo.bufferChunks, windows)))
-    for (let m0 = r * geo.positionsPerWindow; m0 < a.count; m0 += step)
+    const depth = depthOf(groups, r)
+    const run = new BroadcastSchedule(work.length, depth)
+    if (r < groupsP && depthOf(groupsP, r) !== depth) prefixCycles = Number.NaN
+    let atPrefix = -1
+    for (let m0 = r * geo.positionsPerWindow; m0 < a.count; m0 += step) {
+      if (atPrefix < 0 && m0 >= prefix) atPrefix = run.end
       for (let w0 = 0; w0 < a.wordsPerRow; w0 += chunkWords) {
         const w1 = Math.min(a.wordsPerRow, w0 + chunkWords)
         work.fill(0)
         if (perPair) {
           for (let i = m0; i < Math.min(a.count, m0 + geo.positionsPerWindow); i++)
             for (let f = 0; f < n; f++) {
-              const c = joinCount(a, i, b, f, w0, w1)
+              const c = join(aw, i * aRow, bw, f * bRow, w0, w1)
               macs += c
               // A unit spends a cycle on a chunk's bitmask AND even when nothing matches.
               work[(i - m0) * n + f] = Math.max(1, c)
             }
         } else {
           for (let f = 0; f < n; f++) {
-            const c = joinCount(a, m0, b, f, w0, w1)
+            const c = join(aw, m0 * aRow, bw, f * bRow, w0, w1)
             macs += c
-            work[geo.unitOf[f]!]! += c
+            work[unitOf[f]!]! += c
           }
           for (let u = 0; u < work.length; u++) work[u] = holds[u] === 1 ? Math.max(1, work[u]!) : 0
         }
-        schedule.window(work)
+        run.window(work)
       }
-    if (schedule.end > cycles) cycles = schedule.end
+    }
+    if (run.end > cycles) cycles = run.end
+    if (atPrefix < 0) atPrefix = run.end
+    if (atPrefix > prefixCycles) prefixCycles = atPrefix
   }
-  return { cycles, macs }
+  return { cycles, macs, prefixCycles }
 }
 
 interface TwoSidedDetail {
@@ -238,25 +283,29 @@ const runOf = (p: Prepared, clusters: number): { cycles: number; macs: number } 
   if (acc.family !== "two-sided-skipping") throw new Error(`two-sided model given a ${acc.family} accelerator`)
   const ts = acc.twoSided
   const geo = twoSidedGeometry(d.filterNnz, p.machine.arch.cols, d.chunkWords, ts.balancing, ts.bufferChunks, clusters)
-  const sampled = twoSidedCycles(d.a, d.b, geo)
+  const s = d.sample
+  const half = s === null ? 0 : Math.floor(s.rows / 2)
+  const sampled = twoSidedSchedule(d.a, d.b, geo, half)
   // A sampled block: every cluster works through its position groups one after another, each a
   // window per chunk, so its time grows with the groups it gets. The first windows fill the FIFOs:
   // the time per group comes from the block's later groups (all its rows against its first half),
   // not from its start. The block's reduction and filters are a share of the layer's: every window
   // holds that share of the work.
-  const s = d.sample
-  let run = sampled
+  let run: { cycles: number; macs: number } = sampled
   if (s !== null) {
     const { m, n, k } = p.layer.gemm
     const groupsPerCluster = (rows: number): number => {
       const groups = Math.ceil(rows / geo.positionsPerWindow)
       return Math.ceil(groups / Math.min(geo.clusters, groups))
     }
-    const half = Math.floor(s.rows / 2)
     const [g1, g0] = [groupsPerCluster(s.rows), half > 0 ? groupsPerCluster(half) : 0]
     const slope =
       half > 0 && g0 < g1
-        ? (sampled.cycles - twoSidedCycles({ ...d.a, count: half }, d.b, geo).cycles) / (g1 - g0)
+        ? (sampled.cycles -
+            (Number.isNaN(sampled.prefixCycles)
+              ? twoSidedCycles({ ...d.a, count: half }, d.b, geo).cycles
+              : sampled.prefixCycles)) /
+          (g1 - g0)
         : sampled.cycles / g1
     const block = sampled.cycles + slope * (groupsPerCluster(m) - g1)
     run = { cycles: Math.round((Math.max(1, block) * k * n) / (s.k * s.filters)), macs: p.macs.issued }
@@ -289,8 +338,8 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
     ? Math.min(m, Math.max(SAMPLE_WINDOWS * arch.rows * ppw, Math.floor(SAMPLE_JOIN_WORDS / (nS * Math.ceil(kS / 32)))))
     : m
   const sample = large ? { rows: mS, k: kS, filters: nS } : null
-  const a = packRows(materializeMask(large ? sampleBlock(layer.a, mS, kS) : layer.a), mS, kS)
-  const b = packRows(materializeMask(large ? sampleBlock(layer.b, kS, nS) : layer.b), kS, nS, true)
+  const a = packedMask(large ? sampleBlock(layer.a, mS, kS) : layer.a)
+  const b = packedMask(large ? sampleBlock(layer.b, kS, nS) : layer.b, true)
   const filterNnz = new Int32Array(nS)
   for (let f = 0; f < nS; f++) filterNnz[f] = popRange(b, f, 0, kS)
   let effectual = 0
@@ -362,19 +411,41 @@ const canonical = (p: Prepared, c: MapConstraints): Mapping | string => {
   const mCols = Math.max(1, Math.min(M, Math.floor(arch.cols / nCols)))
   const mRows = Math.max(1, Math.min(arch.rows, Math.ceil(M / mCols)))
   const perUnit = Math.ceil(N / nCols)
-  const found: Mapping[] = []
-  let issue = ""
+  const skeletons: Skeleton[] = []
   let last = 0
   for (let groups = 1; groups <= perUnit; groups++) {
     const each = Math.ceil(perUnit / groups)
     if (each === last) continue
     last = each
-    const m = canonicalMapping(p, c, {
+    skeletons.push({
       rows: [mRows, 1, 1],
       cols: [mCols, nCols, 1],
       rf: { factors: [1, each, 1], order: [1] },
       temporal: [1, 0, 2],
     })
+  }
+  // Where every grouping's least DRAM words are known from its placements alone, only the
+  // groupings with the least of all choose among their placements (the others would lose anyway):
+  // what follows, on fewer mappings.
+  const leastOf = machineCachesEnabled() ? skeletons.map((s) => canonicalLeastDramWords(p, c, s)) : [null]
+  if (leastOf.every((x) => x !== null)) {
+    const words = leastOf.filter((x): x is number => typeof x === "number")
+    let issue = ""
+    for (const x of leastOf) if (typeof x === "string") issue ||= x
+    const fewest = Math.min(...words)
+    let best: { m: Mapping; cost: MachineCost } | null = null
+    for (const [i, s] of skeletons.entries()) {
+      if (leastOf[i] !== fewest) continue
+      const m = canonicalMapping(p, c, s) as Mapping
+      const cost = evaluateCanonical(p, m, c)
+      if (best === null || cheaper(cost, best.cost)) best = { m, cost }
+    }
+    return best?.m ?? issue
+  }
+  const found: Mapping[] = []
+  let issue = ""
+  for (const s of skeletons) {
+    const m = canonicalMapping(p, c, s)
     if (typeof m === "string") issue ||= m
     else found.push(m)
   }
