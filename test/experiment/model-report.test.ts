@@ -63,6 +63,7 @@ describe.runIf(!hasTorch && onCi)("model reports (torch missing)", () => {
 })
 
 describe.runIf(hasTorch)("a PyTorch training run recorded with python/spade_recorder", () => {
+  // Three child processes (Python, then two `spade` runs that each start tsx): minutes on a busy machine.
   it("`spade report --trace run.npz` holds every record on every family, with simulate's numbers", () => {
     const rec = spawnSync(PYTHON, [path.join(root, "test", "python", "record_resnet.py"), dir], {
       encoding: "utf8",
@@ -120,7 +121,7 @@ describe.runIf(hasTorch)("a PyTorch training run recorded with python/spade_reco
         .map((t) => `${t.accelerator} ${t.cycles} cycles ${(Number(t.energyPj) / 1e6).toFixed(1)} µJ`)
         .join("; ")}`,
     )
-  })
+  }, 300_000)
 })
 
 describe.runIf(hasTorch)("a PyTorch model exported to ONNX", () => {
