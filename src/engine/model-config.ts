@@ -425,7 +425,12 @@ export const ModelConfig = Schema.Struct({
      * [tokens, features] for a token sequence (attention, per-token linear layers).
      */
     shape: Schema.optional(
-      Schema.Union(Schema.Tuple(PositiveInt, PositiveInt, PositiveInt), Schema.Tuple(PositiveInt, PositiveInt)),
+      // An array with a length check, not a union of tuples: a bad entry is then named by its index.
+      Schema.Array(PositiveInt).pipe(
+        Schema.filter(
+          (s) => s.length === 2 || s.length === 3 || `expected [height, width, channels] or [tokens, features]`,
+        ),
+      ),
     ),
   }),
   layers: Schema.NonEmptyArray(LayerConfig),
@@ -450,14 +455,9 @@ export const ModelConfig = Schema.Struct({
     const inferred = analyzeGraph(model.input, model.layers)
     if ("reason" in inferred) {
       const layer = model.layers[inferred.index]!
-      // A conv or pooling layer on a model without input.shape: the shape is what is missing.
-      if (
-        shape === undefined &&
-        inferred.field === "type" &&
-        layer.type !== "linear" &&
-        layer.type !== "delta" &&
-        model.layers.slice(0, inferred.index).every((l) => l.type !== "linear")
-      )
+      // Without input.shape every activation is flat, so a layer that cannot take its input's
+      // rank (a conv, a pool, attention) is missing the shape, wherever it stands.
+      if (shape === undefined && inferred.field === "type")
         return {
           path: ["input", "shape"],
           message: `is missing: layer ${inferred.index} (${layer.type}) needs a [height, width, channels] or [tokens, features] input shape`,

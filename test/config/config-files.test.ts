@@ -57,6 +57,9 @@ const setAt = (
   return copy
 }
 
+const getAt = (root: Json, p: ReadonlyArray<string | number>): Json =>
+  p.reduce<Json>((cur, k) => (cur as Record<string | number, Json>)[k]!, root)
+
 /** A value of a different JSON type: no strict schema accepts both. */
 const wrongType = (v: Json): Json =>
   typeof v === "number"
@@ -136,6 +139,15 @@ describe.each(kinds)("every file in %s/", (kind, schema) => {
           })
           const r = decode(file, bad)
           if (Either.isLeft(r)) {
+            // In a graph model an optional field's removal can break a later layer that joins it:
+            // a removed name that some `inputs` refers to, or a removed stride that makes the two
+            // sides of an `add` differ. Then the join is what fails, and its error names it.
+            if (r.left.path !== formatPath(at) && r.left.path.endsWith(".inputs")) {
+              const removed = getAt(valid, at)
+              if (at[at.length - 1] === "name") expect(r.left.message).toContain(`"${String(removed)}"`)
+              else expect(r.left.message).toMatch(/needs equal shapes|must agree/)
+              return
+            }
             expect(r.left.path).toBe(formatPath(at))
             expect(r.left.expected).toMatch(/missing/)
           }

@@ -142,7 +142,9 @@ describe("graph model files", () => {
     expect(Either.isLeft(heads) && heads.left.path).toBe("layers[2].heads")
     if (Either.isLeft(heads)) expect(heads.left.expected).toMatch(/3 heads do not divide D = 8/)
     const flat = decode("bad.json", { ...transformer, input: { features: 18 } })
-    expect(Either.isLeft(flat) && flat.left.path).toBe("layers[2].type")
+    // Without input.shape every activation is flat: the missing shape is what is named.
+    expect(Either.isLeft(flat) && flat.left.path).toBe("input.shape")
+    if (Either.isLeft(flat)) expect(flat.left.expected).toMatch(/layer 2 \(attention\)/)
     const shape = decode("bad.json", { ...transformer, input: { features: 18, shape: [5, 6] } })
     expect(Either.isLeft(shape) && shape.left.path).toBe("input.shape")
   })
