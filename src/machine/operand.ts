@@ -1,5 +1,5 @@
 import { formats, type EncodedSize, type FormatName } from "../cost/index.ts"
-import { mulberry32 } from "../tensor/index.ts"
+import { mulberry32, mulberry32Next, mulberry32Unit } from "../tensor/index.ts"
 import { unpackMask, type NmStructure, type OperandTrace } from "../trace/index.ts"
 
 /**
@@ -376,12 +376,9 @@ export const packedMask = (op: Operand, transpose = false): PackedRows => {
       for (let i = 0; i < len; i++) slots[i] = i
       const keep = Math.min(n, len)
       for (let i = 0; i < keep; i++) {
-        // mulberry32 (src/tensor), inlined: `build`'s draws, one for one.
-        s = (s + 0x6d2b79f5) >>> 0
-        let t = s
-        t = Math.imul(t ^ (t >>> 15), t | 1)
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-        const j = i + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (len - i))
+        // mulberry32 stepped in place: `build`'s draws, one for one.
+        s = mulberry32Next(s)
+        const j = i + Math.floor(mulberry32Unit(s) * (len - i))
         const x = slots[i]!
         slots[i] = slots[j]!
         slots[j] = x
@@ -405,11 +402,8 @@ const uniformBits = (total: number, density: number, seed: number): Uint32Array 
   for (let i = 0; i < total; i++) idx[i] = i
   let s = seed >>> 0
   for (let i = 0; i < want; i++) {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    const j = i + Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (total - i))
+    s = mulberry32Next(s)
+    const j = i + Math.floor(mulberry32Unit(s) * (total - i))
     const p = idx[j]!
     idx[j] = idx[i]!
     idx[i] = p

@@ -3,7 +3,7 @@ export { gemm, gemmAtB, gemmABt, gemmNaive, transpose, countNonzero, weightGradi
 export { matmul, type MatmulOptions } from "./matmul.ts"
 export { axpy, scaleInPlace, applyMask, addRowVector, sumRows, argmaxRows, gatherRows } from "./elementwise.ts"
 export { type Rng, createRng, deriveSeed } from "./random.ts"
-export { type Rand, mulberry32, fnvDeriveSeed, randInt, pick } from "./light-random.ts"
+export { type Rand, mulberry32, mulberry32Next, mulberry32Unit, fnvDeriveSeed, randInt, pick } from "./light-random.ts"
 export {
   type ConvGeometry,
   type PoolGeometry,

@@ -8,15 +8,25 @@
 /** A function returning uniform floats in [0, 1). */
 export type Rand = () => number
 
+/** mulberry32's state after one step. */
+export const mulberry32Next = (state: number): number => (state + 0x6d2b79f5) >>> 0
+
+/**
+ * mulberry32's output in [0, 1) for a stepped state. Apart from the generator so hot loops can keep
+ * the state in a local (`s = mulberry32Next(s); u = mulberry32Unit(s)`) and draw the same numbers.
+ */
+export const mulberry32Unit = (state: number): number => {
+  let t = Math.imul(state ^ (state >>> 15), state | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
 /** mulberry32: 32-bit state, full period. */
 export const mulberry32 = (seed: number): Rand => {
   let s = seed >>> 0
   return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    s = mulberry32Next(s)
+    return mulberry32Unit(s)
   }
 }
 
