@@ -63,9 +63,25 @@ export const isStatistical = (op: Operand): boolean => op.kind === "dense" || op
  */
 export const EXACT_ELEMENTS = 1 << 16
 
+let exactElements = EXACT_ELEMENTS
+
+/**
+ * Draw statistical operands whole up to `limit` elements (Infinity: always), for runs that are held
+ * to a measured figure and must not carry the sampling's error (paper-table). Returns the previous
+ * limit, to restore.
+ */
+export const setExactElements = (limit: number): number => {
+  const previous = exactElements
+  exactElements = limit
+  return previous
+}
+
+/** The limit in force (`setExactElements`). */
+export const exactElementsLimit = (): number => exactElements
+
 /** A statistical operand too large to materialize whole (a dense one never needs it). */
 export const isLargeStatistical = (op: Operand): boolean =>
-  (op.kind === "uniform" || op.kind === "nm") && op.rows * op.cols > EXACT_ELEMENTS
+  (op.kind === "uniform" || op.kind === "nm") && op.rows * op.cols > exactElements
 
 /**
  * A GEMM whose operands are both statistical (dense ones included: a family that steps through
@@ -75,7 +91,7 @@ export const isLargeStatistical = (op: Operand): boolean =>
 export const isLargeStatisticalGemm = (a: Operand, b: Operand): boolean => {
   if (!isStatistical(a) || !isStatistical(b)) return false
   const [m, k, n] = [operandRows(a), operandCols(a), operandCols(b)]
-  return m * k > EXACT_ELEMENTS || k * n > EXACT_ELEMENTS || m * n > EXACT_ELEMENTS
+  return m * k > exactElements || k * n > exactElements || m * n > exactElements
 }
 
 /**

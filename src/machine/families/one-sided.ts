@@ -15,7 +15,7 @@ import { canonicalMapping } from "../canonical.ts"
 import type { MapConstraints } from "../constraints.ts"
 import { preparedOf, type FamilyModel, type Machine, type Prepared } from "../family.ts"
 import {
-  EXACT_ELEMENTS,
+  exactElementsLimit,
   encodedSize,
   isLargeStatistical,
   operandNnz,
@@ -65,7 +65,7 @@ const skipOf = (p: Prepared, lanes: number): Skip => {
     balanced *= m
   } else {
     // A large statistical ifmap runs on a sample of its rows (all alike), scaled to all of them.
-    const rows = isLargeStatistical(p.layer.a) ? Math.max(1, Math.min(m, Math.floor(EXACT_ELEMENTS / k))) : m
+    const rows = isLargeStatistical(p.layer.a) ? Math.max(1, Math.min(m, Math.floor(exactElementsLimit() / k))) : m
     const a = packedMask(rows < m ? sampleBlock(p.layer.a, rows, k) : p.layer.a)
     for (let row = 0; row < rows; row++)
       for (let w = 0; w < windows; w++) {
