@@ -666,6 +666,82 @@ const convLayer = (l: PrunedConv, a: number, w: number): Layer => {
 }
 const geomean = (xs: ReadonlyArray<number>): number => Math.exp(mean(xs.map(Math.log)))
 
+/**
+ * A skipping study: each layer of a pruned network with statistical operands at its densities and
+ * dense, on one accelerator; per layer the cycles, MACs and the report's detail row.
+ */
+export const skipStudy = (
+  acc: Accelerator,
+  network: string,
+  layers: ReadonlyArray<PrunedConv>,
+  aOf: (l: PrunedConv) => number,
+  wOf: (l: PrunedConv) => number,
+) => {
+  const detail: Row[] = []
+  const rows = layers.map((l) => {
+    const s = simulate(acc, convLayer(l, aOf(l), wOf(l))).row
+    const d = simulate(acc, convLayer(l, 1, 1)).row
+    detail.push({
+      study: acc.name,
+      model: network,
+      layer: s.layer,
+      pass: s.pass,
+      groups: l.groups,
+      mechanism: s.mechanism,
+      aDensity: s.aDensity,
+      bDensity: s.bDensity,
+      denseCycles: d.cycles * l.groups,
+      cycles: s.cycles * l.groups,
+      macs: s.macs * l.groups,
+      denseMacs: s.denseMacs * l.groups,
+      boundBy: s.boundBy,
+      speedup: d.cycles / s.cycles,
+      idealSpeedup: s.denseMacs / Math.max(1, s.macs),
+    })
+    return {
+      dense: d.cycles * l.groups,
+      sparse: s.cycles * l.groups,
+      macs: s.macs * l.groups,
+      denseMacs: s.denseMacs * l.groups,
+      speedup: d.cycles / s.cycles,
+    }
+  })
+  return { rows, detail }
+}
+
+/** SparTen on pruned AlexNet and VGG-16 at Han et al.'s densities: per network, cycles and the ideal. */
+export const sparTenNetworks = (
+  acc: Accelerator,
+  skip: (
+    network: string,
+    layers: ReadonlyArray<PrunedConv>,
+  ) => ReadonlyArray<{ dense: number; sparse: number; macs: number; denseMacs: number; speedup: number }> = (
+    network,
+    layers,
+  ) =>
+    skipStudy(
+      acc,
+      network,
+      layers,
+      (l) => l.inputDensity,
+      (l) => l.weightDensity,
+    ).rows,
+) =>
+  NETWORKS.map(({ network, layers }) => {
+    const rows = skip(network, layers)
+    return {
+      network,
+      denseCycles: sum(rows.map((r) => r.dense)),
+      sparseCycles: sum(rows.map((r) => r.sparse)),
+      speedup: sum(rows.map((r) => r.dense)) / sum(rows.map((r) => r.sparse)),
+      // Dense MACs over effectual MACs: what perfect skipping with no idle unit would give.
+      idealSpeedup: sum(rows.map((r) => r.denseMacs)) / sum(rows.map((r) => r.macs)),
+      meanOfLayerSpeedups: mean(rows.map((r) => r.speedup)),
+      logSumOfLayerSpeedups: sum(rows.map((r) => Math.log(r.speedup))),
+      layers: rows.length,
+    }
+  })
+
 // ------------------------------------------------------------------ the experiment
 
 /**
@@ -915,35 +991,11 @@ const paperTableRun = (args: ReadonlyArray<string>) =>
       layers: ReadonlyArray<PrunedConv>,
       aOf: (l: PrunedConv) => number,
       wOf: (l: PrunedConv) => number,
-    ) =>
-      layers.map((l) => {
-        const s = simulate(acc, convLayer(l, aOf(l), wOf(l))).row
-        const d = simulate(acc, convLayer(l, 1, 1)).row
-        detail.push({
-          study: acc.name,
-          model: network,
-          layer: s.layer,
-          pass: s.pass,
-          groups: l.groups,
-          mechanism: s.mechanism,
-          aDensity: s.aDensity,
-          bDensity: s.bDensity,
-          denseCycles: d.cycles * l.groups,
-          cycles: s.cycles * l.groups,
-          macs: s.macs * l.groups,
-          denseMacs: s.denseMacs * l.groups,
-          boundBy: s.boundBy,
-          speedup: d.cycles / s.cycles,
-          idealSpeedup: s.denseMacs / Math.max(1, s.macs),
-        })
-        return {
-          dense: d.cycles * l.groups,
-          sparse: s.cycles * l.groups,
-          macs: s.macs * l.groups,
-          denseMacs: s.denseMacs * l.groups,
-          speedup: d.cycles / s.cycles,
-        }
-      })
+    ) => {
+      const study = skipStudy(acc, network, layers, aOf, wOf)
+      detail.push(...study.detail)
+      return study.rows
+    }
     const cnvRows = skip(
       cnv,
       "alexnet",
@@ -1026,26 +1078,15 @@ const paperTableRun = (args: ReadonlyArray<string>) =>
     )
 
     // --- SparTen.
-    const sptNets = NETWORKS.map(({ network, layers }) => {
-      const rows = skip(
+    const sptNets = sparTenNetworks(spt, (network, layers) =>
+      skip(
         spt,
         network,
         layers,
         (l) => l.inputDensity,
         (l) => l.weightDensity,
-      )
-      return {
-        network,
-        denseCycles: sum(rows.map((r) => r.dense)),
-        sparseCycles: sum(rows.map((r) => r.sparse)),
-        speedup: sum(rows.map((r) => r.dense)) / sum(rows.map((r) => r.sparse)),
-        // Dense MACs over effectual MACs: what perfect skipping with no idle unit would give.
-        idealSpeedup: sum(rows.map((r) => r.denseMacs)) / sum(rows.map((r) => r.macs)),
-        meanOfLayerSpeedups: mean(rows.map((r) => r.speedup)),
-        logSumOfLayerSpeedups: sum(rows.map((r) => Math.log(r.speedup))),
-        layers: rows.length,
-      }
-    })
+      ),
+    )
     const sptSpeedup = geomean(sptNets.map((r) => r.speedup))
     const sptIdeal = geomean(sptNets.map((r) => r.idealSpeedup))
     const sptArith = mean(sptNets.map((r) => r.speedup))
