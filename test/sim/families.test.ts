@@ -29,8 +29,7 @@ import {
 import { iterationSummary, simulate, type SimulateOptions } from "../../src/sim/index.ts"
 import type { ConvDims, GemmDims } from "../../src/trace/index.ts"
 import { Effect } from "effect"
-import { mulberry32 } from "../../src/tensor/index.ts"
-import { loadAcc, maskOperand, traceOf } from "./helpers.ts"
+import { blockyLayer, loadAcc, maskOperand, traceOf } from "./helpers.ts"
 import { oneSidedTwin, twoSidedTwin } from "./twins.ts"
 
 const sat28 = loadAcc("sat-like-2x8") as NmTrainingAccelerator
@@ -231,30 +230,6 @@ const withFifo = (
   ...sparten,
   twoSided: { ...sparten.twoSided, bufferChunks: depth, balancing, chunkSize },
 })
-
-/**
- * Masks whose density jumps from one 32-element block of the reduction to the next and from row to
- * row (empty, sparse, half or full blocks): the imbalance between units that FIFOs absorb and
- * lockstep pays, which uniform masks hardly have.
- */
-const blockyLayer = (g: GemmDims, s: number): Layer => {
-  const rand = mulberry32(s)
-  const levels = [0, 0.1, 0.5, 1]
-  const blocks = Math.ceil(g.k / 32)
-  const a = new Uint8Array(g.m * g.k)
-  const b = new Uint8Array(g.k * g.n)
-  for (let i = 0; i < g.m; i++)
-    for (let blk = 0; blk < blocks; blk++) {
-      const p = levels[Math.floor(rand() * levels.length)]!
-      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) a[i * g.k + j] = rand() < p ? 1 : 0
-    }
-  for (let f = 0; f < g.n; f++)
-    for (let blk = 0; blk < blocks; blk++) {
-      const p = levels[Math.floor(rand() * levels.length)]!
-      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) b[j * g.n + f] = rand() < p ? 1 : 0
-    }
-  return { name: "blocky", pass: null, conv: null, gemm: g, a: maskOperand(g.m, g.k, a), b: maskOperand(g.k, g.n, b) }
-}
 
 describe("SparTen-like units decoupled by input FIFOs", () => {
   // Chunks of 128 over K up to 400 give several windows per position; 2 units with up to 12 filters

@@ -3,8 +3,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeJsonFile, projectRoot } from "../../src/config/index.ts"
 import { Accelerator, type Dataflow } from "../../src/hardware/index.ts"
-import { loadDataflow, type Operand } from "../../src/machine/index.ts"
-import { packMask, type NmStructure, type OperandTrace } from "../../src/trace/index.ts"
+import { type Layer, loadDataflow, type Operand } from "../../src/machine/index.ts"
+import { mulberry32 } from "../../src/tensor/index.ts"
+import { type GemmDims, packMask, type NmStructure, type OperandTrace } from "../../src/trace/index.ts"
 
 export const loadAcc = (name: string): Accelerator =>
   Effect.runSync(decodeJsonFile(Accelerator)(path.join(projectRoot, "accelerators", `${name}.json`)))
@@ -110,3 +111,27 @@ export const maskOperand = (rows: number, cols: number, mask: Uint8Array): Opera
   nnz: mask.reduce((s, b) => s + b, 0),
   nm: null,
 })
+
+/**
+ * Masks whose density jumps from one 32-element block of the reduction to the next and from row to
+ * row (empty, sparse, half or full blocks): the imbalance between units that FIFOs absorb and
+ * lockstep pays, which uniform masks hardly have.
+ */
+export const blockyLayer = (g: GemmDims, s: number): Layer => {
+  const rand = mulberry32(s)
+  const levels = [0, 0.1, 0.5, 1]
+  const blocks = Math.ceil(g.k / 32)
+  const a = new Uint8Array(g.m * g.k)
+  const b = new Uint8Array(g.k * g.n)
+  for (let i = 0; i < g.m; i++)
+    for (let blk = 0; blk < blocks; blk++) {
+      const p = levels[Math.floor(rand() * levels.length)]!
+      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) a[i * g.k + j] = rand() < p ? 1 : 0
+    }
+  for (let f = 0; f < g.n; f++)
+    for (let blk = 0; blk < blocks; blk++) {
+      const p = levels[Math.floor(rand() * levels.length)]!
+      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) b[j * g.n + f] = rand() < p ? 1 : 0
+    }
+  return { name: "blocky", pass: null, conv: null, gemm: g, a: maskOperand(g.m, g.k, a), b: maskOperand(g.k, g.n, b) }
+}

@@ -31,8 +31,7 @@ import {
 } from "../../src/machine/index.ts"
 import { simulateLayer } from "../../src/sim/index.ts"
 import type { ConvDims } from "../../src/trace/index.ts"
-import { mulberry32 } from "../../src/tensor/index.ts"
-import { dataflow, loadAcc, maskOperand, toyAcc } from "../sim/helpers.ts"
+import { blockyLayer, dataflow, loadAcc, toyAcc } from "../sim/helpers.ts"
 import type { Gemm } from "./common.ts"
 import { neuromorphicTwin } from "./neuromorphic.ts"
 import { oneSidedTwin } from "./one-sided.ts"
@@ -52,29 +51,6 @@ const masks = (layer: Layer) => ({ aMask: materializeMask(layer.a), bMask: mater
 const gemmOf = (g: Gemm, a: OperandSpec, b: OperandSpec, seed: number): Layer =>
   statisticalLayer(workloadFromGemm("g", g), a, b, seed)
 const values = (t: { out: Float64Array; expected: Float64Array }) => expect([...t.out]).toEqual([...t.expected])
-
-/**
- * Masks whose 32-element blocks along K are each empty, sparse, half or full (per row of a, per
- * column of b): chunks and bricks of very different work, where FIFOs and lanes drift apart.
- */
-const blockyLayer = (g: Gemm, s: number): Layer => {
-  const rand = mulberry32(s)
-  const levels = [0, 0.1, 0.5, 1]
-  const blocks = Math.ceil(g.k / 32)
-  const a = new Uint8Array(g.m * g.k)
-  const b = new Uint8Array(g.k * g.n)
-  for (let i = 0; i < g.m; i++)
-    for (let blk = 0; blk < blocks; blk++) {
-      const p = levels[Math.floor(rand() * levels.length)]!
-      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) a[i * g.k + j] = rand() < p ? 1 : 0
-    }
-  for (let f = 0; f < g.n; f++)
-    for (let blk = 0; blk < blocks; blk++) {
-      const p = levels[Math.floor(rand() * levels.length)]!
-      for (let j = blk * 32; j < Math.min(g.k, blk * 32 + 32); j++) b[j * g.n + f] = rand() < p ? 1 : 0
-    }
-  return { name: "blocky", pass: null, conv: null, gemm: g, a: maskOperand(g.m, g.k, a), b: maskOperand(g.k, g.n, b) }
-}
 
 const dims = (max: { m: number; n: number; k: number }) =>
   fc.record({
