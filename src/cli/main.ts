@@ -1,12 +1,15 @@
 import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { projectRoot } from "../config/index.ts"
 import { runCli } from "./errors.ts"
 import { layerCommand } from "./layer.ts"
 import { listCommand } from "./list.ts"
 import { mapCommand } from "./map.ts"
 import { reportCommand } from "./report.ts"
-import { runCommand } from "./run.ts"
+import { mergeCommand, runCommand } from "./run.ts"
 import { simulateCommand } from "./simulate.ts"
 import { timeloopCommand } from "./timeloop.ts"
 import { traceCommand } from "./trace.ts"
@@ -16,6 +19,7 @@ const spade = Command.make("spade").pipe(
   Command.withDescription("Spade: train sparse networks, trace them, simulate sparse accelerators, report."),
   Command.withSubcommands([
     runCommand,
+    mergeCommand,
     trainCommand,
     layerCommand,
     mapCommand,
@@ -33,6 +37,10 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e
 })
 
-const cli = Command.run(spade, { name: "spade", version: "0.1.0" })
+// The version is package.json's, read at start rather than written here a second time.
+const manifest: unknown = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8"))
+const version =
+  typeof manifest === "object" && manifest !== null && "version" in manifest ? String(manifest.version) : "unknown"
+const cli = Command.run(spade, { name: "spade", version })
 
 runCli(cli(process.argv).pipe(Effect.provide(NodeContext.layer)))

@@ -78,8 +78,19 @@ export const decodeJsonFile =
 const errnoMessage = (e: unknown): string =>
   typeof e === "object" && e !== null && "code" in e ? String(e.code) : e instanceof Error ? e.message : String(e)
 
-/** The repository root: config folders are found relative to it, wherever the command runs from. */
-export const projectRoot: string = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "..")
+/**
+ * The repository root: config folders are found relative to it, wherever the command runs from. It
+ * is the nearest folder above this module with Spade's package.json, found by walking up rather than
+ * by a fixed depth, because the module runs both from src/ (tsx, tests) and bundled in dist/ (the CLI).
+ */
+export const projectRoot: string = (() => {
+  const here = path.dirname(new URL(import.meta.url).pathname)
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json")
+    if (fs.existsSync(manifest) && /"name":\s*"spade"/.test(fs.readFileSync(manifest, "utf8"))) return dir
+    if (path.dirname(dir) === dir) return path.resolve(here, "..", "..")
+  }
+})()
 
 export type ConfigKind = "models" | "accelerators" | "dataflows" | "experiments"
 

@@ -4,17 +4,22 @@ import { pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { ChunkJob, ChunkResult } from "./search.ts"
 
-// Workers load this stage's TypeScript through tsx, as the CLI does; the loader is found from here,
-// so a worker starts the same wherever the command was run from.
+// From source (tests, tsx), workers load this stage's TypeScript through tsx, whose loader is found
+// from here, so a worker starts the same wherever the command was run from. Bundled (the compiled
+// CLI in dist/), this module sits beside the build's compiled worker entry and needs no loader.
 const bootstrap = `
 const { parentPort, workerData } = require("node:worker_threads");
-import(workerData.tsxApi).then(async (api) => {
-  api.register();
+const loader = workerData.tsxApi === null ? Promise.resolve(null) : import(workerData.tsxApi);
+loader.then(async (api) => {
+  if (api !== null) api.register();
   const mod = await import(workerData.module);
   parentPort.on("message", (job) => parentPort.postMessage(mod.runChunk(job)));
   parentPort.postMessage("ready");
 });
 `
+
+/** The build's name for this stage's compiled worker module (bin/build.js emits it beside its chunks). */
+export const COMPILED_WORKER_ENTRY = "schedule-worker.js"
 
 /**
  * Runs chunks on worker threads (one per unit of concurrency, at most one per chunk). Each worker
@@ -27,8 +32,11 @@ export const workerRunner = (
 ): Effect.Effect<ReadonlyArray<ChunkResult>> =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
-      const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(/\.cjs$/, ".mjs")
-      const module = new URL("./search.ts", import.meta.url).href
+      const fromSource = import.meta.url.endsWith(".ts")
+      const tsxApi = fromSource
+        ? pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(/\.cjs$/, ".mjs")
+        : null
+      const module = new URL(fromSource ? "./search.ts" : `./${COMPILED_WORKER_ENTRY}`, import.meta.url).href
       return Array.from(
         { length: Math.max(1, Math.min(concurrency, jobs.length)) },
         () => new Worker(bootstrap, { eval: true, workerData: { tsxApi, module } }),

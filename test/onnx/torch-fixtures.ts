@@ -5,13 +5,12 @@ import * as path from "node:path"
 
 /**
  * PyTorch-made ONNX fixtures (test/onnx/fixtures.py) in a fresh temp dir. Debian's python3-torch
- * lives in /usr/bin/python3 (the python3 on PATH may be another interpreter). Tests that need it
- * skip where torch is missing, except on CI (CI=true), where that is a failure.
+ * lives in /usr/bin/python3 (the python3 on PATH may be another interpreter). `npm test` installs it
+ * (test/system-packages.sh); where it is still missing, the tests that need it fail rather than skip.
  */
 export const PYTHON = "/usr/bin/python3"
 export const hasTorch = spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0
-export const onCi = process.env.CI === "true"
-export const TORCH_MISSING = `${PYTHON} cannot import torch: install Debian's python3-torch (.ci/run does)`
+export const TORCH_MISSING = `${PYTHON} cannot import torch: install Debian's python3-torch (test/system-packages.sh does)`
 
 export interface Fixtures {
   readonly dir: string
