@@ -1,10 +1,30 @@
-import { Args, Command } from "@effect/cli"
-import { Effect } from "effect"
-import { isScriptExperiment, loadExperiment, runExperiment } from "../experiment/index.ts"
+import { Args, Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
+import { ConfigError } from "../config/index.ts"
+import { isScriptExperiment, loadExperiment, parseShard, runExperiment, runShard } from "../experiment/index.ts"
+
+const shardOption = Options.text("shard").pipe(
+  Options.withPseudoName("i/n"),
+  Options.optional,
+  Options.withDescription(
+    "Run only slice i of n (zero-based, e.g. $SLURM_ARRAY_TASK_ID/8) of the spec's expanded runs and write its rows to a shard file for `spade merge`; the slice depends only on the spec and n. Default: run everything and write the report.",
+  ),
+)
+
+const shardFileOption = Options.text("shard-file").pipe(
+  Options.optional,
+  Options.withDescription(
+    "Where --shard writes its rows (JSON lines). Default: reports/<experiment>/shards/shard-<i>-of-<n>.jsonl.",
+  ),
+)
+
+const commandLine = (path: string, expected: string) => new ConfigError({ file: "command line", path, expected })
 
 export const runCommand = Command.make(
   "run",
   {
+    shard: shardOption,
+    shardFile: shardFileOption,
     experiment: Args.text({ name: "experiment" }).pipe(
       Args.withDescription("An experiment name from experiments/ (see `spade list`) or a path to a .ts file."),
     ),
@@ -13,13 +33,30 @@ export const runCommand = Command.make(
       Args.withDescription("Arguments passed on to a script experiment (for example --jobs 2)."),
     ),
   },
-  ({ experiment, args }) =>
-    loadExperiment(experiment).pipe(
-      Effect.flatMap((e) => (isScriptExperiment(e) ? e.main(args) : runExperiment(e))),
-      Effect.asVoid,
-    ),
+  ({ experiment, args, shard, shardFile }) =>
+    Effect.gen(function* () {
+      const e = yield* loadExperiment(experiment)
+      if (isScriptExperiment(e)) {
+        if (Option.isSome(shard))
+          return yield* Effect.fail(
+            commandLine("--shard", `a declarative experiment: ${e.name} is a script, which does not shard`),
+          )
+        return yield* e.main(args)
+      }
+      if (Option.isNone(shard)) {
+        if (Option.isSome(shardFile)) return yield* Effect.fail(commandLine("--shard-file", "--shard with it"))
+        yield* runExperiment(e)
+        return
+      }
+      const parsed = parseShard(shard.value)
+      if (typeof parsed === "string") return yield* Effect.fail(commandLine("--shard", parsed))
+      yield* runShard(e, parsed, Option.isSome(shardFile) ? { shardFile: shardFile.value } : {})
+    }),
 ).pipe(
   Command.withDescription(
-    "Run an experiment end to end: train, trace, simulate, report. Finished work is cached and reused.",
+    "Run an experiment end to end: train, trace, simulate, report; every combination of its sweep axes. With --shard i/n, run one slice and write a shard file for `spade merge`. Finished training is cached and reused, so a killed run resumes.",
   ),
 )
+
+// main.ts registers `merge` beside `run`, its other half.
+export { mergeCommand } from "./merge.ts"

@@ -9,11 +9,13 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 
 export const DatasetSpec = Schema.Struct({
-  name: Schema.Literal("mnist-digits"),
-  /** Fraction of the samples held out for testing, split deterministically by `seed`. */
+  /** "mnist-digits", "fashion-mnist", "moving-digits" or a path to IDX files (checked before any work runs). */
+  name: Schema.String,
+  /** Fraction of the samples held out for testing (mnist-digits, which has no fixed split), split by `seed`. */
   testFraction: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
   seed: NonNegativeInt,
 })
+export type DatasetSpec = typeof DatasetSpec.Type
 
 export const TrainingSpec = Schema.Struct({
   epochs: PositiveInt,
@@ -25,6 +27,39 @@ export const TrainingSpec = Schema.Struct({
   /** Trace every k-th step (k ≥ 1). */
   traceEverySteps: PositiveInt,
 })
+export type TrainingSpec = typeof TrainingSpec.Type
+
+/**
+ * Operands without training: every GEMM of one training step of each model's shapes, with statistical
+ * operands, as `spade simulate --model` builds them. Each method becomes its weights' structure
+ * (N:M methods N:M, unstructured methods uniform at 1 − S, dense dense or `weightDensity`).
+ */
+export const OperandsSpec = Schema.Struct({
+  batch: PositiveInt,
+  /** Activation (ifmap) density, uniform random nonzeros; dense when left out (or a method's topk:F). */
+  density: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  /** Weight density for the dense method, uniform random nonzeros. */
+  weightDensity: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  /** Seed of the statistical masks. */
+  seed: NonNegativeInt,
+})
+export type OperandsSpec = typeof OperandsSpec.Type
+
+/**
+ * One sweep axis: a field set to each of `values` in turn. `path` is "accelerator.<field path>"
+ * (e.g. "accelerator.peArray.rows", "accelerator.memory.ifmap-sram.sizeBytes": a memory level by
+ * name or index), "operands.density" | "operands.weightDensity" | "operands.batch", or
+ * "training.<field>". The axes of a spec expand as a cartesian product, the last axis fastest.
+ */
+export const SweepAxis = Schema.Struct({
+  path: Schema.String,
+  values: Schema.NonEmptyArray(Schema.Union(Schema.Number, Schema.String, Schema.Boolean)),
+  /** The results table's column for this axis; the path in camelCase ("peArrayRows") when left out. */
+  column: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/))),
+  /** Accelerator axes: the accelerators (names in `simulate`/`map`) it applies to; all of them when left out. */
+  accelerators: Schema.optional(Schema.NonEmptyArray(Schema.String)),
+})
+export type SweepAxis = typeof SweepAxis.Type
 
 /**
  * Replay every traced (layer, pass) on an accelerator of any family: dense systolic, SAT-like N:M,
@@ -54,6 +89,7 @@ export const MappingSpec = Schema.Struct({
   dataflows: Schema.optional(Schema.NonEmptyArray(Schema.String)),
   seed: NonNegativeInt,
 })
+export type MappingSpec = typeof MappingSpec.Type
 
 /**
  * The tables a run produces, each a list of tidy rows. `mapped` joins `results` with `mappings` on
@@ -62,18 +98,35 @@ export const MappingSpec = Schema.Struct({
 export const TableName = Schema.Literal("training", "results", "operands", "mappings", "mapped")
 export type TableName = typeof TableName.Type
 
+/**
+ * A chart over one table. Its fields (x, y, color, column and the keys of `where`) are checked
+ * against the table's columns before any work runs. Energies and times are drawn in the unit their
+ * magnitude fits, whatever unit the column holds; whole-number axes get whole-number ticks.
+ */
 export const ChartSpec = Schema.Struct({
   title: Schema.String,
-  mark: Schema.Literal("line", "bar"),
+  /** "point" draws a scatter (x and y numbers), e.g. a cycles/energy trade-off. */
+  mark: Schema.Literal("line", "bar", "point"),
   table: TableName,
   /** Keep rows whose fields equal these values. */
   where: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) })),
   x: Schema.String,
   y: Schema.String,
   color: Schema.optional(Schema.String),
+  /** One panel per value; each panel's x holds only its own categories. */
   column: Schema.optional(Schema.String),
+  /**
+   * How the rows that share a mark (same x, color and column) combine into its y. Required for a
+   * bar or line whose rows are not one per mark: without it the run fails rather than draw the
+   * rows on top of each other.
+   */
+  aggregate: Schema.optional(Schema.Literal("sum", "mean", "min", "max", "median", "count")),
   xTitle: Schema.optional(Schema.String),
+  /** An energy or time unit in parentheses at its end is replaced by the unit drawn. */
   yTitle: Schema.optional(Schema.String),
+  yScale: Schema.optional(Schema.Literal("linear", "log")),
+  /** A paragraph under the chart's heading saying what it shows. */
+  text: Schema.optional(Schema.String),
 })
 export type ChartSpec = typeof ChartSpec.Type
 
@@ -84,16 +137,31 @@ export const ExperimentSpec = Schema.Struct({
     }),
   ),
   description: Schema.String,
-  dataset: DatasetSpec,
-  model: Schema.String,
+  /** One dataset or several: every model trains on every dataset. Left out with `operands`. */
+  dataset: Schema.optional(Schema.Union(DatasetSpec, Schema.NonEmptyArray(DatasetSpec))),
+  /** One model (name from models/, a JSON or ONNX file) or several. */
+  model: Schema.Union(Schema.String, Schema.NonEmptyArray(Schema.String)),
   /** Sparsity specs as the CLI takes them: "dense", "nm:2:4", ... */
   methods: Schema.NonEmptyArray(Schema.String),
-  training: TrainingSpec,
+  /** Train and trace each (model, dataset, method); leave out only with `operands`. */
+  training: Schema.optional(TrainingSpec),
+  /** Statistical operands on the models' shapes instead of trained traces (no training, no dataset read). */
+  operands: Schema.optional(OperandsSpec),
+  /** Axes expanded into one run per combination, each a column of the results table. */
+  sweep: Schema.optional(Schema.Array(SweepAxis)),
   simulate: Schema.NonEmptyArray(SimulationSpec),
   map: Schema.optional(Schema.Array(MappingSpec)),
   charts: Schema.Array(ChartSpec),
 })
 export type ExperimentSpec = typeof ExperimentSpec.Type
+
+/** The models of a spec, whether it names one or several. */
+export const modelsOf = (spec: ExperimentSpec): ReadonlyArray<string> =>
+  typeof spec.model === "string" ? [spec.model] : spec.model
+
+/** The datasets of a spec, whether it names one or several. */
+export const datasetsOf = (spec: ExperimentSpec): ReadonlyArray<DatasetSpec> =>
+  spec.dataset === undefined ? [] : Array.isArray(spec.dataset) ? spec.dataset : [spec.dataset as DatasetSpec]
 
 /** Identity with a type: experiments read as data, and the compiler checks them as they are written. */
 export const defineExperiment = (spec: ExperimentSpec): ExperimentSpec => spec
