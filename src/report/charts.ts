@@ -2,6 +2,7 @@ import type { TopLevelSpec } from "vega-lite"
 import { asTopLevelSpec } from "./vega.ts"
 import { fieldTitle } from "./fields.ts"
 import { summarize, distinct, isNumericField, type Aggregate, type Rows } from "./rows.ts"
+import { rescale, titleInUnit } from "./units.ts"
 
 /**
  * Chart builders: each one is a query over tidy rows that returns a Vega-Lite spec with the rows
@@ -135,13 +136,26 @@ const sizeOf = (o: CommonOptions) => ({
   height: o.height ?? DEFAULT_HEIGHT,
 })
 
-/** A unit or layer spec wrapped in a column facet when asked; data always sits at the top. */
-const assemble = (o: CommonOptions, rows: Rows, inner: Record<string, unknown>): TopLevelSpec => {
+/**
+ * A unit or layer spec wrapped in a column facet when asked; data always sits at the top, with the
+ * transforms that derive fields drawn in another unit. A nominal x gets its own domain per panel:
+ * shared categories would leave every panel with empty slots for the others' layers. A
+ * quantitative x (epochs, cycles) stays shared, so panels read against one another.
+ */
+const assemble = (
+  o: CommonOptions,
+  rows: Rows,
+  inner: Record<string, unknown>,
+  derived: ReadonlyArray<Quantity>,
+  xNominal: boolean,
+): TopLevelSpec => {
+  const transform = derived.flatMap((d) => d.transform)
   const top = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: titleOf(o.title, o.subtitle),
     config: spadeTheme,
     data: { values: rows.map((r) => ({ ...r })) },
+    ...(transform.length === 0 ? {} : { transform }),
   }
   const sized = { ...sizeOf(o), ...inner }
   const spec =
@@ -153,9 +167,47 @@ const assemble = (o: CommonOptions, rows: Rows, inner: Record<string, unknown>):
             column: { field: o.column, type: "nominal", title: fieldTitle(o.column), sort: order(rows, o.column) },
           },
           spec: sized,
-          resolve: { scale: { x: "shared", y: "shared" } },
+          resolve: { scale: { x: xNominal ? "independent" : "shared", y: "shared" } },
         }
   return asTopLevelSpec(spec)
+}
+
+/** A quantitative field as drawn: in the unit its magnitude fits, titled with that unit. */
+interface Quantity {
+  readonly field: string
+  readonly title: string
+  readonly transform: ReadonlyArray<{ readonly calculate: string; readonly as: string }>
+  /** Axis properties: integer ticks for counts, and the scale's label format. */
+  readonly axis: Record<string, unknown>
+}
+
+const isIntegerField = (rows: Rows, field: string): boolean =>
+  isNumericField(rows, field) && rows.every((r) => typeof r[field] !== "number" || Number.isInteger(r[field]))
+
+/**
+ * Epochs, cycles and MAC counts are whole numbers, and an axis that labels 1.2 epochs suggests a
+ * measurement that never happened; their ticks fall on integers.
+ */
+const quantity = (
+  rows: Rows,
+  field: string,
+  title: string | undefined,
+  scale: ScaleType | undefined,
+  format: string | undefined,
+): Quantity => {
+  const scaled = rescale(rows, field)
+  const integer = scaled === undefined && isIntegerField(rows, field) && scale !== "log"
+  return {
+    field: scaled?.field ?? field,
+    title: scaled === undefined ? (title ?? fieldTitle(field)) : titleInUnit(title ?? fieldTitle(field), scaled.unit),
+    transform: scaled?.transform ?? [],
+    axis: {
+      ...axisOf(scale, format),
+      // SI prefixes on a unit-scaled log axis would read "100m µJ".
+      ...(scaled !== undefined && scale === "log" && format === undefined ? { format: "~g" } : {}),
+      ...(integer ? { tickMinStep: 1 } : {}),
+    },
+  }
 }
 
 const xType = (rows: Rows, field: string) => (isNumericField(rows, field) ? "quantitative" : "nominal")
@@ -163,14 +215,16 @@ const xType = (rows: Rows, field: string) => (isNumericField(rows, field) ? "qua
 export const lineChart = (o: LineChartOptions): TopLevelSpec => {
   const rows = prepare(o)
   const xt = xType(rows, o.x)
+  const qx = quantity(rows, o.x, o.xTitle, o.xScale, undefined)
+  const qy = quantity(rows, o.y, o.yTitle, o.yScale, o.yFormat)
   const x =
     xt === "quantitative"
       ? {
-          field: o.x,
+          field: qx.field,
           type: xt,
-          title: o.xTitle ?? fieldTitle(o.x),
+          title: qx.title,
           scale: o.xScale === undefined || o.xScale === "linear" ? { zero: false } : { type: o.xScale },
-          axis: axisOf(o.xScale, undefined),
+          axis: qx.axis,
         }
       : {
           field: o.x,
@@ -181,13 +235,7 @@ export const lineChart = (o: LineChartOptions): TopLevelSpec => {
         }
   const encoding = {
     x,
-    y: {
-      field: o.y,
-      type: "quantitative",
-      title: o.yTitle ?? fieldTitle(o.y),
-      scale: yScaleOf(o.yScale),
-      axis: axisOf(o.yScale, o.yFormat),
-    },
+    y: { field: qy.field, type: "quantitative", title: qy.title, scale: yScaleOf(o.yScale), axis: qy.axis },
     ...colorEncoding(o, rows),
     ...(o.strokeDash === undefined
       ? {}
@@ -200,12 +248,14 @@ export const lineChart = (o: LineChartOptions): TopLevelSpec => {
           },
         }),
   }
-  return assemble(o, rows, { mark: { type: "line", point: o.points ?? true }, encoding })
+  const derived = xt === "quantitative" ? [qx, qy] : [qy]
+  return assemble(o, rows, { mark: { type: "line", point: o.points ?? true }, encoding }, derived, xt === "nominal")
 }
 
 export const barChart = (o: BarChartOptions): TopLevelSpec => {
   const rows = prepare(o)
   const grouped = o.color !== undefined && o.stack !== true
+  const qy = quantity(rows, o.y, o.yTitle, o.yScale, o.yFormat)
   const encoding = {
     x: {
       field: o.x,
@@ -215,11 +265,11 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
       axis: { labelAngle: labelAngle(rows, o.x) },
     },
     y: {
-      field: o.y,
+      field: qy.field,
       type: "quantitative",
-      title: o.yTitle ?? fieldTitle(o.y),
+      title: qy.title,
       scale: yScaleOf(o.yScale),
-      axis: axisOf(o.yScale, o.yFormat),
+      axis: qy.axis,
       // vega-lite stacks bars sharing an x by default; side-by-side groups must opt out.
       stack: o.stack === true ? "zero" : null,
     },
@@ -241,7 +291,7 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
             },
           ],
         }
-  return assemble(o, rows, inner)
+  return assemble(o, rows, inner, [qy], true)
 }
 
 /** Points, for trade-offs such as the cycles/energy Pareto front of a mapping search. */
@@ -249,25 +299,15 @@ export const scatterChart = (o: ScatterChartOptions): TopLevelSpec => {
   const rows = prepare(o)
   const scale = (s: ScaleType | undefined) =>
     s === undefined || s === "linear" ? { zero: false } : s === "log" ? { type: s } : { type: s, zero: false }
+  const qx = quantity(rows, o.x, o.xTitle, o.xScale, undefined)
+  const qy = quantity(rows, o.y, o.yTitle, o.yScale, o.yFormat)
   const encoding = {
-    x: {
-      field: o.x,
-      type: "quantitative",
-      title: o.xTitle ?? fieldTitle(o.x),
-      scale: scale(o.xScale),
-      axis: axisOf(o.xScale, undefined),
-    },
-    y: {
-      field: o.y,
-      type: "quantitative",
-      title: o.yTitle ?? fieldTitle(o.y),
-      scale: scale(o.yScale),
-      axis: axisOf(o.yScale, o.yFormat),
-    },
+    x: { field: qx.field, type: "quantitative", title: qx.title, scale: scale(o.xScale), axis: qx.axis },
+    y: { field: qy.field, type: "quantitative", title: qy.title, scale: scale(o.yScale), axis: qy.axis },
     ...colorEncoding(o, rows),
     ...(o.shape === undefined
       ? {}
       : { shape: { field: o.shape, type: "nominal", title: fieldTitle(o.shape), sort: order(rows, o.shape) } }),
   }
-  return assemble(o, rows, { mark: { type: "point", filled: true, size: 50 }, encoding })
+  return assemble(o, rows, { mark: { type: "point", filled: true, size: 50 }, encoding }, [qx, qy], false)
 }

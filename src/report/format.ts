@@ -18,6 +18,26 @@ export const formatNumber = (n: number): string => {
   return significant(n)
 }
 
+/** Relative size below which a value is floating-point residue of its column's arithmetic. */
+const RELATIVE_NOISE = 1e-12
+/** Percentages and ratios are differences of nearby values; below this they are residue too. */
+const ABSOLUTE_NOISE = 1e-9
+const RELATIVE_FIELD = /(Percent|Pct|Error|Ratio|Speedup|Saving)$|^(error|ratio|speedup|saving)/
+
+/**
+ * A difference of two equal figures computed in different orders comes out as −1.776e-14, and a
+ * table that prints it suggests an error that does not exist. A value this small against the
+ * largest in its column (or, in a percentage or ratio column, in absolute terms) prints as 0;
+ * the rows embedded in the report keep it as computed.
+ */
+export const snapNoise = (n: number, columnLargest: number, field = ""): number => {
+  if (n === 0 || !Number.isFinite(n)) return n
+  const a = Math.abs(n)
+  if (a <= columnLargest * RELATIVE_NOISE) return 0
+  if (RELATIVE_FIELD.test(field) && a < ABSOLUTE_NOISE) return 0
+  return n
+}
+
 export type CellFormat = string | ((value: Cell) => string)
 
 /** `format` is a d3-format specifier (as in Vega-Lite axes) or a function. */

@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from "vega-lite"
-import { formatCell, type CellFormat } from "./format.ts"
+import { formatCell, snapNoise, type CellFormat } from "./format.ts"
 import type { Cell, Rows } from "./rows.ts"
+import type { Provenance } from "./provenance.ts"
 import { renderSvg } from "./svg.ts"
 
 export interface ReportChart {
@@ -36,6 +37,10 @@ export interface Report {
   readonly sections: ReadonlyArray<ReportSection>
   /** Raw result tables to embed beside the charted rows, for users who want the numbers. */
   readonly data?: Readonly<Record<string, Rows>> | undefined
+  /** Closes the report: config, seeds, versions, commit, machine, duration. */
+  readonly provenance?: Provenance | undefined
+  /** Files written beside the report (its tables as CSV and Arrow), as hrefs relative to it. */
+  readonly files?: ReadonlyArray<{ readonly label: string; readonly href: string }> | undefined
 }
 
 /** What `<script id="spade-data">` holds; `readReportData` parses it back. */
@@ -50,6 +55,8 @@ export interface ReportData {
     readonly charts: ReadonlyArray<{ readonly title: string; readonly rows: Rows }>
     readonly table: Rows | null
   }>
+  /** Absent in reports written before provenance blocks existed. */
+  readonly provenance?: Provenance | null
 }
 
 export const REPORT_DATA_ID = "spade-data"
@@ -116,12 +123,20 @@ const renderTable = (table: ReportTable): string => {
   const head = columns
     .map((c, i) => `<th scope="col"${numeric[i] ? ' class="num"' : ""}>${escapeHtml(c.title ?? c.field)}</th>`)
     .join("")
+  const largest = columns.map((c) =>
+    table.rows.reduce((m, r) => {
+      const v = r[c.field]
+      return typeof v === "number" && Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m
+    }, 0),
+  )
   const body = table.rows
     .map((row) => {
-      const cells = columns.map((c) => {
-        const v = row[c.field]
+      const cells = columns.map((c, i) => {
+        const raw = row[c.field]
+        const v = typeof raw === "number" ? snapNoise(raw, largest[i] ?? 0, c.field) : raw
         const cls = isNumberCell(v) ? ' class="num"' : ""
-        const title = typeof v === "number" ? ` title="${escapeHtml(String(v))}"` : ""
+        // The exact value stays one hover away, and in the embedded rows.
+        const title = typeof raw === "number" ? ` title="${escapeHtml(String(raw))}"` : ""
         return `<td${cls}${title}>${escapeHtml(formatCell(v, c.format))}</td>`
       })
       return `<tr>${cells.join("")}</tr>`
@@ -176,8 +191,50 @@ th, td { padding: 4px 10px; border-bottom: 1px solid var(--rule); text-align: le
 thead th { position: sticky; top: 0; background: #f3f5f7; font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fbfbfc; }
+section.provenance dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 13px; }
+section.provenance dt { color: var(--muted); }
+section.provenance dd { margin: 0; overflow-wrap: anywhere; }
+section.provenance pre { font-size: 12px; background: #f6f8fa; padding: 10px; overflow-x: auto; max-height: 50vh; }
 footer { margin-top: 40px; font-size: 12px; color: var(--muted); }
 `
+
+const bytesText = (n: number): string => `${(n / 2 ** 30).toFixed(1)} GiB`
+
+const durationText = (seconds: number): string =>
+  seconds < 60
+    ? `${seconds.toFixed(1)} s`
+    : seconds < 3600
+      ? `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`
+      : `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`
+
+/** The closing block: enough to rerun the report, or to tell why two reports differ. */
+const renderProvenance = (p: Provenance, files: ReadonlyArray<{ label: string; href: string }>): string => {
+  const item = (term: string, html: string) => `<dt>${escapeHtml(term)}</dt><dd>${html}</dd>`
+  const seeds = Object.entries(p.seeds)
+  const packages = Object.entries(p.packages)
+  const items = [
+    p.command === undefined ? "" : item("command", `<code>${escapeHtml(p.command)}</code>`),
+    item("started", escapeHtml(p.startedAt)),
+    item("duration", escapeHtml(durationText(p.durationSeconds))),
+    item("git commit", `<code>${escapeHtml(p.git)}</code>`),
+    item(
+      "machine",
+      escapeHtml(
+        `${p.machine.os}; ${p.machine.cpus} CPUs; ${bytesText(p.machine.memoryBytes)} memory; Node ${p.machine.node}`,
+      ),
+    ),
+    item("seeds", seeds.length === 0 ? "none" : escapeHtml(seeds.map(([k, v]) => `${k} ${v}`).join(", "))),
+    item("packages", escapeHtml(packages.map(([k, v]) => `${k} ${v}`).join(", "))),
+    files.length === 0
+      ? ""
+      : item("tables", files.map((f) => `<a href="${escapeHtml(f.href)}">${escapeHtml(f.label)}</a>`).join(", ")),
+  ].filter((x) => x !== "")
+  return `<section id="provenance" class="provenance">
+<h2>Provenance</h2>
+<dl>${items.join("")}</dl>
+<details><summary>Configuration</summary><pre>${escapeHtml(JSON.stringify(p.config, null, 2) ?? "null")}</pre></details>
+</section>`
+}
 
 /** Render a report to one self-contained HTML document: inline CSS, inline SVG, no requests. */
 export const renderReport = async (report: Report): Promise<string> => {
@@ -212,6 +269,7 @@ export const renderReport = async (report: Report): Promise<string> => {
     meta: report.meta ?? {},
     data: report.data ?? {},
     sections: sectionsData,
+    provenance: report.provenance ?? null,
   }
   const meta = Object.entries(report.meta ?? {})
   const metaHtml =
@@ -221,7 +279,7 @@ export const renderReport = async (report: Report): Promise<string> => {
   const toc =
     report.sections.length < 2
       ? ""
-      : `<nav class="toc">${report.sections.map((s, i) => `<a href="#${slug(s.heading, i)}">${escapeHtml(s.heading)}</a>`).join("")}</nav>`
+      : `<nav class="toc">${report.sections.map((s, i) => `<a href="#${slug(s.heading, i)}">${escapeHtml(s.heading)}</a>`).join("")}${report.provenance === undefined ? "" : '<a href="#provenance">Provenance</a>'}</nav>`
 
   return `<!DOCTYPE html>
 <html lang="en">
@@ -243,6 +301,7 @@ ${metaHtml}
 ${toc}
 </header>
 ${sectionsHtml.join("\n")}
+${report.provenance === undefined ? "" : renderProvenance(report.provenance, report.files ?? [])}
 <footer>Generated by Spade. The rows behind every chart and table are embedded as JSON in <code>script#${REPORT_DATA_ID}</code>.</footer>
 </main>
 <script type="application/json" id="${REPORT_DATA_ID}">${jsonForScript(data)}</script>

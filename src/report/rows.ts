@@ -98,3 +98,27 @@ export const isNumericField = (rows: Rows, field: string): boolean => {
   }
   return seen
 }
+
+export interface CrowdedGroup {
+  /** The group's values of the `by` fields. */
+  readonly key: Readonly<Record<string, Cell>>
+  readonly rows: number
+}
+
+/**
+ * The first group of `by` values that more than one row shares, if any. A chart drawing one mark
+ * per group would stack such rows on top of each other and show only the last: they must be
+ * aggregated, or told apart by another field.
+ */
+export const crowdedGroup = (rows: Rows, by: ReadonlyArray<string>): CrowdedGroup | undefined => {
+  const counts = new Map<string, { key: Record<string, Cell>; rows: number }>()
+  for (const r of rows) {
+    const key = Object.fromEntries(by.map((f) => [f, r[f]]))
+    const id = JSON.stringify(by.map((f) => r[f] ?? null))
+    const seen = counts.get(id)
+    if (seen === undefined) counts.set(id, { key, rows: 1 })
+    else seen.rows++
+  }
+  for (const g of counts.values()) if (g.rows > 1) return g
+  return undefined
+}

@@ -1,8 +1,7 @@
 import { Effect } from "effect"
-import { mkdir, rename, writeFile } from "node:fs/promises"
-import * as path from "node:path"
 import { causeText, ReportError } from "./errors.ts"
 import { renderReport, type Report } from "./html.ts"
+import { writeFileAtomic } from "./tables.ts"
 
 /**
  * Write a rendered report, creating parent folders. The file appears whole or not at all
@@ -10,12 +9,7 @@ import { renderReport, type Report } from "./html.ts"
  */
 export const writeReport = (file: string, html: string): Effect.Effect<void, ReportError> =>
   Effect.tryPromise({
-    try: async () => {
-      await mkdir(path.dirname(file), { recursive: true })
-      const tmp = `${file}.${process.pid}.tmp`
-      await writeFile(tmp, html, "utf8")
-      await rename(tmp, file)
-    },
+    try: () => writeFileAtomic(file, html),
     catch: (cause) => new ReportError({ file, reason: `cannot write report (${causeText(cause)})`, cause }),
   })
 

@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
@@ -8,16 +8,12 @@ import { afterAll, describe, expect, it } from "vitest"
 import { barChart, lineChart, readReportData, renderReport, scatterChart, writeReport } from "../../src/report/index.ts"
 import { LAYERS, METHODS, resultRows } from "./fixtures.ts"
 
+// The test command installs Debian's chromium; a machine without it fails here rather than skip.
 const CHROMIUM = "/usr/bin/chromium"
-const hasChromium = existsSync(CHROMIUM)
 const tmp = mkdtempSync(path.join(tmpdir(), "spade-report-browser-"))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-// CI installs Debian's chromium; a developer machine without it skips rather than fails.
-const title = hasChromium
-  ? "report in a real browser"
-  : `report in a real browser (skipped: ${CHROMIUM} is not installed)`
-describe.skipIf(!hasChromium)(title, () => {
+describe("report in a real browser", () => {
   it("opens offline: no requests but the file, every chart drawn, table complete, no errors", async () => {
     const rows = resultRows()
     const forward = rows.filter((r) => r.pass === "forward")
@@ -50,6 +46,16 @@ describe.skipIf(!hasChromium)(title, () => {
               }),
             },
             { spec: scatterChart({ rows: forward, x: "cycles", y: "energyPj", color: "method", title: "Trade-off" }) },
+            {
+              spec: barChart({
+                rows,
+                x: "layer",
+                y: "energyPj",
+                color: "method",
+                aggregate: "sum",
+                title: "Energy per layer, both passes",
+              }),
+            },
           ],
         },
         { heading: "Results", table: { rows } },
@@ -98,12 +104,44 @@ describe.skipIf(!hasChromium)(title, () => {
           return { w: r.width, h: r.height, bars: el.querySelectorAll('[aria-roledescription="bar"]').length }
         }),
       )
-      expect(svgs).toHaveLength(3)
+      expect(svgs).toHaveLength(4)
       for (const s of svgs) {
         expect(s.w).toBeGreaterThan(100)
         expect(s.h).toBeGreaterThan(100)
       }
       expect(svgs[0]?.bars).toBe(2 * LAYERS.length * METHODS.length)
+      // Every chart has marks.
+      const marks = await page.$$eval("figure.chart > svg", (els) =>
+        els.map(
+          (el) =>
+            el.querySelectorAll(
+              '[role="graphics-symbol"][aria-roledescription]:not([aria-roledescription="axis"]):not([aria-roledescription="legend"]):not([aria-roledescription="title"])',
+            ).length,
+        ),
+      )
+      for (const m of marks) expect(m).toBeGreaterThan(0)
+
+      // The aggregated bars are the sums of their rows, read back from what the browser drew.
+      const summed = await page.$$eval(
+        'figure.chart[aria-label="Energy per layer, both passes"] [aria-roledescription="bar"]',
+        (els) =>
+          els.map((el) => ({ label: el.getAttribute("aria-label") ?? "", height: el.getBoundingClientRect().height })),
+      )
+      expect(summed).toHaveLength(LAYERS.length * METHODS.length)
+      const heights = new Map<string, number>()
+      for (const bar of summed) {
+        const m = /^Layer: (.+); Energy \(µJ\): ([\d.]+); method: ([^;]+);/.exec(bar.label)
+        expect(m, bar.label).not.toBeNull()
+        const [, layer, shown, method] = m!
+        const sum = rows
+          .filter((r) => r.layer === layer?.replaceAll("&lt;", "<").replaceAll("&gt;", ">") && r.method === method)
+          .reduce((a, r) => a + Number(r.energyPj), 0)
+        expect(Number(shown) * 1e6).toBeCloseTo(sum, -2)
+        heights.set(`${layer}|${method}`, bar.height)
+      }
+      // Heights are proportional to the sums: conv2's bar is twice conv1's for each method.
+      for (const method of METHODS)
+        expect(heights.get(`conv2|${method}`)).toBeCloseTo(2 * (heights.get(`conv1|${method}`) ?? 0), 0)
 
       const table = await page.$$eval("section table tbody tr", (trs) =>
         trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")),

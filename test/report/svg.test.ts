@@ -61,7 +61,9 @@ describe("renderSvg", () => {
     const svg = await renderSvg(spec)
     expect(count(svg, /aria-roledescription="line mark"/g)).toBe(METHODS.length)
     expect(count(svg, /aria-roledescription="point"/g)).toBe(forward.length)
-    expect(svg).toContain("Energy (pJ)")
+    // 1.5e6 pJ and up: drawn in µJ, and the axis says so.
+    expect(svg).toContain("Energy (µJ)")
+    expect(svg).not.toContain("Energy (pJ)")
   })
 
   it("renders scatter charts", async () => {
