@@ -3,17 +3,19 @@ import * as path from "node:path"
 import { decodeJsonFile, projectRoot } from "../src/config/index.ts"
 import { loadModel, type ModelConfig } from "../src/engine/index.ts"
 import { Accelerator } from "../src/hardware/index.ts"
-import { modelStepLayers, type TrainingMethod } from "../src/machine/index.ts"
+import { clearMachineCaches, modelStepLayers, type TrainingMethod } from "../src/machine/index.ts"
 import { importOnnx } from "../src/onnx/index.ts"
 import { simulate } from "../src/sim/index.ts"
 
 /**
- * The zoo bench's cold figure, run in a fresh process (`node --import tsx bench/zoo-cold.ts
- * <model.onnx | model.json> [accelerator,…]`): ResNet-50 imported (from ONNX, or the zoo's JSON file) and one
- * training step of it simulated on one accelerator of every family, once, as a user running
- * `spade simulate --model` once sees it: the JIT starts cold. Timed from after the modules load
- * (tsx's transpile is reported apart, as the process's CPU before the first timed call). Prints
- * one JSON line: per-phase wall and CPU milliseconds and each family's cycles.
+ * The zoo bench's cold figure, run in a fresh process, bundled as the CLI is (zoo.bench.ts does
+ * it; by hand: `node --import tsx bench/zoo-cold.ts <model.onnx | model.json> [accelerator,…]`):
+ * ResNet-50 imported (from ONNX, or the zoo's JSON file) and one training step of it simulated on
+ * one accelerator of every family, once, as a user running `spade simulate --model` once sees it:
+ * the JIT starts cold. Timed from after the modules load (reported apart, as the process's CPU
+ * before the first timed call). Prints one JSON line: per-phase wall and CPU milliseconds and each
+ * family's cycles; and `warm`, the import and the step on every family again in the same process
+ * with the machine caches emptied: the same work with the JIT warm.
  */
 export const BATCH = 32
 /** ReLU-like activations (half zero) in every pass, 2:8 weights for forward and backward-data. */
@@ -50,27 +52,34 @@ const main = (): void => {
   const loadedWall = performance.now()
   const file = process.argv[2]
   if (file === undefined) throw new Error("usage: zoo-cold.ts <model.onnx | model.json> [accelerator,…]")
-  const [model, importTime] = timed(
-    (): ModelConfig =>
-      file.endsWith(".onnx") ? Effect.runSync(importOnnx(file)).config : Effect.runSync(loadModel(file)),
-  )
+  const load = (): ModelConfig =>
+    file.endsWith(".onnx") ? Effect.runSync(importOnnx(file)).config : Effect.runSync(loadModel(file))
+  const [model, importTime] = timed(load)
   const names = process.argv[3]?.split(",") ?? FAMILIES
   const accs = names.map((name) =>
     Effect.runSync(decodeJsonFile(Accelerator)(path.join(projectRoot, "accelerators", `${name}.json`))),
   )
-  const families = accs.map((acc) => {
-    const [cycles, t] = timed(() => {
-      let cycles = 0
-      for (const layer of modelStepLayers(model, BATCH, METHOD, 1)) cycles += simulate(acc, layer).row.cycles
-      return cycles
+  const pass = () =>
+    accs.map((acc) => {
+      const [cycles, t] = timed(() => {
+        let cycles = 0
+        for (const layer of modelStepLayers(model, BATCH, METHOD, 1)) cycles += simulate(acc, layer).row.cycles
+        return cycles
+      })
+      return { name: acc.name, cycles, ...t }
     })
-    return { name: acc.name, cycles, ...t }
-  })
+  const families = pass()
+  // The same work again in this process, its caches emptied: what is left of the cold figure once
+  // V8 has compiled the code, so the two apart are the JIT's warm-up.
+  clearMachineCaches()
+  const [, warmImport] = timed(load)
+  const warmFamilies = pass()
   process.stdout.write(
     `${JSON.stringify({
       modules: { wall: loadedWall, cpu: (loaded.user + loaded.system) / 1000 },
       import: importTime,
       families,
+      warm: { import: warmImport, families: warmFamilies },
     })}\n`,
   )
 }
