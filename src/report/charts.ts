@@ -167,7 +167,9 @@ const assemble = (
             column: { field: o.column, type: "nominal", title: fieldTitle(o.column), sort: order(rows, o.column) },
           },
           spec: sized,
-          resolve: { scale: { x: xNominal ? "independent" : "shared", y: "shared" } },
+          resolve: {
+            scale: xNominal ? { x: "independent", xOffset: "independent", y: "shared" } : { x: "shared", y: "shared" },
+          },
         }
   return asTopLevelSpec(spec)
 }

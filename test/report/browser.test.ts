@@ -101,7 +101,10 @@ describe("report in a real browser", () => {
       const svgs = await page.$$eval("figure.chart > svg", (els) =>
         els.map((el) => {
           const r = el.getBoundingClientRect()
-          return { w: r.width, h: r.height, bars: el.querySelectorAll('[aria-roledescription="bar"]').length }
+          const widths = [...el.querySelectorAll('[aria-roledescription="bar"]')].map(
+            (b) => b.getBoundingClientRect().width,
+          )
+          return { w: r.width, h: r.height, bars: widths.length, narrowest: Math.min(...widths) }
         }),
       )
       expect(svgs).toHaveLength(4)
@@ -110,6 +113,8 @@ describe("report in a real browser", () => {
         expect(s.h).toBeGreaterThan(100)
       }
       expect(svgs[0]?.bars).toBe(2 * LAYERS.length * METHODS.length)
+      // Faceted grouped bars keep their width: each panel's categories and colour offsets are its own.
+      expect(svgs[0]?.narrowest).toBeGreaterThan(8)
       // Every chart has marks.
       const marks = await page.$$eval("figure.chart > svg", (els) =>
         els.map(

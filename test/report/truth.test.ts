@@ -115,7 +115,10 @@ describe("facets", () => {
       { layer: "fc2", pass: "backward-data", cycles: 40 },
     ]
     const spec = barChart({ rows, x: "layer", y: "cycles", column: "pass", title: "Cycles" })
-    expect((spec as { resolve?: unknown }).resolve).toEqual({ scale: { x: "independent", y: "shared" } })
+    // The colour offset within a category too: a shared one sizes bars for every panel's categories.
+    expect((spec as { resolve?: unknown }).resolve).toEqual({
+      scale: { x: "independent", xOffset: "independent", y: "shared" },
+    })
     const svg = await renderSvg(spec)
     const xAxes = [...svg.matchAll(/aria-label="X-axis titled 'Layer' for a discrete scale with (\d+) values/g)]
     expect(xAxes.map((m) => m[1])).toEqual(["2", "2"])
