@@ -554,6 +554,7 @@ export interface ModelReportOptions {
  */
 export const modelReport = (input: unknown, options: ModelReportOptions = {}) =>
   Effect.gen(function* () {
+    const startedAtMs = Date.now()
     const source = options.source ?? "model report"
     const spec = yield* fromEither(decodeValue(ModelReportSpec)(source, input))
     yield* checkCombination(spec, source)
@@ -608,7 +609,8 @@ export const modelReport = (input: unknown, options: ModelReportOptions = {}) =>
       results,
       totals,
     })
-    yield* saveReport(reportFile, report)
+    // Published whole: the rows as CSV and Arrow beside it, provenance (the spec as given) closing it.
+    yield* saveReport(reportFile, report, { config: spec, startedAtMs, root: projectRoot })
     const shown = path.relative(process.cwd(), reportFile)
     process.stdout.write(`${shown.startsWith("..") || shown === "" ? reportFile : shown}\n`)
     return {

@@ -31,7 +31,8 @@ export interface Provenance {
 
 export interface ProvenanceOptions {
   readonly config: unknown
-  readonly seeds: Readonly<Record<string, number>>
+  /** Every field named like "seed" in the config (`seedsIn`) when left out. */
+  readonly seeds?: Readonly<Record<string, number>> | undefined
   /** `performance.timeOrigin + performance.now()` or `Date.now()` when the run began. */
   readonly startedAtMs: number
   /** The project root holding package.json and node_modules. */
@@ -110,11 +111,32 @@ export const machineOf = (): Provenance["machine"] => {
   }
 }
 
+/**
+ * Every seed a config sets, by field path (`training.seed`, `map[0].seed`): found by walking it,
+ * so a seed added anywhere is reported without listing it here.
+ */
+export const seedsIn = (config: unknown): Record<string, number> => {
+  const out: Record<string, number> = {}
+  const walk = (v: unknown, at: string): void => {
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${at}[${i}]`)
+    } else if (typeof v === "object" && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        const here = at === "" ? k : `${at}.${k}`
+        if (/seed$/i.test(k) && typeof x === "number") out[here] = x
+        else walk(x, here)
+      }
+    }
+  }
+  walk(config, "")
+  return out
+}
+
 export const collectProvenance = (o: ProvenanceOptions): Provenance => {
   const ended = o.endedAtMs ?? Date.now()
   return {
     config: o.config,
-    seeds: o.seeds,
+    seeds: o.seeds ?? seedsIn(o.config),
     packages: packageVersions(o.root),
     git: gitState(o.root),
     machine: machineOf(),

@@ -15,7 +15,9 @@ import {
   readReportData,
   renderReport,
   renderSvg,
+  reportTables,
   rowsToArrow,
+  saveReport,
   rowsToCsv,
   snapNoise,
   titleInUnit,
@@ -274,5 +276,28 @@ describe("provenance", () => {
     expect(block).toContain("&lt;/script&gt;&lt;b&gt;")
     expect(readReportData(html).provenance).toEqual(JSON.parse(JSON.stringify(provenance)))
     expect(METHODS.length).toBeGreaterThan(0)
+  })
+
+  it("saveReport publishes a script's report whole: section tables beside it, provenance closing it", async () => {
+    const file = path.join(tmp, "published", "script.html")
+    const report = {
+      title: "Script",
+      sections: [
+        { heading: "SAT: BDWP 2:8 per model", table: { rows: [{ model: "lenet5", speedup: 1.7 }] } },
+        { heading: "Notes", text: "no table" },
+        { heading: "SAT: BDWP 2:8 per model", table: { rows: [{ model: "mlp", speedup: 1.8 }] } },
+      ],
+    }
+    expect(Object.keys(reportTables(report))).toEqual(["sat-bdwp-2-8-per-model", "sat-bdwp-2-8-per-model-2"])
+    await Effect.runPromise(saveReport(file, report, { config: { jobs: 2, seed: 5 }, startedAtMs: Date.now(), root }))
+    expect(readdirSync(path.join(tmp, "published", "script", "tables")).sort()).toEqual([
+      "sat-bdwp-2-8-per-model-2.arrow",
+      "sat-bdwp-2-8-per-model-2.csv",
+      "sat-bdwp-2-8-per-model.arrow",
+      "sat-bdwp-2-8-per-model.csv",
+    ])
+    const html = readFileSync(file, "utf8")
+    expect(readReportData(html).provenance?.seeds).toEqual({ seed: 5 })
+    expect(html).toContain('href="script/tables/sat-bdwp-2-8-per-model.csv"')
   })
 })
