@@ -1,11 +1,20 @@
-import { Args, Command } from "@effect/cli"
-import { Effect } from "effect"
+import { Args, Command, Options } from "@effect/cli"
+import { Effect, Option } from "effect"
 import { ConfigError } from "../config/index.ts"
 import { isScriptExperiment, loadExperiment, mergeShards } from "../experiment/index.ts"
+
+/** Shared with `run`: where shard files, traces, tables and the report go. */
+export const outDirOption = Options.directory("out-dir").pipe(
+  Options.withDescription(
+    "Where the report, its tables, traces and shard files go. Default: reports/ in the repository.",
+  ),
+  Options.optional,
+)
 
 export const mergeCommand = Command.make(
   "merge",
   {
+    outDir: outDirOption,
     experiment: Args.text({ name: "experiment" }).pipe(
       Args.withDescription("The experiment the shards ran (a name from experiments/ or a path to a .ts file)."),
     ),
@@ -14,7 +23,7 @@ export const mergeCommand = Command.make(
       Args.withDescription("Shard files written by `spade run --shard i/n`, or directories holding them (*.jsonl)."),
     ),
   },
-  ({ experiment, shards }) =>
+  ({ experiment, shards, outDir }) =>
     Effect.gen(function* () {
       const e = yield* loadExperiment(experiment)
       if (isScriptExperiment(e))
@@ -25,7 +34,7 @@ export const mergeCommand = Command.make(
             expected: `a declarative experiment: ${e.name} is a script, which does not shard`,
           }),
         )
-      yield* mergeShards(e, shards)
+      yield* mergeShards(e, shards, Option.isSome(outDir) ? { outDir: outDir.value } : {})
     }),
 ).pipe(
   Command.withDescription(

@@ -20,6 +20,27 @@ export interface ExperimentOutput {
 }
 
 /**
+ * Under tsx (tests, `npm start`) a .ts experiment imports as is; the compiled CLI has no loader for
+ * .ts, so it hands the file to tsx's API. The specifier is a variable so the bundler leaves tsx out
+ * of the bundle and Node resolves it from node_modules.
+ */
+const importModule = async (url: string): Promise<{ default?: unknown }> => {
+  try {
+    return (await import(url)) as { default?: unknown }
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw e
+    const api = "tsx/esm/api"
+    const { tsImport } = (await import(api)) as {
+      tsImport: (specifier: string, parent: string) => Promise<{ default?: unknown }>
+    }
+    const m = await tsImport(url, import.meta.url)
+    // Outside a "type": "module" package tsx compiles the file to CommonJS: its exports sit one level down.
+    const inner = m.default as { __esModule?: unknown; default?: unknown } | undefined
+    return inner?.__esModule === true ? { default: inner.default } : m
+  }
+}
+
+/**
  * Import an experiment module and decode its default export, so a typo in a spec names its field.
  * A script experiment (defineScript) is returned as is.
  */
@@ -27,7 +48,7 @@ export const loadExperiment = (nameOrFile: string): Effect.Effect<ExperimentSpec
   resolveConfigFile("experiments", nameOrFile).pipe(
     Effect.flatMap((file) =>
       Effect.tryPromise({
-        try: () => import(pathToFileURL(file).href) as Promise<{ default?: unknown }>,
+        try: () => importModule(pathToFileURL(file).href),
         catch: (e) =>
           new FileError({ file, reason: `cannot load (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }),
       }).pipe(
@@ -183,8 +204,9 @@ export const writeExperimentReport = (
 export const seedsOf = (spec: unknown): Record<string, number> => {
   const out: Record<string, number> = {}
   const walk = (v: unknown, at: string): void => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}[${i}]`))
-    else if (typeof v === "object" && v !== null)
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${at}[${i}]`)
+    } else if (typeof v === "object" && v !== null)
       for (const [k, x] of Object.entries(v)) {
         const here = at === "" ? k : `${at}.${k}`
         if (/seed$/i.test(k) && typeof x === "number") out[here] = x

@@ -224,7 +224,9 @@ describe("shards", () => {
         // Out of order, as a scheduler finishes them.
         for (const index of Array.from({ length: shards }, (_, i) => shards - 1 - i))
           await run(runShard(spec, { index, count: shards }, { outDir, shardFile: path.join(dir, `s${index}.jsonl`) }))
-        const merged = assembleTables(await run(readShards(plan, [dir])))
+        // Files in any order: the merge orders by unit, not by the order it is handed shards.
+        const files = fs.readdirSync(dir).map((f) => path.join(dir, f))
+        const merged = assembleTables(await run(readShards(plan, files.reverse())))
         expect(merged.tables).toEqual(single.tables)
         expect(merged.tables.results.length).toBeGreaterThanOrEqual(plan.units.length)
       }),
