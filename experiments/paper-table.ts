@@ -27,7 +27,15 @@ import {
   type ModelConfig,
   type TrainResult,
 } from "../src/engine/index.ts"
-import { cacheEntry, defineScript, progress, runExperiment, runScriptWhenMain, say } from "../src/experiment/index.ts"
+import {
+  cacheEntry,
+  copyAtomically,
+  defineScript,
+  progress,
+  runExperiment,
+  runScriptWhenMain,
+  say,
+} from "../src/experiment/index.ts"
 import { Accelerator } from "../src/hardware/index.ts"
 import { barChart, lineChart, renderReport, writeReport, type Row } from "../src/report/index.ts"
 import {
@@ -254,7 +262,7 @@ export const trainTraced = (run: TracedRun, options: { readonly traceDir?: strin
     if (options.traceDir !== undefined) {
       fs.mkdirSync(options.traceDir, { recursive: true })
       const copy = path.join(options.traceDir, `${run.model}-${run.method.replaceAll(":", "-")}.arrow`)
-      fs.copyFileSync(traceFile, copy)
+      copyAtomically(traceFile, copy)
       traceFile = copy
     }
     const { records } = yield* readTrace(traceFile)
