@@ -26,7 +26,7 @@ import {
   type TraceMeta,
   type TraceRecord,
 } from "../trace/index.ts"
-import { cacheEntry, contentHash } from "./cache.ts"
+import { cacheEntry, contentHash, copyAtomically } from "./cache.ts"
 import { progress, say } from "./progress.ts"
 import {
   axisColumns,
@@ -174,7 +174,7 @@ const trainUnit = (plan: Plan, unit: WorkUnit, ctx: UnitContext) =>
     const traceDir = path.join(ctx.outDir, plan.spec.name, "traces")
     fs.mkdirSync(traceDir, { recursive: true })
     const traceFile = path.join(traceDir, `${fileSafe(label.replaceAll(":", "-"))}.arrow`)
-    fs.copyFileSync(entry.path("trace.arrow"), traceFile)
+    copyAtomically(entry.path("trace.arrow"), traceFile)
     // Simulate what the file says, not what memory holds: the trace is the contract.
     const { records } = yield* readTrace(traceFile)
     const run = { key: hash, result, records: lastStep(records), traceFile }
