@@ -23,7 +23,7 @@ import {
   referenceCase,
   referenceEnergyPj,
 } from "../src/machine/index.ts"
-import { barChart, type ReportSection, renderReport, type Row, scatterChart, writeReport } from "../src/report/index.ts"
+import { barChart, type ReportSection, type Row, saveReport, scatterChart } from "../src/report/index.ts"
 import { searchNestMapping } from "../src/schedule/index.ts"
 import { paperTable } from "./paper-table.ts"
 import { compareWithScaleSim, type ScaleSimRow } from "./validation/scalesim.ts"
@@ -341,6 +341,7 @@ export const paperSections = (args: ReadonlyArray<string>) =>
 
 const program = (args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
+    const startedAtMs = Date.now()
     const tl = yield* timeloopSections(true)
     const ss = yield* scaleSimSections
     const pp = yield* paperSections(args)
@@ -349,8 +350,10 @@ const program = (args: ReadonlyArray<string>) =>
       passed: tl.passed + ss.passed + pp.passed,
       total: tl.total + ss.total + pp.total,
     }
-    const html = yield* Effect.promise(() =>
-      renderReport({
+    const out = path.join(projectRoot, "reports", "validation.html")
+    yield* saveReport(
+      out,
+      {
         title: "Spade: validation against Timeloop, Sparseloop, SCALE-Sim and the papers",
         subtitle: "Reference values Spade did not compute, Spade's values, the error and a verdict for each.",
         meta: {
@@ -358,10 +361,10 @@ const program = (args: ReadonlyArray<string>) =>
           verdicts: `${timeloop.passed}/${timeloop.total} pass`,
         },
         sections: timeloop.sections,
-      }),
+      },
+      // Published whole: each section's table as CSV and Arrow beside the report, provenance closing it.
+      { config: { script: "validation", args }, startedAtMs, root: projectRoot },
     )
-    const out = path.join(projectRoot, "reports", "validation.html")
-    yield* writeReport(out, html)
     process.stdout.write(
       `${timeloop.passed}/${timeloop.total} within tolerance\n${path.relative(process.cwd(), out)}\n`,
     )
