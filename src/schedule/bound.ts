@@ -23,11 +23,16 @@ export const gemmDramLowerBoundWords = (g: GemmDims, onChipWords: number): numbe
 }
 
 /** Distinct tile sizes ⌈n/k⌉ for k = n … 1, ascending: each the smallest tile giving its number of tiles. */
-export const ceilTileSizes = (n: number): number[] => {
+export const ceilTileSizes = (n: number, limit = n): number[] => {
   const s: number[] = []
-  for (let k = n; k >= 1; k--) {
+  // Value by value, not k by k: at most 2√n distinct values (and none past `limit`), so a dim of
+  // 10¹² costs no more than its few tiles that can fit a buffer. ⌈n/k⌉ = t for n/t ≤ k < n/(t−1),
+  // so the next value up starts at k = ⌈n/t⌉ − 1.
+  for (let k = n; k >= 1; ) {
     const t = Math.ceil(n / k)
-    if (s[s.length - 1] !== t) s.push(t)
+    if (t > limit) break
+    s.push(t)
+    k = Math.ceil(n / t) - 1
   }
   return s
 }
@@ -82,22 +87,36 @@ const ORDERS: ReadonlyArray<readonly [number, number, number]> = [
 ]
 
 /**
+ * Output tiles the exhaustive two-level optimum tries at most (each with six loop orders): about a
+ * second. Past it, the optimum is reported unknown (null) rather than searched for minutes: a buffer
+ * of many millions of words with both M and N that large.
+ */
+export const TWO_LEVEL_MAX_TILINGS = 1_000_000
+
+/**
  * The fewest DRAM words any two-level nest reaches with `onChipWords` words of buffer, by exhaustion
  * over every tile count of M and N (each at its smallest tile), the largest K tile that fits, and every
  * loop order. Tile counts, not sizes, set the traffic, and fewer never cost more, so this is complete: it is the optimum of the classic
  * tiled GEMM with the whole chip as one buffer, the yardstick for what the mapper can reach when
  * Smith et al.'s bound is not tight (one dim well under √S).
  */
-export const gemmTwoLevelDramOptimum = (g: GemmDims, onChipWords: number): TwoLevelTiling | null => {
+export const gemmTwoLevelDramOptimum = (
+  g: GemmDims,
+  onChipWords: number,
+  maxTilings = TWO_LEVEL_MAX_TILINGS,
+): TwoLevelTiling | null => {
   let best: TwoLevelTiling | null = null
-  const tm = ceilTileSizes(g.m)
-  const tn = ceilTileSizes(g.n)
+  // Only tiles that fit: an a×b output tile with a, b > onChipWords never does.
+  const tm = ceilTileSizes(g.m, onChipWords)
+  const tn = ceilTileSizes(g.n, onChipWords)
+  let tilings = 0
   for (const a of tm)
     for (const b of tn) {
       // Traffic never grows with a larger tile (fewer tiles, fewer refetches), so for each a×b output tile
       // the largest K tile that fits is the best one.
       const c = Math.min(g.k, Math.floor((onChipWords - a * b) / (a + b)))
       if (c < 1) break
+      if (++tilings > maxTilings) return null
       for (const order of ORDERS) {
         const words = twoLevelDramWords(g, [a, b, c], order)
         if (best === null || words < best.dramWords)

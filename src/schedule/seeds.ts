@@ -38,9 +38,10 @@ const rankSeeds = (c: Compiled, count: number): Mapping[] => {
   const C = arch.cols
   type Plan = { words: number; build: () => Mapping | null }
   const plans: Plan[] = []
-  const tm = ceilTileSizes(M)
-  const tn = ceilTileSizes(N)
-  const tk = ceilTileSizes(K)
+  // Tiles past the buffer never fit (the loops below stop at the first that does not).
+  const tm = ceilTileSizes(M, cap)
+  const tn = ceilTileSizes(N, cap)
+  const tk = ceilTileSizes(K, cap)
   // Outputs resident.
   for (const a of tm)
     for (const b of tn) {

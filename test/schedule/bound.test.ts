@@ -39,6 +39,33 @@ describe("tile sizes", () => {
       }),
     )
   })
+
+  it("stops at a limit: the values up to it, the same as the whole list's", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), (n, limit) => {
+        expect(ceilTileSizes(n, limit)).toEqual(ceilTileSizes(n).filter((t) => t <= limit))
+      }),
+    )
+  })
+
+  it("a dim of 10¹² costs its distinct values, not 10¹² steps (a hang before)", () => {
+    const t0 = performance.now()
+    const s = ceilTileSizes(1e12, 1e5)
+    expect(s).toHaveLength(1e5)
+    expect(s[s.length - 1]).toBe(1e5)
+    // Every value once, ascending, each ⌈n/k⌉ for some k: spot-checked at the top of the list.
+    expect(ceilTileSizes(1e10).slice(-3)).toEqual([3333333334, 5e9, 1e10])
+    expect(performance.now() - t0).toBeLessThan(2000)
+  })
+
+  it("the two-level optimum of a 10¹²×1×1 GEMM is found in bounded time, and gives up past its tiling cap", () => {
+    const t0 = performance.now()
+    const best = gemmTwoLevelDramOptimum({ m: 1e12, n: 1, k: 1 }, 4096)
+    expect(best?.dramWords).toBe(2e12 + 1)
+    expect(performance.now() - t0).toBeLessThan(2000)
+    expect(gemmTwoLevelDramOptimum({ m: 5000, n: 5000, k: 8 }, 4096, 100)).toBeNull()
+    expect(gemmTwoLevelDramOptimum({ m: 5000, n: 5000, k: 8 }, 4096)).not.toBeNull()
+  })
 })
 
 describe("two-level GEMM nests", () => {
