@@ -12,12 +12,14 @@ import {
   type SimRow,
 } from "../machine/index.ts"
 import { simulateLayer, simulateWithEntry } from "../sim/index.ts"
+import { checkOut, outOption, writeOut } from "./out.ts"
 import {
   acceleratorOption,
   convOption,
   gemmOption,
   jsonOption,
   loadAccelerator,
+  loadDataflowFlag,
   machineFlags,
   machineOptionsOf,
   operandOptions,
@@ -29,32 +31,109 @@ const options = {
   accelerator: acceleratorOption,
   topology: Options.file("topology").pipe(
     Options.optional,
-    Options.withDescription("A SCALE-Sim topology CSV, conv or GEMM format."),
+    Options.withDescription(
+      "Every layer of a SCALE-Sim topology CSV (conv or GEMM format). Give exactly one of --topology, --gemm, --conv.",
+    ),
   ),
   gemm: gemmOption,
   conv: convOption,
   dataflow: Options.text("dataflow").pipe(
     Options.optional,
     Options.withDescription(
-      "A dataflow from dataflows/ (name, file, or os/ws/is); its canonical mapping runs. Defaults to the accelerator's first.",
+      "A dataflow from dataflows/ (name, file, or os/ws/is); its canonical mapping runs. " +
+        "Default: the first dataflow the accelerator's file declares.",
     ),
   ),
   mapping: Options.file("mapping").pipe(
     Options.optional,
     Options.withDescription(
-      "Run each layer under a mapping `spade map --json` wrote (one JSON object per line) instead of the dataflow's canonical one.",
+      "Run each layer under a mapping `spade map --json` wrote (one JSON object per line) instead of the " +
+        "dataflow's canonical one. Default: the canonical mapping.",
     ),
   ),
   ...machineFlags,
   ...operandOptions,
   json: jsonOption,
+  out: outOption,
 }
+
+/**
+ * The columns of every `layer` row, in order, whatever the family and flags: scripts reading
+ * `--json` or `--out` see one shape. The check below fails to compile when SimRow gains a field.
+ */
+export const LAYER_COLUMNS = [
+  "layer",
+  "pass",
+  "accelerator",
+  "family",
+  "dataflow",
+  "timing",
+  "mapping",
+  "mechanism",
+  "aOperand",
+  "bOperand",
+  "m",
+  "n",
+  "k",
+  "groups",
+  "arrayRows",
+  "arrayCols",
+  "aDensity",
+  "bDensity",
+  "cycles",
+  "computeCycles",
+  "stallCycles",
+  "boundBy",
+  "fillDrainCycles",
+  "imbalanceCycles",
+  "maskGenCycles",
+  "utilization",
+  "denseMacs",
+  "macs",
+  "gatedMacs",
+  "effectualMacs",
+  "dramReads",
+  "dramWrites",
+  "sramReads",
+  "sramWrites",
+  "ifmapSramReads",
+  "filterSramReads",
+  "ofmapSramWrites",
+  "metadataWords",
+  "dramBytes",
+  "energyPj",
+  "energyMacPj",
+  "energySramPj",
+  "energyDramPj",
+  "energyLeakagePj",
+  "energyOtherPj",
+  "events",
+  "synops",
+  "neuronUpdatesActive",
+  "neuronUpdatesIdle",
+  "hops",
+] as const satisfies ReadonlyArray<keyof SimRow>
+type Unlisted = Exclude<keyof SimRow, (typeof LAYER_COLUMNS)[number]>
+const everyColumnListed: [Unlisted] extends [never] ? true : Unlisted = true
+
+/** A row in LAYER_COLUMNS order; a value a family does not produce (or a NaN) is null. */
+export const layerRow = (r: SimRow): Record<(typeof LAYER_COLUMNS)[number], string | number | null> => {
+  const values: Partial<Record<keyof SimRow, unknown>> = r
+  return Object.fromEntries(
+    LAYER_COLUMNS.map((c) => {
+      const v = values[c]
+      return [c, typeof v === "string" || (typeof v === "number" && Number.isFinite(v)) ? v : null]
+    }),
+  ) as Record<(typeof LAYER_COLUMNS)[number], string | number | null>
+}
+void everyColumnListed
 
 export const formatSimRow = (r: SimRow): string =>
   `${r.layer.padEnd(16)} ${String(r.cycles).padStart(12)} cycles  ${String(r.stallCycles).padStart(10)} stall  util ${(r.utilization * 100).toFixed(1).padStart(5)}%  ${r.macs} MACs of ${r.denseMacs}  ${(r.energyPj / 1e6).toFixed(3)} µJ  [${r.mechanism}, ${r.dataflow}${r.mapping === "canonical" ? "" : ", mapped"}]`
 
 export const layerCommand = Command.make("layer", options, (o) =>
   Effect.gen(function* () {
+    const out = yield* checkOut(o.out)
     const acc = yield* loadAccelerator(o.accelerator)
     const entries: ReadonlyArray<MappingEntry> = Option.isSome(o.mapping) ? yield* readMappingFile(o.mapping.value) : []
     const mine = entries.filter((e) => e.accelerator === acc.name)
@@ -109,14 +188,15 @@ export const layerCommand = Command.make("layer", options, (o) =>
           )).row,
         )
       } else {
-        const df = yield* loadDataflow(Option.getOrElse(o.dataflow, () => acc.dataflows[0]))
+        const df = yield* loadDataflowFlag(Option.getOrElse(o.dataflow, () => acc.dataflows[0]))
         rows.push(
           (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed }))
             .row,
         )
       }
     }
-    if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))
+    if (Option.isSome(out)) yield* writeOut(out.value, rows.map(layerRow))
+    if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(layerRow(r)))
     else {
       yield* Console.log(`${acc.name} (${acc.family}), ${settings.timing} timing`)
       for (const r of rows) yield* Console.log(formatSimRow(r))

@@ -4,7 +4,6 @@ import { ConfigError } from "../config/index.ts"
 import { problemDims } from "../cost/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
 import {
-  loadDataflow,
   loopNestText,
   namedMapping,
   statisticalLayer,
@@ -25,12 +24,15 @@ import {
 } from "../schedule/index.ts"
 import { loadAnyModel } from "../onnx/index.ts"
 import { readTrace } from "../trace/index.ts"
+import { choice, float, integer, withShownDefault } from "./flags.ts"
+import { checkOut, outOption, writeOut } from "./out.ts"
 import {
   acceleratorOption,
   convOption,
   gemmOption,
   jsonOption,
   loadAccelerator,
+  loadDataflowFlag,
   machineFlags,
   machineOptionsOf,
   operandOptions,
@@ -52,7 +54,8 @@ const options = {
   trace: Options.file("trace").pipe(
     Options.optional,
     Options.withDescription(
-      "Map every layer and pass of a trace's last step (Arrow IPC from `spade train`), with its operands' densities and N:M structure.",
+      "Map every layer and pass of a trace's last step (Arrow IPC from `spade train`, or a PyTorch recorder " +
+        ".npz), with its operands' densities and N:M structure. Give exactly one of --gemm, --conv, --trace, --model.",
     ),
   ),
   model: Options.text("model").pipe(
@@ -61,9 +64,9 @@ const options = {
       "Map every GEMM layer of a model (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file) for its three training passes; dense operands unless --density, --weight-density or --nm say otherwise.",
     ),
   ),
-  batch: Options.integer("batch").pipe(
-    Options.withDefault(64),
+  batch: integer("batch").pipe(
     Options.withDescription("Samples per step for --model (rows per step for frame models)."),
+    withShownDefault(64),
   ),
   dataflow: Options.text("dataflow").pipe(
     Options.repeated,
@@ -71,30 +74,39 @@ const options = {
       "Search under this dataflow from dataflows/ (name, file, or os/ws/is); repeat for several. Default: the dataflows the accelerator's file declares (`free` is opt-in).",
     ),
   ),
-  objective: Options.choice("objective", ["cycles", "energy", "edp", "dram"]).pipe(
-    Options.withDefault("cycles" as Objective),
+  objective: choice("objective", ["cycles", "energy", "edp", "dram"]).pipe(
+    Options.withDescription(
+      "What the search minimizes: cycles, energy, edp (energy × cycles) or dram (DRAM words); ties are broken " +
+        "on the others.",
+    ),
+    withShownDefault("cycles" as Objective),
   ),
   ...machineFlags,
   ...operandOptions,
-  budget: Options.integer("budget").pipe(
-    Options.withDefault(20000),
+  budget: integer("budget").pipe(
     Options.withDescription("Mapping evaluations per dataflow and layer."),
+    withShownDefault(20000),
   ),
-  seconds: Options.float("seconds").pipe(
+  seconds: float("seconds").pipe(
     Options.optional,
     Options.withDescription(
-      "Wall-clock cap per dataflow and layer (results are seed-deterministic only if it does not bite).",
+      "Wall-clock cap per dataflow and layer (results are seed-deterministic only if it does not bite). " +
+        "Default: no cap (--budget alone bounds the search).",
     ),
   ),
-  search: Options.choice("search", ["auto", "exhaustive", "random", "anneal"]).pipe(
-    Options.withDefault("auto" as Strategy | "auto"),
-    Options.withDescription("auto: exhaustive when the mapspace fits the budget, else simulated annealing."),
+  search: choice("search", ["auto", "exhaustive", "random", "anneal"]).pipe(
+    Options.withDescription(
+      "auto: exhaustive when the mapspace fits the budget, else simulated annealing; exhaustive, random " +
+        "(random-pruned) or anneal force one.",
+    ),
+    withShownDefault("auto" as Strategy | "auto"),
   ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withDefault(1),
+  concurrency: integer("concurrency").pipe(
     Options.withDescription("Worker threads for the search chunks (the result does not depend on it)."),
+    withShownDefault(1),
   ),
   json: jsonOption,
+  out: outOption,
 }
 
 type Flags = {
@@ -200,6 +212,7 @@ const jsonRow = (
 
 export const mapCommand = Command.make("map", options, (o) =>
   Effect.gen(function* () {
+    const out = yield* checkOut(o.out)
     const acc = yield* loadAccelerator(o.accelerator)
     const budget = yield* positiveInt("--budget", o.budget)
     const concurrency = yield* positiveInt("--concurrency", o.concurrency)
@@ -213,9 +226,10 @@ export const mapCommand = Command.make("map", options, (o) =>
         }),
       )
     const targets = yield* targetsOf(o)
-    const dataflows = yield* Effect.forEach(o.dataflow.length > 0 ? o.dataflow : acc.dataflows, loadDataflow)
+    const dataflows = yield* Effect.forEach(o.dataflow.length > 0 ? o.dataflow : acc.dataflows, loadDataflowFlag)
     // Worker threads cost a few hundred ms to start: worth it only with several threads and a big budget.
     const runner = concurrency > 1 && budget >= 20000 ? workerRunner : undefined
+    const rows: Array<ReturnType<typeof jsonRow>> = []
     for (const target of targets) {
       const r = yield* mapLayer(acc, settings, target, dataflows, o.objective, {
         strategy: o.search,
@@ -226,7 +240,9 @@ export const mapCommand = Command.make("map", options, (o) =>
         concurrency,
         runner,
       })
-      if (o.json) yield* Console.log(JSON.stringify(jsonRow(r, acc, settings, o.objective)))
+      const row = jsonRow(r, acc, settings, o.objective)
+      rows.push(row)
+      if (o.json) yield* Console.log(JSON.stringify(row))
       else {
         const e = r.evaluation
         const two = r.lowerBound.twoLevelOptimumDramWords
@@ -236,6 +252,7 @@ export const mapCommand = Command.make("map", options, (o) =>
         yield* Console.log(loopNestText(r.problem, r.arch, r.mapping).replace(/^/gm, "  "))
       }
     }
+    if (Option.isSome(out)) yield* writeOut(out.value, rows)
   }),
 ).pipe(
   Command.withDescription(

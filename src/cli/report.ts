@@ -3,12 +3,14 @@ import { Effect, Option } from "effect"
 import { ConfigError } from "../config/index.ts"
 import { DATASET_NAMES, SPARSITY_HELP } from "../engine/index.ts"
 import { modelReport, REPORT_ACCELERATORS } from "../experiment/index.ts"
+import { float, integer } from "./flags.ts"
 
 const options = {
   trace: Options.file("trace").pipe(
     Options.optional,
     Options.withDescription(
-      "A trace: Spade's Arrow IPC (spade train, experiments) or the PyTorch recorder's .npz (python/spade_recorder).",
+      "A trace: Spade's Arrow IPC (spade train, experiments) or the PyTorch recorder's .npz (python/spade_recorder). " +
+        "Give exactly one of --trace, --model.",
     ),
   ),
   model: Options.text("model").pipe(
@@ -22,54 +24,59 @@ const options = {
   ),
   out: Options.text("out").pipe(
     Options.optional,
-    Options.withDescription("The HTML report to write; reports/<trace or model base name>.html by default."),
+    Options.withDescription("The HTML report to write. Default: reports/<trace or model base name>.html."),
   ),
   step: Options.text("step").pipe(
     Options.optional,
-    Options.withDescription("Which traced step to report: last (default), all, or a step number."),
+    Options.withDescription("Which traced step to report: last, all, or a step number. Default: last."),
   ),
-  batch: Options.integer("batch").pipe(
+  batch: integer("batch").pipe(
     Options.optional,
-    Options.withDescription("Samples per step: 1 for shapes, 16 for inference and fine-tuning by default."),
+    Options.withDescription("Samples per step. Default: 1 for shapes, 16 for inference and fine-tuning."),
   ),
-  density: Options.float("density").pipe(
+  density: float("density").pipe(
     Options.optional,
-    Options.withDescription("Shapes: uniform random activation (ifmap) density (0..1)."),
+    Options.withDescription("Shapes: uniform random activation (ifmap) density (0..1). Default: dense."),
   ),
-  weightDensity: Options.float("weight-density").pipe(
+  weightDensity: float("weight-density").pipe(
     Options.optional,
-    Options.withDescription("Shapes: uniform random weight density (0..1)."),
+    Options.withDescription("Shapes: uniform random weight density (0..1). Default: dense."),
   ),
   nm: Options.text("nm").pipe(
     Options.optional,
-    Options.withDescription("Shapes: N:M weights along the reduction dim, e.g. 2:4."),
+    Options.withDescription("Shapes: N:M weights along the reduction dim, e.g. 2:4. Default: dense."),
   ),
   shapesOnly: Options.boolean("shapes-only").pipe(
-    Options.withDescription("An ONNX file with weights: report its shapes (statistical operands), not inference."),
+    Options.withDescription(
+      "An ONNX file with weights: report its shapes (statistical operands), not inference. Default: inference.",
+    ),
   ),
   dataset: Options.text("dataset").pipe(
     Options.optional,
     Options.withDescription(
       `Inference and fine-tuning: ${DATASET_NAMES.filter((d) => d !== "moving-digits").join(", ")} ` +
-        "or a directory of MNIST-style IDX files (default mnist-digits).",
+        "or a directory of MNIST-style IDX files. Default: mnist-digits.",
     ),
   ),
-  samples: Options.integer("samples").pipe(
+  samples: integer("samples").pipe(
     Options.optional,
-    Options.withDescription("Inference and fine-tuning: samples taken from the dataset (default 256)."),
+    Options.withDescription("Inference and fine-tuning: samples taken from the dataset. Default: 256."),
   ),
-  sparsity: Options.text("sparsity").pipe(Options.optional, Options.withDescription(`Fine-tune: ${SPARSITY_HELP}`)),
-  epochs: Options.integer("epochs").pipe(
+  sparsity: Options.text("sparsity").pipe(
     Options.optional,
-    Options.withDescription("Fine-tuning epochs over the samples (default 1)."),
+    Options.withDescription(`Fine-tune: ${SPARSITY_HELP} Default: no fine-tuning.`),
   ),
-  learningRate: Options.float("lr").pipe(
+  epochs: integer("epochs").pipe(
     Options.optional,
-    Options.withDescription("Fine-tuning learning rate, SGD with momentum 0.9 (default 0.01)."),
+    Options.withDescription("Fine-tuning epochs over the samples. Default: 1."),
   ),
-  seed: Options.integer("seed").pipe(
+  learningRate: float("lr").pipe(
     Options.optional,
-    Options.withDescription("Seed for statistical masks, the dataset split and initialization (default 1)."),
+    Options.withDescription("Fine-tuning learning rate, SGD with momentum 0.9. Default: 0.01."),
+  ),
+  seed: integer("seed").pipe(
+    Options.optional,
+    Options.withDescription("Seed for statistical masks, the dataset split and initialization. Default: 1."),
   ),
   accelerator: Options.text("accelerator").pipe(
     Options.repeated,
@@ -79,7 +86,9 @@ const options = {
   ),
   baseline: Options.text("baseline").pipe(
     Options.optional,
-    Options.withDescription("The accelerator speedups and energy ratios are taken against; the first by default."),
+    Options.withDescription(
+      "The accelerator speedups and energy ratios are taken against. Default: the first --accelerator.",
+    ),
   ),
 }
 

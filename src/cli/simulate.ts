@@ -1,8 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { ConfigError, FileError } from "../config/index.ts"
+import { ConfigError } from "../config/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
 import {
   entryFor,
@@ -19,9 +17,12 @@ import {
 import { loadAnyModel } from "../onnx/index.ts"
 import { simulateLayer, simulateWithEntry, writeRows } from "../sim/index.ts"
 import { readTrace, type TraceRecord } from "../trace/index.ts"
+import { integer, withShownDefault } from "./flags.ts"
+import { checkOut, writeAtomically } from "./out.ts"
 import {
   jsonOption,
   loadAccelerator,
+  loadDataflowFlag,
   machineFlags,
   machineOptionsOf,
   operandOptions,
@@ -31,7 +32,10 @@ import {
 const options = {
   trace: Options.file("trace").pipe(
     Options.optional,
-    Options.withDescription("A trace file (Arrow IPC) written by `spade train` or an experiment."),
+    Options.withDescription(
+      "A trace file (Arrow IPC) written by `spade train` or an experiment, or a PyTorch recorder .npz. " +
+        "Give exactly one of --trace, --model.",
+    ),
   ),
   model: Options.text("model").pipe(
     Options.optional,
@@ -39,32 +43,35 @@ const options = {
       "Instead of a trace, a model's shapes (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file): every GEMM of one training step, with statistical operands (--density, --weight-density, --nm; dense without them).",
     ),
   ),
-  batch: Options.integer("batch").pipe(
-    Options.withDefault(1),
-    Options.withDescription("Samples per training step for --model."),
-  ),
+  batch: integer("batch").pipe(Options.withDescription("Samples per training step for --model."), withShownDefault(1)),
   accelerator: Options.text("accelerator").pipe(
     Options.repeated,
-    Options.withDescription("An accelerator name from accelerators/ or a JSON file; repeat for several."),
+    Options.withDescription(
+      "An accelerator name from accelerators/ (see `spade list`) or a JSON file; repeat for several. At least one.",
+    ),
   ),
   out: Options.text("out").pipe(
     Options.optional,
-    Options.withDescription("Write the result rows: .csv for CSV, .arrow for Arrow IPC."),
+    Options.withDescription(
+      "Write the result rows: .csv for CSV, .arrow for Arrow IPC. Default: print them (text, or --json).",
+    ),
   ),
   step: Options.text("step").pipe(
-    Options.withDefault("last"),
     Options.withDescription("Which traced step to replay: last, all, or a step number."),
+    withShownDefault("last"),
   ),
   dataflow: Options.text("dataflow").pipe(
     Options.optional,
     Options.withDescription(
-      "Run every accelerator under this dataflow's canonical mapping (name, file, or os/ws/is); each accelerator's first by default.",
+      "Run every accelerator under this dataflow's canonical mapping (name, file, or os/ws/is). " +
+        "Default: each accelerator's first declared dataflow.",
     ),
   ),
   mapping: Options.file("mapping").pipe(
     Options.optional,
     Options.withDescription(
-      "Replay each (layer, pass) under the mapping `spade map --json` found for it (an accelerator with no entry in the file runs canonical mappings).",
+      "Replay each (layer, pass) under the mapping `spade map --json` found for it (an accelerator with no " +
+        "entry in the file runs canonical mappings). Default: canonical mappings.",
     ),
   ),
   ...machineFlags,
@@ -121,7 +128,7 @@ const runOne = (
       )
       return (yield* Either.match(result, { onLeft: Effect.fail, onRight: Effect.succeed })).row
     }
-    const df = yield* loadDataflow(dataflow ?? acc.dataflows[0])
+    const df = yield* dataflow === undefined ? loadDataflow(acc.dataflows[0]) : loadDataflowFlag(dataflow)
     return (yield* Either.match(simulateLayer(machine, layer, df), { onLeft: Effect.fail, onRight: Effect.succeed }))
       .row
   })
@@ -200,14 +207,8 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
           expected: "expected at least one --accelerator",
         }),
       )
-    if (Option.isSome(o.out) && !/\.(csv|arrow)$/i.test(o.out.value))
-      return yield* Effect.fail(
-        new ConfigError({
-          file: "command line",
-          path: "--out",
-          expected: `expected a file ending in .csv or .arrow, got "${o.out.value}"`,
-        }),
-      )
+    // Checked before the replay: a long run must not end in a path that cannot be written.
+    const out = yield* checkOut(o.out)
     const accs = yield* Effect.forEach(o.accelerator, loadAccelerator)
     const work = yield* workOf(o)
     const entries: ReadonlyArray<MappingEntry> = Option.isSome(o.mapping) ? yield* readMappingFile(o.mapping.value) : []
@@ -226,20 +227,7 @@ export const simulateCommand = Command.make("simulate", options, (o) =>
         rows.push({ ...row, step: w.step, model: work.model, method: work.method })
       }
     }
-    if (Option.isSome(o.out)) {
-      const file = o.out.value
-      yield* Effect.try({
-        try: () => {
-          fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
-          fs.writeFileSync(file, writeRows(file, rows))
-        },
-        catch: (e) =>
-          new FileError({
-            file,
-            reason: `cannot write (${e instanceof Error && "code" in e ? String(e.code) : String(e)})`,
-          }),
-      })
-    }
+    if (Option.isSome(out)) yield* writeAtomically(out.value, () => writeRows(out.value, rows))
     if (o.json) for (const r of rows) yield* Console.log(JSON.stringify(r))
     else if (Option.isNone(o.out)) {
       const width = rows.reduce((w, r) => Math.max(w, r.layer.length), 10)

@@ -17,28 +17,38 @@ import {
   type ReferenceStats,
 } from "../machine/index.ts"
 import { searchNestMapping, type NestObjective, scoreOf } from "../schedule/index.ts"
+import { choice, integer, withShownDefault } from "./flags.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
   reference: Options.file("reference").pipe(
     Options.optional,
-    Options.withDescription("Timeloop's report of the same inputs (timeloop-mapper.stats.txt): compare against it."),
+    Options.withDescription(
+      "Timeloop's report of the same inputs (timeloop-mapper.stats.txt): compare against it. Default: no comparison " +
+        "(--example brings its own).",
+    ),
   ),
-  example: Options.choice("example", [...DESIGNS, ...EXERCISES]).pipe(
+  example: choice("example", [...DESIGNS, ...EXERCISES]).pipe(
     Options.optional,
     Options.withDescription(
       "A Timeloop example design or Sparseloop exercise from the reference folder: its inputs and its report.",
     ),
   ),
   search: Options.boolean("search").pipe(
-    Options.withDescription("Search for a better mapping with Spade's mapper and print it as a Timeloop mapping."),
+    Options.withDescription(
+      "Search for a better mapping with Spade's mapper and print it as a Timeloop mapping. Default: evaluate the " +
+        "given mapping only.",
+    ),
   ),
-  evaluations: Options.integer("evaluations").pipe(
-    Options.withDefault(1500),
-    Options.withDescription("Mappings the search may evaluate."),
+  evaluations: integer("evaluations").pipe(
+    Options.withDescription("Mappings the search may evaluate (with --search)."),
+    withShownDefault(1500),
   ),
-  objective: Options.choice("objective", ["edp", "energy", "cycles"]).pipe(Options.withDefault("edp")),
-  seed: Options.integer("seed").pipe(Options.withDefault(1)),
+  objective: choice("objective", ["edp", "energy", "cycles"]).pipe(
+    Options.withDescription("What --search minimizes: edp (energy × cycles), energy or cycles."),
+    withShownDefault("edp"),
+  ),
+  seed: integer("seed").pipe(Options.withDescription("Seed for --search."), withShownDefault(1)),
   json: jsonOption,
 }
 const files = Args.file({ name: "input.yaml" }).pipe(Args.repeated)

@@ -17,6 +17,7 @@ import {
 import { progress } from "../experiment/index.ts"
 import { buildImportedNetwork, loadAnyModel, traceForward, withWeightNm } from "../onnx/index.ts"
 import { encodeTrace, observe, TRACE_SCHEMA_VERSION, type TraceRecord } from "../trace/index.ts"
+import { choice, float, integer, withShownDefault } from "./flags.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
@@ -27,41 +28,54 @@ const options = {
     ),
   ),
   shapesOnly: Options.boolean("shapes-only").pipe(
-    Options.withDescription("For an ONNX model: import its layers only and start from Spade's seeded initialization."),
+    Options.withDescription(
+      "For an ONNX model: import its layers only and start from Spade's seeded initialization. " +
+        "Default: start from the file's weights.",
+    ),
   ),
   dataset: Options.text("dataset").pipe(
-    Options.withDefault("mnist-digits"),
     Options.withDescription(
       `${DATASET_NAMES.join(", ")}, or a directory or file prefix holding MNIST-style IDX files ` +
         "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte).",
     ),
+    withShownDefault("mnist-digits"),
   ),
-  sparsity: Options.text("sparsity").pipe(Options.withDefault("dense"), Options.withDescription(SPARSITY_HELP)),
-  epochs: Options.integer("epochs").pipe(
-    Options.withDefault(1),
+  sparsity: Options.text("sparsity").pipe(Options.withDescription(SPARSITY_HELP), withShownDefault("dense")),
+  epochs: integer("epochs").pipe(
     Options.withDescription(
-      "0: no training, only the forward pass over the test split (inference; the trace holds forward records).",
+      "Passes over the training split; 0: no training, only the forward pass over the test split (inference; the " +
+        "trace holds forward records).",
     ),
+    withShownDefault(1),
   ),
-  batchSize: Options.integer("batch-size").pipe(Options.withDefault(64)),
-  learningRate: Options.float("lr").pipe(Options.withDefault(0.05)),
-  optimizer: Options.choice("optimizer", ["sgd", "adam"]).pipe(
-    Options.withDefault("sgd" as const),
+  batchSize: integer("batch-size").pipe(Options.withDescription("Samples per training step."), withShownDefault(64)),
+  learningRate: float("lr").pipe(
+    Options.withDescription("Learning rate (its peak, under a schedule)."),
+    withShownDefault(0.05),
+  ),
+  optimizer: choice("optimizer", ["sgd", "adam"]).pipe(
     Options.withDescription("sgd (momentum 0.9) or adam."),
+    withShownDefault("sgd"),
   ),
-  schedule: Options.choice("lr-schedule", ["constant", "cosine", "step"]).pipe(
-    Options.withDefault("constant" as const),
+  schedule: choice("lr-schedule", ["constant", "cosine", "step"]).pipe(
     Options.withDescription("constant, cosine (to 0 over the run) or step (×0.1 every third of the epochs)."),
+    withShownDefault("constant"),
   ),
-  weightDecay: Options.float("weight-decay").pipe(Options.withDefault(0.0001)),
-  seed: Options.integer("seed").pipe(Options.withDefault(1)),
-  traceEvery: Options.integer("trace-every").pipe(
-    Options.withDefault(25),
-    Options.withDescription("Trace every k-th step."),
+  weightDecay: float("weight-decay").pipe(
+    Options.withDescription("L2 weight decay added to every weight's gradient."),
+    withShownDefault(0.0001),
+  ),
+  seed: integer("seed").pipe(
+    Options.withDescription("Seed for initialization, the dataset split and shuffling: a seed gives the same run."),
+    withShownDefault(1),
+  ),
+  traceEvery: integer("trace-every").pipe(
+    Options.withDescription("Trace every k-th step (with --trace)."),
+    withShownDefault(25),
   ),
   trace: Options.text("trace").pipe(
     Options.optional,
-    Options.withDescription("Write the trace to this Arrow IPC file."),
+    Options.withDescription("Write the trace to this Arrow IPC file. Default: no trace."),
   ),
   json: jsonOption,
 }

@@ -1,8 +1,9 @@
 import { Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
-import { ConfigError, type FileError, loadConfig } from "../config/index.ts"
+import { ConfigError, type FileError, loadConfig, NotFoundError } from "../config/index.ts"
 import { Accelerator } from "../hardware/index.ts"
 import {
+  loadDataflow,
   timingsOf,
   workloadFromConvArgs,
   workloadFromGemmArgs,
@@ -14,6 +15,7 @@ import {
   type WorkloadArgError,
 } from "../machine/index.ts"
 import { readTopologyCsv, type TopologyCsvError } from "../sim/index.ts"
+import { choice, float, integer, withShownDefault } from "./flags.ts"
 
 /** Options shared by the commands that take layers without a trace. */
 export const acceleratorOption = Options.text("accelerator").pipe(
@@ -27,14 +29,31 @@ export const convOption = Options.text("conv").pipe(
   Options.optional,
   Options.withDescription("One conv layer: H,W,R,S,C,K[,stride] (ifmap H×W, filter R×S, C channels, K filters)."),
 )
-export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON, one object per line."))
+export const jsonOption = Options.boolean("json").pipe(
+  Options.withDescription("Print JSON, one object per line, instead of text. Default: text."),
+)
 
-export const loadAccelerator = loadConfig("accelerators", Accelerator)
+const commandLine = (path: string, expected: string) => new ConfigError({ file: "command line", path, expected })
+
+/** A name typed after a flag that matches no config file: the error names the flag as well. */
+export const namedBy =
+  (flag: string) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.catchIf(
+      self,
+      (e): e is Extract<E, NotFoundError> => e instanceof NotFoundError,
+      (e) => Effect.fail(commandLine(flag, e.message)),
+    )
+
+/** `--accelerator <name or file>`. */
+export const loadAccelerator = (nameOrFile: string) =>
+  loadConfig("accelerators", Accelerator)(nameOrFile).pipe(namedBy("--accelerator"))
+
+/** `--dataflow <name, file or os/ws/is>`. */
+export const loadDataflowFlag = (nameOrFile: string) => loadDataflow(nameOrFile).pipe(namedBy("--dataflow"))
 
 const fromEither = <A, E>(e: Either.Either<A, E>): Effect.Effect<A, E> =>
   Either.match(e, { onLeft: Effect.fail, onRight: Effect.succeed })
-
-const commandLine = (path: string, expected: string) => new ConfigError({ file: "command line", path, expected })
 
 /** Exactly one of the layer sources must be given. */
 export const resolveWorkloads = (sources: {
@@ -59,21 +78,27 @@ export const resolveWorkloads = (sources: {
 
 /** Statistical operands, for `layer` and `map` alike. */
 export const operandOptions = {
-  density: Options.float("density").pipe(
+  density: float("density").pipe(
     Options.optional,
-    Options.withDescription("Statistical ifmap (activation) operand: uniform random nonzeros at this density (0..1)."),
+    Options.withDescription(
+      "Statistical ifmap (activation) operand: uniform random nonzeros at this density (0..1). Default: dense.",
+    ),
   ),
-  weightDensity: Options.float("weight-density").pipe(
+  weightDensity: float("weight-density").pipe(
     Options.optional,
-    Options.withDescription("Statistical filter (weight) operand: uniform random nonzeros at this density (0..1)."),
+    Options.withDescription(
+      "Statistical filter (weight) operand: uniform random nonzeros at this density (0..1). Default: dense.",
+    ),
   ),
   nm: Options.text("nm").pipe(
     Options.optional,
-    Options.withDescription("Statistical filter operand with N:M structure along the reduction dim, e.g. 2:8."),
+    Options.withDescription(
+      "Statistical filter operand with N:M structure along the reduction dim, e.g. 2:8. Default: dense.",
+    ),
   ),
-  seed: Options.integer("seed").pipe(
-    Options.withDefault(1),
+  seed: integer("seed").pipe(
     Options.withDescription("Seed for statistical operands' masks (and, for map, the search)."),
+    withShownDefault(1),
   ),
 }
 
@@ -119,17 +144,29 @@ export const operandSpecs = (o: {
 
 /** How the machine is read: timing, array overrides, one shared buffer. */
 export const machineFlags = {
-  timing: Options.choice("timing", ["default", "scalesim"]).pipe(
+  timing: choice("timing", ["default", "scalesim"]).pipe(
     Options.optional,
     Options.withDescription(
-      "scalesim: SCALE-Sim v2's conventions (full fill and drain per fold, no overlap, one-byte words; systolic arrays); default: folds overlap with double buffering.",
+      "scalesim: SCALE-Sim v2's conventions (full fill and drain per fold, no overlap, one-byte words; " +
+        "systolic arrays); default: folds overlap with double buffering. Default: default, or the timing a " +
+        "--mapping file was found under.",
     ),
   ),
-  rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("Override the PE array's rows.")),
-  cols: Options.integer("cols").pipe(Options.optional, Options.withDescription("Override the PE array's columns.")),
-  glbWords: Options.integer("glb-words").pipe(
+  rows: integer("rows").pipe(
     Options.optional,
-    Options.withDescription("Replace the on-chip buffers by one shared buffer of this many words."),
+    Options.withDescription("Override the PE array's rows. Default: the accelerator file's (or the --mapping file's)."),
+  ),
+  cols: integer("cols").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Override the PE array's columns. Default: the accelerator file's (or the --mapping file's).",
+    ),
+  ),
+  glbWords: integer("glb-words").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Replace the on-chip buffers by one shared buffer of this many words. Default: the accelerator file's buffers.",
+    ),
   ),
 }
 

@@ -36,7 +36,10 @@ export class NotFoundError extends Data.TaggedError("NotFoundError")<{
 export type UserError = ConfigError | FileError | NotFoundError
 
 export const formatConfigError = (e: { file: string; path: string; expected: string }): string =>
-  `${e.file}${e.path === "" ? "" : ` at ${e.path}`}: ${e.expected}`
+  // A flag is its own location: `--rows: expected ...` reads better than `command line at --rows: ...`.
+  e.file === "command line" && e.path.startsWith("--")
+    ? `${e.path}: ${e.expected}`
+    : `${e.file}${e.path === "" ? "" : ` at ${e.path}`}: ${e.expected}`
 
 export const isUserError = (u: unknown): u is UserError =>
   typeof u === "object" &&
