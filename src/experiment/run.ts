@@ -44,13 +44,28 @@ const importModule = async (url: string): Promise<{ default?: unknown }> => {
  * Import an experiment module and decode its default export, so a typo in a spec names its field.
  * A script experiment (defineScript) is returned as is.
  */
+/**
+ * Why an experiment file did not import. esbuild (under tsx) reports a syntax error as "Transform
+ * failed with 1 error:" and puts `file:line:col: ERROR: message` on the next line: that line is the
+ * error, so it is what the user sees.
+ */
+const loadError = (file: string, e: unknown): FileError => {
+  const message = e instanceof Error ? e.message : String(e)
+  const at = /^(.+?):(\d+):(\d+): ERROR: (.+)$/m.exec(message)
+  if (at !== null) {
+    const relative = path.relative(process.cwd(), at[1]!)
+    const shown = relative === "" || relative.startsWith("..") ? at[1]! : relative
+    return new FileError({ file: `${shown}:${at[2]}:${at[3]}`, reason: at[4]! })
+  }
+  return new FileError({ file, reason: `cannot load (${message.split("\n")[0]})` })
+}
+
 export const loadExperiment = (nameOrFile: string): Effect.Effect<ExperimentSpec | ScriptExperiment, UserError> =>
   resolveConfigFile("experiments", nameOrFile).pipe(
     Effect.flatMap((file) =>
       Effect.tryPromise({
         try: () => importModule(pathToFileURL(file).href),
-        catch: (e) =>
-          new FileError({ file, reason: `cannot load (${e instanceof Error ? e.message.split("\n")[0] : String(e)})` }),
+        catch: (e) => loadError(file, e),
       }).pipe(
         Effect.flatMap(
           (m): Effect.Effect<ExperimentSpec | ScriptExperiment, UserError> =>
