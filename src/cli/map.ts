@@ -61,7 +61,9 @@ const options = {
   model: Options.text("model").pipe(
     Options.optional,
     Options.withDescription(
-      "Map every GEMM layer of a model (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file) for its three training passes; dense operands unless --density, --weight-density or --nm say otherwise.",
+      "Map every GEMM layer of a model (name from models/, a JSON file such as models/zoo/resnet50.json, or an " +
+        "ONNX file) for its three training passes; dense operands unless --density, --weight-density or --nm say " +
+        "otherwise. Give exactly one of --gemm, --conv, --trace, --model.",
     ),
   ),
   batch: integer("batch").pipe(

@@ -19,7 +19,8 @@ const options = {
       "Instead of a trace, a model: a name from models/, a JSON file (models/zoo/*.json) or an ONNX file. A model " +
         "file runs as one training step of its shapes with statistical operands (--density, --weight-density, --nm); " +
         "an ONNX file with weights runs its forward pass over --dataset (real activation masks); --sparsity " +
-        "fine-tunes it (or trains a model file from Spade's seeded init) and reports the last step's three passes.",
+        "fine-tunes it (or trains a model file from Spade's seeded init) and reports the last step's three passes. " +
+        "Give exactly one of --trace, --model.",
     ),
   ),
   out: Options.text("out").pipe(

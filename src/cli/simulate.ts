@@ -40,7 +40,9 @@ const options = {
   model: Options.text("model").pipe(
     Options.optional,
     Options.withDescription(
-      "Instead of a trace, a model's shapes (name from models/, a JSON file such as models/zoo/resnet50.json, or an ONNX file): every GEMM of one training step, with statistical operands (--density, --weight-density, --nm; dense without them).",
+      "Instead of a trace, a model's shapes (name from models/, a JSON file such as models/zoo/resnet50.json, or " +
+        "an ONNX file): every GEMM of one training step, with statistical operands (--density, --weight-density, " +
+        "--nm; dense without them). Give exactly one of --trace, --model.",
     ),
   ),
   batch: integer("batch").pipe(Options.withDescription("Samples per training step for --model."), withShownDefault(1)),

@@ -31,7 +31,8 @@ const options = {
   example: choice("example", [...DESIGNS, ...EXERCISES]).pipe(
     Options.optional,
     Options.withDescription(
-      "A Timeloop example design or Sparseloop exercise from the reference folder: its inputs and its report.",
+      "A Timeloop example design or Sparseloop exercise from the reference folder: its inputs and its report. " +
+        "Default: the input YAML files given as arguments.",
     ),
   ),
   search: Options.boolean("search").pipe(

@@ -9,7 +9,7 @@ const importCommand = Command.make(
     file: Args.file({ name: "file", exists: "yes" }).pipe(
       Args.withDescription("A trace written by the PyTorch recorder (python/spade_recorder), a numpy .npz."),
     ),
-    out: Options.text("out").pipe(Options.withDescription("The Arrow IPC trace to write (ends in .arrow).")),
+    out: Options.text("out").pipe(Options.withDescription("The Arrow IPC trace to write (ends in .arrow). Required.")),
   },
   ({ file, out }) =>
     Effect.gen(function* () {

@@ -24,7 +24,7 @@ const options = {
   model: Options.text("model").pipe(
     Options.withDescription(
       "A model name from models/ (see `spade list`), a path to a JSON file, or an ONNX file (*.onnx) whose " +
-        "weights it starts from.",
+        "weights it starts from. Required.",
     ),
   ),
   shapesOnly: Options.boolean("shapes-only").pipe(

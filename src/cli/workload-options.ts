@@ -19,15 +19,22 @@ import { choice, float, integer, withShownDefault } from "./flags.ts"
 
 /** Options shared by the commands that take layers without a trace. */
 export const acceleratorOption = Options.text("accelerator").pipe(
-  Options.withDescription("An accelerator name from accelerators/ (see `spade list`) or a path to a JSON file."),
+  Options.withDescription(
+    "An accelerator name from accelerators/ (see `spade list`) or a path to a JSON file. Required.",
+  ),
 )
 export const gemmOption = Options.text("gemm").pipe(
   Options.optional,
-  Options.withDescription("One GEMM layer: M,N,K (out[M×N] = a[M×K]·b[K×N])."),
+  Options.withDescription(
+    "One GEMM layer: M,N,K (out[M×N] = a[M×K]·b[K×N]). Give exactly one layer source (--gemm, --conv, ...).",
+  ),
 )
 export const convOption = Options.text("conv").pipe(
   Options.optional,
-  Options.withDescription("One conv layer: H,W,R,S,C,K[,stride] (ifmap H×W, filter R×S, C channels, K filters)."),
+  Options.withDescription(
+    "One conv layer: H,W,R,S,C,K[,stride] (ifmap H×W, filter R×S, C channels, K filters). " +
+      "Give exactly one layer source (--gemm, --conv, ...).",
+  ),
 )
 export const jsonOption = Options.boolean("json").pipe(
   Options.withDescription("Print JSON, one object per line, instead of text. Default: text."),
