@@ -38,6 +38,7 @@ export const mergeCommand = Command.make(
     }),
 ).pipe(
   Command.withDescription(
-    "Join the shard files of `spade run <experiment> --shard i/n` (every i of one n, each once, from the same spec) into the tables and report a single-machine run writes: the same rows in the same order.",
+    "Join the shard files of `spade run <experiment> --shard i/n` (every i of one n, each once, from the same " +
+      "spec) into the tables and report a single-machine run writes: the same rows in the same order.",
   ),
 )

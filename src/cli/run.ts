@@ -7,7 +7,9 @@ import { outDirOption } from "./merge.ts"
 const shardOption = Options.text("shard").pipe(
   Options.withPseudoName("i/n"),
   Options.withDescription(
-    "Run only slice i of n (zero-based, e.g. $SLURM_ARRAY_TASK_ID/8) of the spec's expanded runs and write its rows to a shard file for `spade merge`; the slice depends only on the spec and n. Default: run everything and write the report.",
+    "Run only slice i of n (zero-based, e.g. $SLURM_ARRAY_TASK_ID/8) of the spec's expanded runs and write its " +
+      "rows to a shard file for `spade merge`; the slice depends only on the spec and n. " +
+      "Default: run everything and write the report.",
   ),
   Options.optional,
 )
@@ -60,7 +62,9 @@ export const runCommand = Command.make(
     }),
 ).pipe(
   Command.withDescription(
-    "Run an experiment end to end: train, trace, simulate, report; every combination of its sweep axes. With --shard i/n, run one slice and write a shard file for `spade merge`. Finished training is cached and reused, so a killed run resumes.",
+    "Run an experiment end to end: train, trace, simulate, report; every combination of its sweep axes. " +
+      "With --shard i/n, run one slice and write a shard file for `spade merge`. " +
+      "Finished training is cached and reused, so a killed run resumes.",
   ),
 )
 

@@ -40,7 +40,10 @@ export const parseShard = (text: string): ShardSpec | string => {
   const index = Number(m?.[1])
   const count = Number(m?.[2])
   if (m === null || !Number.isSafeInteger(count) || count < 1 || index >= count)
-    return `expected i/n with 0 <= i < n (a zero-based shard index, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX count), got "${text}"`
+    return (
+      "expected i/n with 0 <= i < n (a zero-based shard index, as SLURM_ARRAY_TASK_ID and " +
+      `JOB_COMPLETION_INDEX count), got "${text}"`
+    )
   return { index, count }
 }
 
@@ -188,7 +191,9 @@ export const readShards = (
         return yield* Effect.fail(
           new FileError({
             file: s.file,
-            reason: `expected a shard of ${plan.spec.name} with spec hash ${plan.hash}, got ${s.header.experiment} with ${s.header.hash} (the spec, a model or an accelerator file changed since it ran)`,
+            reason:
+              `expected a shard of ${plan.spec.name} with spec hash ${plan.hash}, got ${s.header.experiment} ` +
+              `with ${s.header.hash} (the spec, a model or an accelerator file changed since it ran)`,
           }),
         )
     }
@@ -198,7 +203,7 @@ export const readShards = (
       return yield* Effect.fail(
         new FileError({
           file: odd.file,
-          reason: `expected a shard of ${count} (as ${shards[0]!.file}), got shard ${odd.header.shard}/${odd.header.shards}`,
+          reason: `expected a shard of ${count} (as ${shards[0]!.file}), got ${odd.header.shard}/${odd.header.shards}`,
         }),
       )
     const byIndex = new Map<number, string[]>()
@@ -208,7 +213,7 @@ export const readShards = (
       return yield* Effect.fail(
         new FileError({
           file: where,
-          reason: `duplicated shards: ${duplicated.map(([i, fs]) => `${i}/${count} in ${fs.join(" and ")}`).join("; ")}`,
+          reason: `duplicated shards: ${duplicated.map(([i, f]) => `${i}/${count} in ${f.join(" and ")}`).join("; ")}`,
         }),
       )
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i))

@@ -393,7 +393,8 @@ const resolveAxis = (
         if (here === null)
           return yield* fail(
             at("path"),
-            `a field of ${acc.name} (${acc.family}), "accelerator." followed by one of ${sweepableFields(acc).join(", ")}; got "${axis.path}"`,
+            `a field of ${acc.name} (${acc.family}), "accelerator." followed by one of ` +
+              `${sweepableFields(acc).join(", ")}; got "${axis.path}"`,
           )
         // Memory levels resolve by name: the same name may sit at another index in another file.
         if (field !== null && JSON.stringify(field) !== JSON.stringify(here))

@@ -54,7 +54,9 @@ beforeAll(() => {
   )
   // Recorded, not thrown: a throwing beforeAll reports the test as skipped, and a missing Slurm is a failure.
   if (missing.length > 0)
-    unavailable = `Slurm is not installed (missing ${missing.join(", ")}): run test/system-packages.sh as root, or apt-get install slurm-wlm munge`
+    unavailable =
+      `Slurm is not installed (missing ${missing.join(", ")}): ` +
+      "run test/system-packages.sh as root, or apt-get install slurm-wlm munge"
   else if (process.getuid?.() !== 0)
     unavailable = "the Slurm test starts slurmctld and slurmd as SlurmUser root: run it as root"
   if (unavailable !== undefined) return
