@@ -50,17 +50,52 @@ export const readText = (file: string): Effect.Effect<string, FileError> =>
     catch: (e) => new FileError({ file, reason: `cannot read (${errnoMessage(e)})` }),
   })
 
-export const readJson = (file: string): Effect.Effect<unknown, FileError> =>
+/** Deeper than any config Spade reads: past it, a file is refused before anything recurses into it. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Where a parsed JSON value holds something no config may: nesting past `MAX_JSON_DEPTH`, or a number
+ * that overflowed to ±Infinity (`1e400` parses as Infinity, which would flow into energies as null).
+ * Walked with an explicit stack, so a file nested a million deep is an error, not a stack overflow.
+ */
+export const jsonValueIssue = (value: unknown): { path: string; expected: string } | null => {
+  const stack: Array<{ v: unknown; path: ReadonlyArray<PropertyKey> }> = [{ v: value, path: [] }]
+  while (stack.length > 0) {
+    const { v, path: at } = stack.pop()!
+    if (typeof v === "number" && !Number.isFinite(v))
+      return { path: formatPath(at), expected: `expected a finite number, got a value beyond ±1.8e308 (${v})` }
+    if (typeof v !== "object" || v === null) continue
+    if (at.length >= MAX_JSON_DEPTH)
+      return { path: formatPath(at), expected: `nested more than ${MAX_JSON_DEPTH} levels deep; no Spade file is` }
+    const entries: Array<[PropertyKey, unknown]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v)
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], path: [...at, entries[i]![0]] })
+  }
+  return null
+}
+
+/**
+ * A JSON file's value. A leading byte-order mark (some editors write one) is skipped; a file that is
+ * not JSON is a FileError, one with a non-finite number or absurd nesting a ConfigError at its path.
+ */
+export const readJson = (file: string): Effect.Effect<unknown, FileError | ConfigError> =>
   Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
     catch: (e) => new FileError({ file, reason: `cannot read (${errnoMessage(e)})` }),
   }).pipe(
     Effect.flatMap((text) =>
       Effect.try({
-        try: (): unknown => JSON.parse(text),
-        catch: (e) => new FileError({ file, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)})` }),
+        try: (): unknown => JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text),
+        catch: (e) =>
+          new FileError({
+            file,
+            reason: `not valid JSON (${e instanceof Error ? e.message.split("\n")[0] : String(e).split("\n")[0]})`,
+          }),
       }),
     ),
+    Effect.flatMap((v) => {
+      const issue = jsonValueIssue(v)
+      return issue === null ? Effect.succeed(v) : Effect.fail(new ConfigError({ file, ...issue }))
+    }),
   )
 
 export const decodeJsonFile =
