@@ -13,6 +13,8 @@ const REWRITES: ReadonlyArray<readonly [RegExp, (...m: string[]) => string]> = [
     /^The flag '(.+)' is not recognized\. Did you mean '(.+)'\?$/,
     (bad, good) => `${bad}: unknown flag; did you mean ${good}?`,
   ],
+  // @effect/cli leaves a flag it could not take (unknown, valueless or repeated) over as an argument.
+  [/^Received unknown argument: '(--.*)'$/, (flag) => `${flag}: unknown flag, or given without a value or twice`],
   [/^Received unknown argument: '(.*)'$/, (arg) => `unknown argument "${arg}" (see --help)`],
   [/^More than one reference to option '(.+)' detected$/, (flag) => `${flag}: given more than once`],
   [

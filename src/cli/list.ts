@@ -1,10 +1,9 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Either, type Schema } from "effect"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
 import { configDir, decodeValue, listConfigNames, readJson, type ConfigKind } from "../config/index.ts"
 import { ModelConfig } from "../engine/index.ts"
-import { ExperimentSpec, isScriptExperiment } from "../experiment/index.ts"
+import { loadExperiment } from "../experiment/index.ts"
 import { Accelerator, Dataflow } from "../hardware/index.ts"
 
 const firstSentence = (s: string): string => {
@@ -28,20 +27,12 @@ const describeJson = <A extends { description: string }, I>(kind: ConfigKind, sc
     )
   })
 
+// Through loadExperiment: the compiled CLI cannot import() a .ts file itself, and a broken experiment
+// is listed with the same one-line reason `spade run` would give.
 const describeExperiments = Effect.forEach(listConfigNames("experiments"), (name) =>
-  Effect.tryPromise(
-    () =>
-      import(pathToFileURL(path.join(configDir("experiments"), `${name}.ts`)).href) as Promise<{ default: unknown }>,
-  ).pipe(
-    Effect.map((m) =>
-      isScriptExperiment(m.default)
-        ? `  ${name.padEnd(28)} ${firstSentence(m.default.description)}`
-        : Either.match(decodeValue(ExperimentSpec)(`experiments/${name}.ts`, m.default), {
-            onLeft: (e) => `  ${name.padEnd(28)} INVALID: ${e.message}`,
-            onRight: (s) => `  ${name.padEnd(28)} ${firstSentence(s.description)}`,
-          }),
-    ),
-    Effect.catchAll(() => Effect.succeed(`  ${name.padEnd(28)} INVALID: does not load`)),
+  loadExperiment(name).pipe(
+    Effect.map((e) => `  ${name.padEnd(28)} ${firstSentence(e.description)}`),
+    Effect.catchAll((e) => Effect.succeed(`  ${name.padEnd(28)} INVALID: ${e.message}`)),
   ),
 )
 

@@ -1,6 +1,6 @@
 import { Options } from "@effect/cli"
 import { bool, float64, tableFromArrays, tableToIPC, utf8 } from "@uwdata/flechette"
-import { from } from "arquero"
+import { table } from "arquero"
 import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -66,7 +66,14 @@ const makeFolders = (dir: string): void => {
     at = up
   }
   if (!fs.statSync(at).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" })
-  for (const d of missing) fs.mkdirSync(d)
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(d)
+    } catch (e) {
+      // Another process (a parallel run writing beside this one) made it first: that is fine.
+      if (!(errnoOf(e) === "EEXIST" && fs.statSync(d).isDirectory())) throw e
+    }
+  }
 }
 
 const flat = (v: unknown): Cell =>
@@ -100,7 +107,7 @@ export const tableBytes = (
 ): Uint8Array | string => {
   const columns = Object.keys(rows[0] ?? {})
   const cells = Object.fromEntries(columns.map((c) => [c, rows.map((r) => flat(r[c]))]))
-  if (!/\.arrow$/i.test(file)) return from(cells).toCSV()
+  if (!/\.arrow$/i.test(file)) return table(cells).toCSV()
   const types = Object.fromEntries(columns.map((c) => [c, arrowType(cells[c]!)]))
   // The IPC file format (with its footer), as trace files are written: pyarrow.ipc.open_file reads it.
   return tableToIPC(tableFromArrays(cells, { types }), { format: "file" }) ?? new Uint8Array()
