@@ -556,10 +556,33 @@ const splitInts = (
   return Either.right(out)
 }
 
+/**
+ * Why a workload is too large to count exactly, or null: every count Spade reports (MACs, words,
+ * cycles) is an integer, and past 2^53 a double no longer holds each one. A layer of 10^27 MACs
+ * would print rounded numbers as if they were counted; it is refused instead.
+ */
+export const workloadSizeIssue = (w: LayerWorkload): string | null => {
+  const { m, n, k } = w.gemm
+  const macs = (w.groups ?? 1) * m * n * k
+  return Number.isSafeInteger(macs)
+    ? null
+    : `its GEMM (M ${m}, N ${n}, K ${k}${(w.groups ?? 1) > 1 ? `, ${w.groups} groups` : ""}) has ${macs.toExponential(3)} MACs, ` +
+        `past 2^53 (${Number.MAX_SAFE_INTEGER.toExponential(3)}), where counts stop being exact`
+}
+
+const sized = (flag: string, value: string, w: LayerWorkload): Either.Either<LayerWorkload, WorkloadArgError> => {
+  const issue = workloadSizeIssue(w)
+  return issue === null
+    ? Either.right(w)
+    : Either.left(
+        new WorkloadArgError({ flag, value, field: "", expected: `expected a layer Spade can count: ${issue}` }),
+      )
+}
+
 /** `--gemm M,N,K`. */
 export const workloadFromGemmArgs = (value: string, flag = "--gemm"): Either.Either<LayerWorkload, WorkloadArgError> =>
-  Either.map(splitInts(flag, value, ["M", "N", "K"], 0), ([m, n, k]) =>
-    workloadFromGemm(`gemm-${m}x${n}x${k}`, { m: m!, n: n!, k: k! }),
+  Either.flatMap(splitInts(flag, value, ["M", "N", "K"], 0), ([m, n, k]) =>
+    sized(flag, value, workloadFromGemm(`gemm-${m}x${n}x${k}`, { m: m!, n: n!, k: k! })),
   )
 
 /** `--conv H,W,R,S,C,K[,stride]`: ifmap H×W, filter R×S, C channels, K filters; no padding (SCALE-Sim). */
@@ -586,5 +609,5 @@ export const workloadFromConvArgs = (value: string, flag = "--conv"): Either.Eit
       stride,
       padding: 0,
     }
-    return Either.right(workloadFromConv(`conv-${h}x${w}x${c}-${r}x${s}x${k}-s${stride}`, conv))
+    return sized(flag, value, workloadFromConv(`conv-${h}x${w}x${c}-${r}x${s}x${k}-s${stride}`, conv))
   })

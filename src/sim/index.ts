@@ -3,7 +3,12 @@
  * under a mapping, and the tidy rows they give; SCALE-Sim topology CSVs in, CSV and Arrow rows out.
  */
 export { TopologyCsvError } from "./errors.ts"
-export { parseTopologyCsv, readTopologyCsv, type TopologyFormat } from "./topology.ts"
+export {
+  DEFAULT_MAX_TOPOLOGY_LAYERS,
+  parseTopologyCsv,
+  readTopologyCsv,
+  type TopologyFormat,
+} from "./topology.ts"
 export {
   iterationSummary,
   simulate,

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import { FileError } from "../config/index.ts"
 import type { ConvDims } from "../trace/index.ts"
 import { TopologyCsvError } from "./errors.ts"
-import { workloadFromConv, workloadFromGemm, type LayerWorkload } from "../machine/index.ts"
+import { workloadFromConv, workloadFromGemm, workloadSizeIssue, type LayerWorkload } from "../machine/index.ts"
 
 /**
  * SCALE-Sim v2 topology files (scalesim/topology_utils.py), both formats:
@@ -45,13 +45,18 @@ const CONV_COLUMNS = [
 ]
 const GEMM_COLUMNS = ["Layer", "M", "N", "K"]
 
+/** Layers a topology may expand to unless the caller raises it: far past any real network, far below what fills memory. */
+export const DEFAULT_MAX_TOPOLOGY_LAYERS = 100_000
+
 /**
  * Parse a topology file's text. Blank lines are skipped. A conv layer whose name contains "DP" is a
- * depthwise convolution and, as in SCALE-Sim, becomes one single-channel layer per channel.
+ * depthwise convolution and, as in SCALE-Sim, becomes one single-channel layer per channel. At most
+ * `maxLayers` layers in all, checked before a row is expanded; a header with no rows is an error.
  */
 export const parseTopologyCsv = (
   text: string,
   file: string,
+  maxLayers: number = DEFAULT_MAX_TOPOLOGY_LAYERS,
 ): Either.Either<ReadonlyArray<LayerWorkload>, TopologyCsvError> => {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
   const headerIndex = lines.findIndex((l) => l.trim() !== "")
@@ -120,9 +125,18 @@ export const parseTopologyCsv = (
       ints.push(v)
     }
 
+    const tooLarge = (w: LayerWorkload): TopologyCsvError | null => {
+      const issue = workloadSizeIssue(w)
+      return issue === null
+        ? null
+        : new TopologyCsvError({ file, line, column: "", expected: `expected a layer Spade can count: ${issue}` })
+    }
     if (format === "gemm") {
       const [m, n, k] = ints as [number, number, number]
-      layers.push(workloadFromGemm(name, { m, n, k }))
+      const w = workloadFromGemm(name, { m, n, k })
+      const issue = tooLarge(w)
+      if (issue !== null) return Either.left(issue)
+      layers.push(w)
       continue
     }
 
@@ -166,15 +180,41 @@ export const parseTopologyCsv = (
       stride: strideH,
       padding: 0,
     })
-    if (name.includes("DP"))
-      for (let ch = 0; ch < c; ch++) layers.push(workloadFromConv(`${name}Channel_${ch}`, conv(1)))
-    else layers.push(workloadFromConv(name, conv(c)))
+    const depthwise = name.includes("DP")
+    const first = workloadFromConv(depthwise ? `${name}Channel_0` : name, conv(depthwise ? 1 : c))
+    const issue = tooLarge(first)
+    if (issue !== null) return Either.left(issue)
+    // Bounded before allocating: a depthwise row becomes one layer per channel.
+    const adding = depthwise ? c : 1
+    if (layers.length + adding > maxLayers)
+      return Either.left(
+        new TopologyCsvError({
+          file,
+          line,
+          column: columnName(5),
+          expected:
+            `expected at most ${maxLayers} layers in all (--max-layers raises the limit); ` +
+            `${depthwise ? `this depthwise row alone expands to ${c} layers, one per channel` : `this row is layer ${layers.length + 1}`}`,
+        }),
+      )
+    if (depthwise) for (let ch = 0; ch < c; ch++) layers.push(workloadFromConv(`${name}Channel_${ch}`, conv(1)))
+    else layers.push(first)
   }
+  if (layers.length === 0)
+    return Either.left(
+      new TopologyCsvError({
+        file,
+        line: headerIndex + 1,
+        column: "",
+        expected: "expected at least one layer row after the header, got none",
+      }),
+    )
   return Either.right(layers)
 }
 
 export const readTopologyCsv = (
   file: string,
+  maxLayers: number = DEFAULT_MAX_TOPOLOGY_LAYERS,
 ): Effect.Effect<ReadonlyArray<LayerWorkload>, TopologyCsvError | FileError> =>
   Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
@@ -185,6 +225,6 @@ export const readTopologyCsv = (
       }),
   }).pipe(
     Effect.flatMap((text) =>
-      Either.match(parseTopologyCsv(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }),
+      Either.match(parseTopologyCsv(text, file, maxLayers), { onLeft: Effect.fail, onRight: Effect.succeed }),
     ),
   )

@@ -108,9 +108,10 @@ describe("topology rows", () => {
       expect(failure(`Layer, M, N, K,\nfc, ${cell}, 2, 3,\n`).message, cell).toBe(
         `t.csv:2 column "M": expected a positive integer, got "${cell}"`,
       )
-    expect(parsed("Layer, M, N, K,\nfc, 007, 2, 9007199254740991,\n")[0]!.gemm).toEqual({
-      m: 7,
-      n: 2,
+    // The largest safe integer is a number (a layer that size is then refused for its MACs, below).
+    expect(parsed("Layer, M, N, K,\nfc, 001, 1, 9007199254740991,\n")[0]!.gemm).toEqual({
+      m: 1,
+      n: 1,
       k: 9007199254740991,
     })
   })
@@ -133,6 +134,39 @@ describe("topology rows", () => {
         "unequal strides are not supported, got 1",
     )
     expect(parsed(`${CONV_HEADER}\nc, 9, 9, 3, 3, 1, 1, 2, 2,\n`)[0]!.conv).toMatchObject({ stride: 2 })
+  })
+})
+
+describe("topology sizes, bounded before any work", () => {
+  it("a header with no rows is an error, not an empty result", () => {
+    const e = failure(`\n${CONV_HEADER}\n\n`)
+    expect(e.line).toBe(2)
+    expect(e.expected).toContain("at least one layer row")
+    expect(failure("Layer, M, N, K,\n").expected).toContain("at least one layer row")
+  })
+
+  it("a depthwise row of 10⁹ channels is refused before it is expanded, naming the column and the limit", () => {
+    const t0 = performance.now()
+    const e = failure(`${CONV_HEADER}\nDP1, 8, 8, 3, 3, 1000000000, 1, 1,\n`)
+    expect(performance.now() - t0).toBeLessThan(1000)
+    expect(e.line).toBe(2)
+    expect(e.column).toBe("Channels")
+    expect(e.expected).toContain("1000000000 layers")
+    expect(e.expected).toContain("--max-layers")
+    // Within the limit it expands, one layer per channel; the limit counts every row's layers.
+    expect(parsed(`${CONV_HEADER}\nDP1, 8, 8, 3, 3, 5, 1, 1,\n`)).toHaveLength(5)
+    const r = parseTopologyCsv(`${CONV_HEADER}\nDP1, 8, 8, 3, 3, 3, 1, 1,\nDP2, 8, 8, 3, 3, 3, 1, 1,\n`, "t.csv", 5)
+    expect(Either.isLeft(r) && r.left.line).toBe(3)
+  })
+
+  it("a layer past 2^53 MACs is refused at its row: its counts could not be exact", () => {
+    const gemm = failure("Layer, M, N, K,\nG1, 1000000000, 1000000000, 1000000000,\n")
+    expect(gemm.line).toBe(2)
+    expect(gemm.expected).toMatch(/1\.000e\+27 MACs, past 2\^53/)
+    const conv = failure(`${CONV_HEADER}\nL1, 1000000000, 1000000000, 3, 3, 3, 8, 1,\n`)
+    expect(conv.expected).toContain("past 2^53")
+    // Just under the limit is counted.
+    expect(parsed("Layer, M, N, K,\nG1, 1048576, 1048576, 8191,\n")).toHaveLength(1)
   })
 })
 
