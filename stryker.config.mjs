@@ -43,5 +43,8 @@ export default {
   // reads tsconfig.json itself, so point Stryker at no tsconfig at all.
   tsconfigFile: ".stryker-no-tsconfig.json",
   tempDirName: `.stryker-tmp/${stage}`,
+  // Build output and caches are not sources: copying them is waste, and a test building into
+  // dist.test-<pid>/ meanwhile would vanish mid-copy.
+  ignorePatterns: ["/dist", "/dist.*", "/.spade-cache", "/.zc", "/scratch"],
   cleanTempDir: true,
 }
