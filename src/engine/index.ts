@@ -97,6 +97,7 @@ export {
   type SampleShape,
 } from "./model-config.ts"
 export { modelGemms, forwardMacs, type ModelGemm } from "./gemms.ts"
+export { dataFitIssue, MAX_PARAMETERS, modelSizeIssue, type ModelIssue } from "./fit.ts"
 export {
   type SparsitySpec,
   type WeightSparsitySpec,
