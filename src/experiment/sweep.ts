@@ -1,6 +1,14 @@
 import { Effect, Either, Schema } from "effect"
 import { ConfigError, decodeValue, loadConfig } from "../config/index.ts"
-import { ENGINE_VERSION, loadDataset, parseSparsity, type ModelConfig, type SparsitySpec } from "../engine/index.ts"
+import {
+  dataFitIssue,
+  ENGINE_VERSION,
+  loadDataset,
+  modelSizeIssue,
+  parseSparsity,
+  type ModelConfig,
+  type SparsitySpec,
+} from "../engine/index.ts"
 import { Accelerator, type Dataflow } from "../hardware/index.ts"
 import {
   loadDataflow,
@@ -244,10 +252,12 @@ export const planExperiment = (spec: ExperimentSpec) =>
     if (spec.training !== undefined && datasets.length === 0)
       return yield* fail("dataset", "a dataset to train on (or several)")
     const manyDatasets = Array.isArray(spec.dataset)
+    const shapes: Array<{ readonly name: string; readonly features: number; readonly classes: number }> = []
     for (const [i, d] of datasets.entries()) {
       // Checked by loading: a missing Fashion-MNIST or a bad IDX path fails now, not after hours of work.
       const loaded = loadDataset(d.name, { seed: d.seed, testFraction: d.testFraction })
       if (Either.isLeft(loaded)) return yield* fail(`dataset${manyDatasets ? `.${i}` : ""}.name`, loaded.left.message)
+      shapes.push({ name: d.name, features: loaded.right.train.features, classes: loaded.right.train.classes })
     }
     if (spec.operands !== undefined && (spec.map ?? []).length > 0)
       return yield* fail("map", "no map entries with operands: the mapper searches traced layers")
@@ -255,6 +265,12 @@ export const planExperiment = (spec: ExperimentSpec) =>
     const models: PlannedModel[] = []
     for (const name of modelsOf(spec)) {
       const { config, imported } = yield* loadAnyModel(name, { shapesOnly: spec.operands !== undefined })
+      // Before any tensor is allocated or any run starts: its size, and that it fits every dataset.
+      const file = name.endsWith(".json") || name.endsWith(".onnx") ? name : `model ${name}`
+      const issue = [modelSizeIssue(config), ...shapes.map((d) => dataFitIssue(config, d, d.name))].find(
+        (x) => x !== null,
+      )
+      if (issue != null) return yield* Effect.fail(new ConfigError({ file, ...issue }))
       const weights = imported?.weights
       models.push({
         config,

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Array as Arr, Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { dataFitIssue, loadModel, MAX_PARAMETERS, type ModelConfig, modelSizeIssue } from "../../src/engine/index.ts"
 
@@ -10,7 +10,7 @@ import { dataFitIssue, loadModel, MAX_PARAMETERS, type ModelConfig, modelSizeIss
 const mlp = Effect.runSync(loadModel("models/mlp-784-128-10.json"))
 const withHidden = (width: number): ModelConfig => ({
   ...mlp,
-  layers: mlp.layers.map((l) => (l.type === "linear" && l.outFeatures === 128 ? { ...l, outFeatures: width } : l)),
+  layers: Arr.map(mlp.layers, (l) => (l.type === "linear" && l.outFeatures === 128 ? { ...l, outFeatures: width } : l)),
 })
 const mnist = { features: 784, classes: 10 }
 
@@ -44,7 +44,7 @@ describe("model size and fit, before allocation", () => {
   it("blames the last weighted layer for outputs that are not the dataset's classes", () => {
     const seven: ModelConfig = {
       ...mlp,
-      layers: mlp.layers.map((l) => (l.type === "linear" && l.outFeatures === 10 ? { ...l, outFeatures: 7 } : l)),
+      layers: Arr.map(mlp.layers, (l) => (l.type === "linear" && l.outFeatures === 10 ? { ...l, outFeatures: 7 } : l)),
     }
     const issue = dataFitIssue(seven, mnist, "mnist-digits")
     expect(issue?.path).toBe("layers[2].outFeatures")
