@@ -97,6 +97,15 @@ describe("every user error is one spade: line", () => {
     }
   }, 600_000)
 
+  it("an output path that cannot be written fails before the work starts", async () => {
+    // Minutes of search for a 300-100 MLP's three passes at this budget: the bad path must end it at once.
+    const args = ["map", ...acc, "--model", "mlp-784-300-100-10", "--budget", "5000000", "--search", "exhaustive"]
+    const started = Date.now()
+    const r = await spade([...args, "--out", "/proc/nope/maps.csv"])
+    expect(r.stderr).toMatch(/^spade: \/proc\/nope\/maps\.csv: cannot write here \(ENOENT\)\n$/)
+    expect(Date.now() - started).toBeLessThan(20_000)
+  }, 120_000)
+
   it("an experiment with a syntax error names its file, line and column", async () => {
     const file = path.join(tmp, "broken-experiment.ts")
     fs.writeFileSync(file, 'export default {\n  name: "x",\n  description: oops oops,\n}\n')
