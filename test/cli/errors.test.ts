@@ -115,7 +115,7 @@ describe("every user error is one spade: line", () => {
   }, 120_000)
 })
 
-const COMMANDS = [["run"], ["train"], ["layer"], ["map"], ["list"], ["simulate"], ["report"], ["timeloop"]]
+const COMMANDS = [["run"], ["merge"], ["train"], ["layer"], ["map"], ["list"], ["simulate"], ["report"], ["timeloop"]]
 const BUILT_IN = /^(--completions|--log-level|\(-h, --help\)|--wizard|--version)(\s|$)/
 const TYPE_LINE =
   /^(A file\.|A file or directory\.|A directory\.|An integer\.|A floating point number\.|A true or false value\.|This setting is optional\.|One of the following: .*|This option may be repeated.*)$/
