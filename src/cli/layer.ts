@@ -21,6 +21,7 @@ import {
   loadAccelerator,
   loadDataflowFlag,
   machineFlags,
+  maxLayersOption,
   machineOptionsOf,
   operandOptions,
   operandSpecs,
@@ -35,6 +36,7 @@ const options = {
       "Every layer of a SCALE-Sim topology CSV (conv or GEMM format). Give exactly one of --topology, --gemm, --conv.",
     ),
   ),
+  maxLayers: maxLayersOption,
   gemm: gemmOption,
   conv: convOption,
   dataflow: Options.text("dataflow").pipe(

@@ -5,6 +5,9 @@ import * as path from "node:path"
 import { ConfigError, FileError } from "../config/index.ts"
 import {
   buildModel,
+  dataFitIssue,
+  MAX_PARAMETERS,
+  modelSizeIssue,
   DATASET_NAMES,
   ENGINE_VERSION,
   loadDataset,
@@ -77,6 +80,13 @@ const options = {
     Options.optional,
     Options.withDescription("Write the trace to this Arrow IPC file. Default: no trace."),
   ),
+  maxParameters: integer("max-parameters").pipe(
+    Options.withDescription(
+      "The most weights a model may have, counted from its shapes before anything is allocated (a 10⁹-wide " +
+        "layer is a typo, not a CPU job).",
+    ),
+    withShownDefault(MAX_PARAMETERS),
+  ),
   json: jsonOption,
 }
 
@@ -109,14 +119,11 @@ export const trainCommand = Command.make("train", options, (o) =>
       onLeft: Effect.fail,
       onRight: Effect.succeed,
     })
-    if (data.train.features !== model.input.features)
-      return yield* Effect.fail(
-        new ConfigError({
-          file: "command line",
-          path: "--dataset",
-          expected: `model "${model.name}" takes ${model.input.features} values per sample, dataset "${o.dataset}" has ${data.train.features}`,
-        }),
-      )
+    // The model file is blamed for a model that cannot be allocated or does not fit the data, before training.
+    const issue =
+      modelSizeIssue(model, o.maxParameters) ??
+      dataFitIssue(model, { features: data.train.features, classes: data.train.classes }, o.dataset)
+    if (issue !== null) return yield* Effect.fail(new ConfigError({ file: o.model, ...issue }))
     const records: TraceRecord[] = []
     const tracing = Option.isSome(o.trace)
     const writeTrace = (method: string, methodParams: Readonly<Record<string, string | number>>) =>

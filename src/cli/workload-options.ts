@@ -14,7 +14,7 @@ import {
   type Timing,
   type WorkloadArgError,
 } from "../machine/index.ts"
-import { readTopologyCsv, type TopologyCsvError } from "../sim/index.ts"
+import { DEFAULT_MAX_TOPOLOGY_LAYERS, readTopologyCsv, type TopologyCsvError } from "../sim/index.ts"
 import { choice, float, integer, withShownDefault } from "./flags.ts"
 
 /** Options shared by the commands that take layers without a trace. */
@@ -67,6 +67,7 @@ export const resolveWorkloads = (sources: {
   readonly topology: Option.Option<string>
   readonly gemm: Option.Option<string>
   readonly conv: Option.Option<string>
+  readonly maxLayers?: number | undefined
 }): Effect.Effect<ReadonlyArray<LayerWorkload>, ConfigError | FileError | TopologyCsvError | WorkloadArgError> => {
   const given = (["topology", "gemm", "conv"] as const).filter((k) => Option.isSome(sources[k]))
   if (given.length !== 1)
@@ -80,8 +81,16 @@ export const resolveWorkloads = (sources: {
     return fromEither(workloadFromGemmArgs(sources.gemm.value)).pipe(Effect.map((w) => [w]))
   if (Option.isSome(sources.conv))
     return fromEither(workloadFromConvArgs(sources.conv.value)).pipe(Effect.map((w) => [w]))
-  return readTopologyCsv(Option.getOrThrow(sources.topology))
+  return readTopologyCsv(Option.getOrThrow(sources.topology), sources.maxLayers)
 }
+
+/** `--max-layers`: how many layers a topology may expand to (a depthwise row is one per channel). */
+export const maxLayersOption = integer("max-layers").pipe(
+  Options.withDescription(
+    "The most layers a --topology may expand to, checked before expanding (a depthwise row becomes one layer per channel).",
+  ),
+  withShownDefault(DEFAULT_MAX_TOPOLOGY_LAYERS),
+)
 
 /** Statistical operands, for `layer` and `map` alike. */
 export const operandOptions = {

@@ -37,6 +37,33 @@ const STACK = /\bat .+:\d+:\d+|\n\s+at |Error:|\{"_tag"|internal error/
 const acc = ["--accelerator", "systolic-32x32"]
 const gemm = [...acc, "--gemm", "8,8,8"]
 
+// Inputs that cost too much, or do not fit, are refused before any work: named by file and field.
+const dpTopology = path.join(tmp, "dp.csv")
+fs.writeFileSync(
+  dpTopology,
+  "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n" +
+    "DP1, 8, 8, 3, 3, 1000000000, 1, 1,\n",
+)
+const mlpFile = (
+  name: string,
+  edit: (m: { input: { features: number }; layers: Array<Record<string, unknown>> }) => void,
+) => {
+  const m = JSON.parse(fs.readFileSync(path.join(root, "models", "mlp-784-128-10.json"), "utf8"))
+  edit(m)
+  const file = path.join(tmp, `${name}.json`)
+  fs.writeFileSync(file, JSON.stringify(m))
+  return file
+}
+const hugeModel = mlpFile("huge", (m) => {
+  m.layers[0]!.outFeatures = 1_000_000_000
+})
+const wrongInput = mlpFile("in100", (m) => {
+  m.input.features = 100
+})
+const wrongOutput = mlpFile("out7", (m) => {
+  m.layers[2]!.outFeatures = 7
+})
+
 /** [command line, the flag or file the line must start with, other text it must hold]. */
 const BAD: ReadonlyArray<readonly [ReadonlyArray<string>, string, ...string[]]> = [
   [["train", "--model", "mlp-784-128-10", "--epochs", "abc"], '--epochs: expected an integer, got "abc"'],
@@ -77,6 +104,12 @@ const BAD: ReadonlyArray<readonly [ReadonlyArray<string>, string, ...string[]]> 
   [["timeloop", "--example", "nope"], "--example:", "eyeriss_like"],
   [["timeloop", "--evaluations", "many"], "--evaluations:", "integer"],
   [["trace", "import", path.join(tmp, "missing.npz"), "--out", "x.arrow"], path.join(tmp, "missing.npz")],
+  [["layer", ...acc, "--topology", dpTopology], `${dpTopology}:2 column "Channels"`, "--max-layers", "1000000000"],
+  [["layer", ...acc, "--topology", dpTopology, "--max-layers", "ten"], "--max-layers:", "integer"],
+  [["layer", ...acc, "--gemm", "1000000000,1000000000,1000000000"], "--gemm", "past 2^53"],
+  [["train", "--model", hugeModel, "--epochs", "1"], `${hugeModel} at layers[0].outFeatures`, "--max-parameters"],
+  [["train", "--model", wrongInput, "--epochs", "1"], `${wrongInput} at input.features`, "784"],
+  [["train", "--model", wrongOutput, "--epochs", "1"], `${wrongOutput} at layers[2].outFeatures`, "10 classes"],
 ]
 
 describe("every user error is one spade: line", () => {
