@@ -83,6 +83,8 @@ export const LAYER_COLUMNS = [
   "aDensity",
   "bDensity",
   "cycles",
+  "clockGhz",
+  "timeUs",
   "computeCycles",
   "stallCycles",
   "boundBy",

@@ -39,6 +39,8 @@ export const SIM_ROW_COLUMNS = allKeys<SimRow>()([
   "aDensity",
   "bDensity",
   "cycles",
+  "clockGhz",
+  "timeUs",
   "computeCycles",
   "stallCycles",
   "boundBy",

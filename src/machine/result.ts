@@ -34,6 +34,10 @@ export interface SimRow {
   readonly aDensity: number
   readonly bDensity: number
   readonly cycles: number
+  /** The accelerator's clock: cycles compare across accelerators only at one clock, time does at any. */
+  readonly clockGhz: number
+  /** Wall time of the layer at that clock: cycles / (clockGhz · 1000). */
+  readonly timeUs: number
   readonly computeCycles: number
   readonly stallCycles: number
   /** The memory level whose bandwidth stalled the array, or "" when compute set the pace. */
@@ -169,6 +173,8 @@ export const resultOf = (run: MachineRun): SimResult => {
     aDensity: operandDensity(whole.a),
     bDensity: operandDensity(whole.b),
     cycles: cost.cycles,
+    clockGhz: acc.clockGhz,
+    timeUs: cost.cycles / (acc.clockGhz * 1000),
     computeCycles: cost.computeCycles,
     stallCycles: cost.stallCycles,
     boundBy: cost.boundBy,
