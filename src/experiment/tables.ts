@@ -1,4 +1,4 @@
-import type { SimRow } from "../machine/index.ts"
+import { SIM_ROW_COLUMNS } from "../machine/index.ts"
 import type { ExperimentSpec, TableName } from "./spec.ts"
 
 /**
@@ -6,73 +6,6 @@ import type { ExperimentSpec, TableName } from "./spec.ts"
  * column that does not exist fails at once instead of drawing an empty chart after an hour of
  * training. `test/experiment/experiment.test.ts` holds the rows of a real run to these sets.
  */
-
-/**
- * Every key of T, checked by the compiler: a field added to SimRow and not listed here is a type
- * error naming the missing key, so the list cannot fall behind the simulator's rows.
- */
-const allKeys =
-  <T>() =>
-  <const K extends ReadonlyArray<keyof T>>(
-    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
-  ): K =>
-    keys
-
-/** A simulated row's columns, every family alike, in SimRow order. */
-export const SIM_ROW_COLUMNS = allKeys<SimRow>()([
-  "layer",
-  "pass",
-  "accelerator",
-  "family",
-  "dataflow",
-  "timing",
-  "mapping",
-  "mechanism",
-  "aOperand",
-  "bOperand",
-  "m",
-  "n",
-  "k",
-  "groups",
-  "arrayRows",
-  "arrayCols",
-  "aDensity",
-  "bDensity",
-  "cycles",
-  "clockGhz",
-  "timeUs",
-  "computeCycles",
-  "stallCycles",
-  "boundBy",
-  "fillDrainCycles",
-  "imbalanceCycles",
-  "maskGenCycles",
-  "utilization",
-  "denseMacs",
-  "macs",
-  "gatedMacs",
-  "effectualMacs",
-  "dramReads",
-  "dramWrites",
-  "sramReads",
-  "sramWrites",
-  "ifmapSramReads",
-  "filterSramReads",
-  "ofmapSramWrites",
-  "metadataWords",
-  "dramBytes",
-  "energyPj",
-  "energyMacPj",
-  "energySramPj",
-  "energyDramPj",
-  "energyLeakagePj",
-  "energyOtherPj",
-  "events",
-  "synops",
-  "neuronUpdatesActive",
-  "neuronUpdatesIdle",
-  "hops",
-])
 
 const TRAINING = ["model", "method", "epoch", "step", "trainLoss", "trainAccuracy", "testAccuracy"] as const
 

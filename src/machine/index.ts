@@ -56,7 +56,7 @@ export {
 export { loopNestText, mappingFromNamed, namedMapping } from "./mapping-text.ts"
 export * from "./groups.ts"
 export * from "./operand.ts"
-export { accessesOf, resultOf, type SimResult, type SimRow } from "./result.ts"
+export { accessesOf, resultOf, SIM_ROW_COLUMNS, type SimResult, type SimRow } from "./result.ts"
 export * from "./workload.ts"
 export * from "./nest/index.ts"
 export * from "./timeloop/index.ts"

@@ -209,3 +209,73 @@ export const resultOf = (run: MachineRun): SimResult => {
   }
   return { row, accesses, energy, run }
 }
+
+/**
+ * Every key of T, checked by the compiler: a field added to SimRow and not listed here is a type
+ * error naming the missing key, so the list cannot fall behind the simulator's rows.
+ */
+const allKeys =
+  <T>() =>
+  <const K extends ReadonlyArray<keyof T>>(
+    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
+  ): K =>
+    keys
+
+/**
+ * A simulated row's columns, every family alike, in SimRow order: the one list `layer --json`, its
+ * `--out` tables and an experiment's results table all use.
+ */
+export const SIM_ROW_COLUMNS = allKeys<SimRow>()([
+  "layer",
+  "pass",
+  "accelerator",
+  "family",
+  "dataflow",
+  "timing",
+  "mapping",
+  "mechanism",
+  "aOperand",
+  "bOperand",
+  "m",
+  "n",
+  "k",
+  "groups",
+  "arrayRows",
+  "arrayCols",
+  "aDensity",
+  "bDensity",
+  "cycles",
+  "clockGhz",
+  "timeUs",
+  "computeCycles",
+  "stallCycles",
+  "boundBy",
+  "fillDrainCycles",
+  "imbalanceCycles",
+  "maskGenCycles",
+  "utilization",
+  "denseMacs",
+  "macs",
+  "gatedMacs",
+  "effectualMacs",
+  "dramReads",
+  "dramWrites",
+  "sramReads",
+  "sramWrites",
+  "ifmapSramReads",
+  "filterSramReads",
+  "ofmapSramWrites",
+  "metadataWords",
+  "dramBytes",
+  "energyPj",
+  "energyMacPj",
+  "energySramPj",
+  "energyDramPj",
+  "energyLeakagePj",
+  "energyOtherPj",
+  "events",
+  "synops",
+  "neuronUpdatesActive",
+  "neuronUpdatesIdle",
+  "hops",
+])
