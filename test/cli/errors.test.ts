@@ -1,35 +1,13 @@
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { inBatches, type Ran, root, spade } from "./spawn.ts"
 
 /**
  * The CLI as a user meets it: spawned, so @effect/cli's parsing, runCli's reformatting and the exit
  * code are all in the loop. Spawns run a few at a time (each start costs seconds through tsx).
  */
-const root = path.resolve(import.meta.dirname, "..", "..")
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-const spade = (args: ReadonlyArray<string>): Promise<Ran> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(root, "bin", "spade.js"), ...args],
-      { cwd: root, timeout: 120_000, encoding: "utf8" },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }),
-    )
-  })
-
-const inBatches = async <A, B>(items: ReadonlyArray<A>, size: number, f: (a: A) => Promise<B>): Promise<B[]> => {
-  const out: B[] = []
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(f))))
-  return out
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spade-cli-errors-"))
 const STACK = /\bat .+:\d+:\d+|\n\s+at |Error:|\{"_tag"|internal error/

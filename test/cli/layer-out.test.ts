@@ -1,33 +1,12 @@
 import { tableFromIPC } from "@uwdata/flechette"
 import { fromCSV } from "arquero"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { LAYER_COLUMNS } from "../../src/cli/layer.ts"
+import { inBatches, root, spade } from "./spawn.ts"
 
-const root = path.resolve(import.meta.dirname, "..", "..")
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-const spade = (args: ReadonlyArray<string>): Promise<Ran> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.join(root, "bin", "spade.js"), ...args],
-      { cwd: root, timeout: 120_000, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }),
-    )
-  })
-const inBatches = async <A, B>(items: ReadonlyArray<A>, size: number, f: (a: A) => Promise<B>): Promise<B[]> => {
-  const out: B[] = []
-  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(f))))
-  return out
-}
 const jsonLines = (stdout: string): Array<Record<string, unknown>> =>
   stdout
     .trim()

@@ -24,11 +24,12 @@ const write = (text: string): string => {
   return file
 }
 
-const kinds = [
+type Decode = (file: string) => Effect.Effect<unknown, { readonly message: string }>
+const kinds: ReadonlyArray<{ readonly kind: string; readonly name: string; readonly decode: Decode }> = [
   { kind: "accelerators", name: "sat-like-2x4.json", decode: decodeJsonFile(Accelerator) },
   { kind: "dataflows", name: "row-stationary.json", decode: decodeJsonFile(Dataflow) },
   { kind: "models", name: "lenet5.json", decode: decodeJsonFile(ModelConfig) },
-] as const
+]
 
 /** Every numeric leaf of a JSON value, by path. */
 const numericPaths = (v: unknown, at: Array<string | number> = []): Array<Array<string | number>> =>
