@@ -1,5 +1,5 @@
 import { Effect, Either, Schema } from "effect"
-import { ConfigError, decodeValue, FileError, readText } from "../config/index.ts"
+import { ConfigError, decodeValue, FileError, jsonValueIssue, readText } from "../config/index.ts"
 import { TensorName } from "../hardware/index.ts"
 
 /**
@@ -55,7 +55,8 @@ export type NamedLevel = typeof NamedLevelSchema.Type
 /** The entries of a mapping file; each is decoded on its own, so an error names its line. */
 export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<MappingEntry>, ConfigError | FileError> =>
   Effect.flatMap(readText(file), (text): Effect.Effect<ReadonlyArray<MappingEntry>, ConfigError | FileError> => {
-    const trimmed = text.trim()
+    const body = text.replace(/^\uFEFF/, "")
+    const trimmed = body.trim()
     let values: Array<{ where: string; value: unknown }>
     try {
       const whole: unknown = JSON.parse(trimmed)
@@ -64,7 +65,7 @@ export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<Mappi
         : [{ where: file, value: whole }]
     } catch {
       values = []
-      for (const [i, line] of text.split("\n").entries()) {
+      for (const [i, line] of body.split("\n").entries()) {
         if (line.trim() === "") continue
         try {
           values.push({ where: `${file}:${i + 1}`, value: JSON.parse(line) as unknown })
@@ -86,9 +87,15 @@ export const readMappingFile = (file: string): Effect.Effect<ReadonlyArray<Mappi
           expected: "expected at least one mapping (the JSON lines of spade map --json)",
         }),
       )
-    return Effect.forEach(values, ({ where, value }) =>
-      Either.match(decodeValue(MappingEntry, "ignore")(where, value), { onLeft: Effect.fail, onRight: Effect.succeed }),
-    )
+    return Effect.forEach(values, ({ where, value }) => {
+      // What JSON lets through before the schema looks (1e400 as Infinity, absurd nesting), as config files.
+      const issue = jsonValueIssue(value)
+      if (issue !== null) return Effect.fail(new ConfigError({ file: where, ...issue }))
+      return Either.match(decodeValue(MappingEntry, "ignore")(where, value), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed,
+      })
+    })
   })
 
 /**
