@@ -6,7 +6,7 @@ import { inBatches, type Ran, root, spade } from "./spawn.ts"
 
 /**
  * The CLI as a user meets it: spawned, so @effect/cli's parsing, runCli's reformatting and the exit
- * code are all in the loop. Spawns run a few at a time (each start costs seconds through tsx).
+ * code are all in the loop. Spawns run a few at a time, so a loaded machine does not time them out.
  */
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "spade-cli-errors-"))
