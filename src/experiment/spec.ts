@@ -76,6 +76,15 @@ export const SimulationSpec = Schema.Struct({
    * entry for the same accelerator found for each traced (layer, pass), replayed on the real masks.
    */
   mapping: Schema.optional(Schema.Literal("canonical", "mapper")),
+  /**
+   * "trace" (the default): the traced masks. "uniform": each traced operand replaced by a seeded
+   * uniform random mask of its own density (an N:M operand keeps its N:M structure along its axis),
+   * to see what the real masks' positions (clustered zeros, whole dead rows) change against
+   * statistics of the same density. Rows say which in `masks`.
+   */
+  operands: Schema.optional(Schema.Literal("trace", "uniform")),
+  /** Seed of the uniform masks; required with operands "uniform". */
+  seed: Schema.optional(NonNegativeInt),
 })
 export type SimulationSpec = typeof SimulationSpec.Type
 

@@ -74,6 +74,8 @@ export interface PlannedSimulation {
   readonly timing: "default" | "scalesim"
   readonly dataflows: ReadonlyArray<Dataflow>
   readonly useMapper: boolean
+  /** Seed of uniform masks of the traced densities in place of the traced masks, or null for the traced masks. */
+  readonly uniformSeed: number | null
 }
 
 export interface PlannedMapping {
@@ -100,7 +102,7 @@ export interface Plan {
 }
 
 /** Columns every results row has before its axis columns; an axis column may not shadow them. */
-const FIXED_COLUMNS = ["experiment", "model", "dataset", "method", "step", "replay", "layerPass"]
+const FIXED_COLUMNS = ["experiment", "model", "dataset", "method", "step", "replay", "masks", "layerPass"]
 
 const NAMESPACES = ["accelerator", "operands", "training"] as const
 
@@ -314,6 +316,16 @@ export const planExperiment = (spec: ExperimentSpec) =>
           at("dataflows"),
           `no dataflows with mapping "mapper": the mapper chooses among the map entry's`,
         )
+      const uniform = sim.operands === "uniform"
+      if (uniform && sim.seed === undefined)
+        return yield* fail(at("seed"), `a seed for the uniform masks of operands "uniform"`)
+      if (!uniform && sim.seed !== undefined)
+        return yield* fail(
+          at("operands"),
+          `"uniform" with a seed: the seed draws uniform masks, traced masks need none`,
+        )
+      if (uniform && spec.operands !== undefined)
+        return yield* fail(at("operands"), `"trace" or nothing with statistical operands: there is no trace to replace`)
       const dataflows = yield* Effect.forEach(sim.dataflows ?? [acc.dataflows[0]], loadDataflow)
       const machine = machineOf(acc, { timing })
       // A dataflow the family cannot run at all fails on any layer: try a small dense one now, not after training.
@@ -328,7 +340,8 @@ export const planExperiment = (spec: ExperimentSpec) =>
         if (Either.isLeft(r))
           return yield* fail(at(`dataflows.${i}`), `a dataflow ${acc.name} (${acc.family}) can run: ${r.left.message}`)
       }
-      simulate.push({ index, accelerator: sim.accelerator, timing, dataflows, useMapper })
+      const uniformSeed = uniform ? (sim.seed ?? 0) : null
+      simulate.push({ index, accelerator: sim.accelerator, timing, dataflows, useMapper, uniformSeed })
     }
     const map = yield* Effect.forEach(spec.map ?? [], (m) =>
       Effect.map(Effect.forEach(m.dataflows ?? accelerators.get(m.accelerator)!.dataflows, loadDataflow), (d) => ({

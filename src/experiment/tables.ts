@@ -48,8 +48,12 @@ const MAPPINGS = [
   "strategy",
 ] as const
 
-/** `replay` names the run (a canonical mapping's dataflow, or "mapper"); `layerPass` labels bars. */
-const RESULTS = ["experiment", "model", "method", "step", ...SIM_ROW_COLUMNS, "replay", "layerPass"] as const
+/**
+ * `replay` names the run (a canonical mapping's dataflow, or "mapper"); `masks` the operands it ran on
+ * ("trace": the traced masks, "uniform": seeded uniform masks of each traced operand's density,
+ * "statistical": a spec's `operands`, no trace); `layerPass` labels bars.
+ */
+const RESULTS = ["experiment", "model", "method", "step", ...SIM_ROW_COLUMNS, "replay", "masks", "layerPass"] as const
 
 /** A results row beside the best mapping found for its (method, step, layer, pass, accelerator). */
 const MAPPED = [

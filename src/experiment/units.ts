@@ -9,7 +9,10 @@ import {
   loadDataflow,
   machineOf,
   modelStepLayers,
+  operandSpecOf,
+  statisticalLayer,
   type DataflowError,
+  type Layer,
   type Machine,
   type MappingError,
   type SimRow,
@@ -218,7 +221,7 @@ export const runUnit = (plan: Plan, unit: WorkUnit, ctx: UnitContext) =>
           for (const dataflow of sim.dataflows) {
             const r = simulateLayer(machine, layer, dataflow)
             if (Either.isLeft(r)) return yield* Effect.fail(r.left)
-            results.push(resultRow(spec.name, id, axes, 0, r.right.row, r.right.row.dataflow))
+            results.push(resultRow(spec.name, id, axes, 0, r.right.row, r.right.row.dataflow, "statistical"))
           }
         }
       const rows = { training: [], operands: [], summary: [], results, mappings: [], mapped: [] }
@@ -276,16 +279,20 @@ export const runUnit = (plan: Plan, unit: WorkUnit, ctx: UnitContext) =>
       found.find((f) => f.row.accelerator === acc && f.row.layer === layer && f.row.pass === pass)?.mapping
 
     const results: Row[] = []
-    for (const r of run.records)
+    for (const r of run.records) {
+      const real = layerFromTrace(r)
       for (const sim of plan.simulate) {
         const machine = machineOf(variant(sim.accelerator), { timing: sim.timing })
+        const layer = sim.uniformSeed === null ? real : uniformLike(real, sim.uniformSeed)
+        const masks = sim.uniformSeed === null ? "trace" : "uniform"
         for (const dataflow of sim.dataflows) {
           const found = sim.useMapper ? mapperFor(machine.acc.name, r.layer, r.pass) : undefined
-          const row = yield* simulatedRow({ machine, dataflow, useMapper: sim.useMapper }, r, found)
+          const row = yield* simulatedRow({ machine, dataflow, useMapper: sim.useMapper }, layer, found)
           // `replay` names the run in charts: the dataflow whose canonical mapping ran, or the mapper.
-          results.push(resultRow(spec.name, id, axes, r.step, row, sim.useMapper ? "mapper" : row.dataflow))
+          results.push(resultRow(spec.name, id, axes, r.step, row, sim.useMapper ? "mapper" : row.dataflow, masks))
         }
       }
+    }
 
     // Each simulated (layer, pass) beside the best mapping found for it on the same accelerator.
     const mapped = joinOn(
@@ -318,6 +325,7 @@ const resultRow = (
   step: number,
   row: SimRow,
   replay: string,
+  masks: "trace" | "uniform" | "statistical",
 ): Row => ({
   experiment,
   ...id,
@@ -325,8 +333,17 @@ const resultRow = (
   step,
   ...(row as unknown as Row),
   replay,
+  masks,
   layerPass: `${row.layer} ${row.pass}`,
 })
+
+/**
+ * A traced layer with each operand replaced by a seeded uniform mask of its own density (an N:M
+ * operand keeps its N:M structure and axis), as the mapper's targets are built: what the positions
+ * of the real zeros change, against statistics of the same density.
+ */
+export const uniformLike = (real: Layer, seed: number): Layer =>
+  statisticalLayer(real, operandSpecOf(real.a, "row"), operandSpecOf(real.b, "col"), seed)
 
 /** Run the given units in plan order (a shard's slice, or all of them), with one progress line. */
 export const runUnits = (plan: Plan, indices: ReadonlyArray<number>, ctx: UnitContext) =>
@@ -399,10 +416,9 @@ interface SimulationRun {
  */
 const simulatedRow = (
   run: SimulationRun,
-  r: TraceRecord,
+  layer: Layer,
   found: LayerMapping | undefined,
 ): Effect.Effect<SimRow, UserError | MappingError | DataflowError> => {
-  const layer = layerFromTrace(r)
   const canonical = () => simulateLayer(run.machine, layer, run.dataflow)
   if (!run.useMapper || found === undefined)
     return Either.match(canonical(), { onLeft: Effect.fail, onRight: (x) => Effect.succeed(x.row) })
