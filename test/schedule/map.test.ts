@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { convProblem, gemmProblem, onChipWords, tensorWords } from "../../src/cost/index.ts"
-import { machineOf, prepare } from "../../src/machine/index.ts"
+import { machineOf, prepare, statisticalLayer, workloadFromGemm } from "../../src/machine/index.ts"
 import {
   gemmDramLowerBoundWords,
   gemmTwoLevelDramOptimum,
@@ -54,6 +54,7 @@ describe("lowerBoundOf", () => {
 })
 
 describe("mapLayer", () => {
+  const dense = { kind: "dense" as const }
   const opts = { strategy: "anneal" as const, budget: 200, seed: 5, chunks: 2 }
 
   it("returns the layer, its problem, the machine and the best mapping's evaluation, with a front of its dataflow", () => {
@@ -116,6 +117,25 @@ describe("mapLayer", () => {
       "no legal mapping of gemm-4x4x4 under dataflow a,b on systolic-32x32: a: no sampled mapping fits; " +
         "b: no sampled mapping fits",
     )
+  })
+
+  it("a layer of g groups is bounded by g times one group's traffic, every bound; one group by its own", () => {
+    const acc = accelerator("systolic-32x32")
+    const g = { m: 24, n: 16, k: 40 }
+    const one = statisticalLayer(workloadFromGemm("heads", g, "forward"), { kind: "uniform", density: 0.5 }, dense, 3)
+    const grouped = { ...one, groups: 6 }
+    const single = Effect.runSync(mapLayer(acc, { glbWords: 4096 }, one, [dataflow("ws")], "cycles", opts))
+    const six = Effect.runSync(mapLayer(acc, { glbWords: 4096 }, grouped, [dataflow("ws")], "cycles", opts))
+    const base = lowerBoundOf(six.problem, six.arch)
+    expect(base.accumulateDramWords).not.toBeNull()
+    expect(base.twoLevelOptimumDramWords).not.toBeNull()
+    expect(single.lowerBound).toEqual(base)
+    expect(six.lowerBound).toEqual({
+      ...base,
+      dramWords: 6 * base.dramWords,
+      accumulateDramWords: 6 * base.accumulateDramWords!,
+      twoLevelOptimumDramWords: 6 * base.twoLevelOptimumDramWords!,
+    })
   })
 
   it("a conv layer maps as its 7-dim nest on a row-stationary array, with the compulsory bound", () => {

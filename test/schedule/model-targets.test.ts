@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { loadMnist, loadModel, selectRows, train, type LayerPassObservation } from "../../src/engine/index.ts"
-import { gemmFromConv, operandCols, operandRows } from "../../src/machine/index.ts"
+import { gemmFromConv, layerFromTrace, nmOf, operandCols, operandRows } from "../../src/machine/index.ts"
 import { targetsFromModel, targetsFromTrace } from "../../src/schedule/index.ts"
 import { observe } from "../../src/trace/index.ts"
 
@@ -86,4 +86,62 @@ describe("spade map --model", () => {
       expect(fromTrace.map(shape).sort()).toEqual(targets.map(shape).sort())
     },
   )
+})
+
+describe("targetsFromTrace", () => {
+  // Two steps of 2:4 BDWP training (N:M in forward and backward-data), every step traced: the targets are the last step's, each operand keeping
+  // the traced structure and the axis its N:M groups run along.
+  const model = Effect.runSync(loadModel("mlp-784-128-10"))
+  const data = loadMnist({ seed: 1, testFraction: 0.2 })
+  const seen: LayerPassObservation[] = []
+  train({
+    model,
+    data: {
+      train: selectRows(
+        data.train,
+        Uint32Array.from({ length: 16 }, (_, i) => i),
+      ),
+      test: data.test,
+    },
+    sparsity: { kind: "bdwp", n: 2, m: 4, maskUpdateEverySteps: 1 },
+    epochs: 1,
+    batchSize: 8,
+    learningRate: 0.01,
+    momentum: 0,
+    weightDecay: 0,
+    seed: 1,
+    traceEverySteps: 1,
+    onObservation: (o) => void seen.push(o),
+  })
+  const records = seen.map(observe)
+
+  it("maps the last traced step only, every (layer, pass) of it once", () => {
+    const steps = [...new Set(records.map((r) => r.step))].sort((a, b) => a - b)
+    expect(steps.length).toBe(2)
+    const last = records.filter((r) => r.step === steps[1])
+    const targets = targetsFromTrace(records, 1)
+    expect(targets.map((t) => `${t.name} ${t.pass}`)).toEqual(last.map((r) => `${r.layer} ${r.pass}`))
+    expect(targetsFromTrace([...records].reverse(), 1).length).toBe(last.length)
+    expect(targetsFromTrace([], 1)).toEqual([])
+  })
+
+  it("keeps each operand's N:M groups along the axis the trace has them", () => {
+    const targets = targetsFromTrace(records, 1)
+    const last = Math.max(...records.map((r) => r.step))
+    let nm = 0
+    for (const r of records.filter((x) => x.step === last)) {
+      const real = layerFromTrace(r)
+      const t = targets.find((x) => x.name === real.name && x.pass === real.pass)!
+      for (const [traced, stat] of [
+        [real.a, t.a],
+        [real.b, t.b],
+      ] as const) {
+        const want = nmOf(traced)
+        if (want === null) continue
+        nm++
+        expect(nmOf(stat), `${real.name} ${real.pass}`).toEqual(want)
+      }
+    }
+    expect(nm).toBe(3)
+  })
 })
