@@ -3,7 +3,8 @@
  * Mutation testing of the counting, simulation and mapping stages (not part of `npm test` or CI).
  *   npm run mutate                 all three folders
  *   npm run mutate:cost            one folder (also mutate:sim, mutate:schedule)
- *   npm run mutate:schedule:space  a third of src/schedule (also :search, :rest); mutate:schedule runs all three
+ *   npm run mutate:schedule:space1 one part of src/schedule (space1-3 split mapspace.ts by lines, search1-2,
+ *                                  rest); mutate:schedule runs every part, each short enough to finish
  * Results are incremental: reports/stryker-incremental-<stage>.json (committed) keeps every mutant's
  * outcome, and a run only re-tests mutants whose code or covering tests changed. Each stage keeps its
  * own file, report and sandbox, so the three may run at once.
