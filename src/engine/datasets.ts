@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { createRng, deriveSeed } from "../tensor/index.ts"
-import { mnistDigits, splitDataset, type Dataset, type Split } from "./mnist.ts"
+import { mnistDigits, selectRows, splitDataset, type Dataset, type Split } from "./mnist.ts"
 
 /** A dataset the user named cannot be found or read. One line, naming the file and the fix. */
 export class DatasetError extends Data.TaggedError("DatasetError")<{ readonly file: string; readonly reason: string }> {
@@ -284,6 +284,47 @@ export interface LoadDatasetOptions {
   readonly seed: number
   /** For mnist-digits (which has no fixed split): the fraction held out, default 0.2. */
   readonly testFraction?: number
+  /**
+   * Train on this many samples: a seeded subset of the training split (still images), or the
+   * number of training sequences generated (moving-digits, default 6,000). All when left out.
+   */
+  readonly trainSamples?: number | undefined
+  /** The same for the test split (moving-digits default 1,000). */
+  readonly testSamples?: number | undefined
+  /** moving-digits only: frames per sequence (default 20). */
+  readonly frames?: number | undefined
+}
+
+/** The first `n` of a seeded shuffle of `data`'s rows, in their original order. */
+const subset = (data: Dataset, n: number | undefined, seed: number, stream: string): Dataset => {
+  if (n === undefined || n === data.count) return data
+  const order = createRng(deriveSeed(seed, "dataset-subset", stream)).shuffle(
+    Uint32Array.from({ length: data.count }, (_, i) => i),
+  )
+  return selectRows(data, order.subarray(0, n).sort())
+}
+
+/**
+ * A split cut to `trainSamples`/`testSamples` (seeded), or what is wrong with the request: more
+ * samples than the split has, or frames of a dataset of still images.
+ */
+const cut = (name: string, split: Split, options: LoadDatasetOptions): Either.Either<Split, DatasetError> => {
+  if (options.frames !== undefined)
+    return Either.left(
+      new DatasetError({ file: name, reason: "has still images, not sequences: frames is for moving-digits" }),
+    )
+  for (const [which, n, have] of [
+    ["training", options.trainSamples, split.train.count],
+    ["test", options.testSamples, split.test.count],
+  ] as const)
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= have))
+      return Either.left(
+        new DatasetError({ file: name, reason: `has ${have} ${which} samples, asked for ${n} (1 to ${have})` }),
+      )
+  return Either.right({
+    train: subset(split.train, options.trainSamples, options.seed, "train"),
+    test: subset(split.test, options.testSamples, options.seed, "test"),
+  })
 }
 
 /**
@@ -297,13 +338,32 @@ export const loadDataset = (
 ): Either.Either<DataSplit, DatasetError> => {
   switch (nameOrPath) {
     case "mnist-digits":
-      return Either.right(
+      return cut(
+        nameOrPath,
         splitDataset(mnistDigits(), { seed: options.seed, testFraction: options.testFraction ?? 0.2 }),
+        options,
       )
     case "fashion-mnist":
-      return loadFashionMnist()
-    case "moving-digits":
-      return Either.right(movingDigits({ seed: options.seed }))
+      return Either.flatMap(loadFashionMnist(), (split) => cut(nameOrPath, split, options))
+    case "moving-digits": {
+      for (const [field, n] of [
+        ["trainSamples", options.trainSamples],
+        ["testSamples", options.testSamples],
+        ["frames", options.frames],
+      ] as const)
+        if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= 1_000_000))
+          return Either.left(
+            new DatasetError({ file: nameOrPath, reason: `${field} must be an integer from 1 to 1,000,000, got ${n}` }),
+          )
+      return Either.right(
+        movingDigits({
+          seed: options.seed,
+          ...(options.trainSamples === undefined ? {} : { trainCount: options.trainSamples }),
+          ...(options.testSamples === undefined ? {} : { testCount: options.testSamples }),
+          ...(options.frames === undefined ? {} : { frames: options.frames }),
+        }),
+      )
+    }
   }
   if (!nameOrPath.includes("/") && !nameOrPath.includes(".") && !fs.existsSync(nameOrPath))
     return Either.left(
@@ -312,5 +372,5 @@ export const loadDataset = (
         reason: `expected one of ${DATASET_NAMES.join(", ")} or a path to IDX files, got "${nameOrPath}"`,
       }),
     )
-  return loadIdxDataset(nameOrPath)
+  return Either.flatMap(loadIdxDataset(nameOrPath), (split) => cut(nameOrPath, split, options))
 }
