@@ -211,10 +211,26 @@ export const satisfiesNm = (op: Operand, n: number, m: number, axis: "row" | "co
   let memo = nmMemo.get(op)
   const hit = memo?.get(key)
   if (hit !== undefined) return hit
-  const mask = materializeMask(op)
+  const remember = (ok: boolean): boolean => {
+    if (memo === undefined) nmMemo.set(op, (memo = new Map()))
+    memo.set(key, ok)
+    return ok
+  }
   const rows = operandRows(op)
   const cols = operandCols(op)
-  const [outer, inner] = axis === "row" ? [rows, cols] : [cols, rows]
+  const inner = axis === "row" ? cols : rows
+  // Groups that cannot crowd more than n nonzeros into any window settle it for every draw of the mask.
+  if (op.kind === "nm" && mostInWindow(op.n, op.m, m, inner) <= n) return remember(true)
+  // A large statistical operand is decided on a block of it (every line alike, aligned from 0 as the
+  // whole is): drawing 30000² elements to find one crowded window took a gigabyte and half a minute.
+  if (isLargeStatistical(op)) {
+    const length = Math.min(inner, exactElements)
+    const lines = Math.max(1, Math.floor(exactElements / length))
+    const block = axis === "row" ? sampleBlock(op, lines, length) : sampleBlock(op, length, lines)
+    return remember(satisfiesNm(block, n, m, axis))
+  }
+  const mask = materializeMask(op)
+  const outer = axis === "row" ? rows : cols
   let ok = true
   for (let o = 0; o < outer && ok; o++)
     for (let g = 0; g < inner && ok; g += m) {
@@ -222,11 +238,33 @@ export const satisfiesNm = (op: Operand, n: number, m: number, axis: "row" | "co
       for (let i = g; i < Math.min(inner, g + m); i++) c += mask[axis === "row" ? o * cols + i : i * cols + o]!
       if (c > n) ok = false
     }
-  if (memo === undefined) nmMemo.set(op, (memo = new Map()))
-  memo.set(key, ok)
-  return ok
+  return remember(ok)
 }
 const nmMemo = new WeakMap<object, Map<string, boolean>>()
+
+/**
+ * The most nonzeros an aligned window of `w` elements can hold in a line of `length` whose aligned
+ * groups of `gm` hold min(gn, group length) each (an N:M operand): per window, Σ over the groups it
+ * meets of min(their nonzeros, its overlap). Windows repeat every lcm(w, gm) elements; past a
+ * million windows the answer is Infinity (not settled here).
+ */
+const mostInWindow = (gn: number, gm: number, w: number, length: number): number => {
+  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y))
+  const period = (w / gcd(w, gm)) * gm
+  const span = Math.min(length, period + w)
+  if (span / w > 1e6) return Infinity
+  let most = 0
+  for (let lo = 0; lo < span; lo += w) {
+    const hi = Math.min(length, lo + w)
+    let count = 0
+    for (let g = Math.floor(lo / gm) * gm; g < hi; g += gm) {
+      const groupEnd = Math.min(length, g + gm)
+      count += Math.min(gn, groupEnd - g, Math.min(hi, groupEnd) - Math.max(lo, g))
+    }
+    most = Math.max(most, count)
+  }
+  return most
+}
 
 const cache = new WeakMap<object, Uint8Array>()
 

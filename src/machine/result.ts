@@ -2,7 +2,7 @@ import { energyOfAccesses, IFMAP, FILTER, OFMAP, TENSORS, type AccessEnergy, typ
 import type { Timing } from "./arch.ts"
 import { groupPrepared, type Prepared } from "./family.ts"
 import type { MachineRun } from "./machine.ts"
-import { operandDensity, operandLabel } from "./operand.ts"
+import { isLargeStatistical, isLargeStatisticalGemm, operandDensity, operandLabel, type Operand } from "./operand.ts"
 
 /**
  * One tidy row per (layer, pass, accelerator, dataflow): flat, so it goes straight into CSV, Arrow
@@ -20,7 +20,10 @@ export interface SimRow {
   readonly mapping: string
   /** The mechanism that exploited sparsity: dense, nm:N:M, gating, one-sided, two-sided, events. */
   readonly mechanism: string
-  /** Where each operand came from: trace, dense, uniform:<density>, nm:<n>:<m>. */
+  /**
+   * Where each operand came from: trace, dense, uniform:<density>, nm:<n>:<m>; a statistical one too
+   * large to draw whole ends in " (sampled)".
+   */
   readonly aOperand: string
   readonly bOperand: string
   /** One group's GEMM. */
@@ -116,6 +119,16 @@ const effectualOf = (p: Prepared): number => {
   return g.others === null ? g.count * p.macs.effectual() : groupPrepared(p).reduce((s, x) => s + x.macs.effectual(), 0)
 }
 
+/**
+ * An operand's label, with " (sampled)" when its mask was not drawn whole (past EXACT_ELEMENTS, or in a
+ * GEMM whose output is): the row's figures that depend on its positions were measured on a sampled
+ * block and scaled, or taken in expectation from its density. `x` is group 0's, which families run.
+ */
+const labelOf = (whole: Operand, x: Operand, layer: { readonly a: Operand; readonly b: Operand }): string =>
+  isLargeStatistical(x) || ((x.kind === "uniform" || x.kind === "nm") && isLargeStatisticalGemm(layer.a, layer.b))
+    ? `${operandLabel(whole)} (sampled)`
+    : operandLabel(whole)
+
 /** The run as a tidy row, with the long-form energy (which adds up to the fast sum, leakage aside). */
 export const resultOf = (run: MachineRun): SimResult => {
   const { prepared: p, cost } = run
@@ -162,8 +175,8 @@ export const resultOf = (run: MachineRun): SimResult => {
     timing: p.machine.timing,
     mapping: run.mappingSource,
     mechanism: p.mechanism,
-    aOperand: operandLabel(whole.a),
-    bOperand: operandLabel(whole.b),
+    aOperand: labelOf(whole.a, p.layer.a, p.layer),
+    bOperand: labelOf(whole.b, p.layer.b, p.layer),
     m,
     n,
     k,

@@ -48,9 +48,10 @@ describe("spade simulate --model and spade map --model: shapes with statistical 
     const ffn = rows.find(
       (x) => x.layer === "intermediate.dense" && x.pass === "forward" && x.accelerator === "sat-like-2x4",
     )
+    // 128 tokens × 768 activations: too many to draw whole, so the row says its mask was sampled.
     expect([ffn?.mechanism, ffn?.aOperand, ffn?.model, ffn?.method]).toEqual([
       "nm:2:4",
-      "uniform:0.5",
+      "uniform:0.5 (sampled)",
       "bert-base-encoder-layer",
       "shapes (ifmaps uniform:0.5, weights nm:2:4)",
     ])

@@ -45,6 +45,9 @@ interface OneSidedDetail {
   readonly skip: Map<number, Skip>
 }
 
+/** The longest row of a large statistical ifmap drawn whole: 4M elements, the shuffle scratch's most. */
+const LONGEST_ROW = 1 << 22
+
 const skipOf = (p: Prepared, lanes: number): Skip => {
   const d = p.detail as OneSidedDetail
   const hit = d.skip.get(lanes)
@@ -64,25 +67,30 @@ const skipOf = (p: Prepared, lanes: number): Skip => {
     total *= m
     balanced *= m
   } else {
-    // A large statistical ifmap runs on a sample of its rows (all alike), scaled to all of them.
-    const rows = isLargeStatistical(p.layer.a) ? Math.max(1, Math.min(m, Math.floor(exactElementsLimit() / k))) : m
-    const a = packedMask(rows < m ? sampleBlock(p.layer.a, rows, k) : p.layer.a)
+    // A large statistical ifmap runs on a sample of its rows (all alike), scaled to all of them; a row
+    // past LONGEST_ROW (a reduction of 10⁹ would draw gigabytes) on a sample of its windows, alike too.
+    const large = isLargeStatistical(p.layer.a)
+    const rows = large ? Math.max(1, Math.min(m, Math.floor(exactElementsLimit() / k))) : m
+    const sampledWindows = large && k > LONGEST_ROW ? Math.max(1, Math.floor(LONGEST_ROW / span)) : windows
+    const cols = Math.min(k, sampledWindows * span)
+    const a = packedMask(rows < m || cols < k ? sampleBlock(p.layer.a, rows, cols) : p.layer.a)
     for (let row = 0; row < rows; row++)
-      for (let w = 0; w < windows; w++) {
+      for (let w = 0; w < sampledWindows; w++) {
         let worst = 0
         let sum = 0
         for (let l = 0; l < lanes; l++) {
           const lo = w * span + l * d.brick
-          if (lo >= k) break
-          const c = popRange(a, row, lo, Math.min(k, lo + d.brick))
+          if (lo >= cols) break
+          const c = popRange(a, row, lo, Math.min(cols, lo + d.brick))
           sum += c
           if (c > worst) worst = c
         }
         total += Math.max(1, worst)
         balanced += Math.max(1, Math.ceil(sum / lanes))
       }
-    total = Math.round((total * m) / rows)
-    balanced = Math.min(total, Math.round((balanced * m) / rows))
+    const scale = (m / rows) * (windows / sampledWindows)
+    total = Math.round(total * scale)
+    balanced = Math.min(total, Math.round(balanced * scale))
   }
   const s = { total, balanced }
   d.skip.set(lanes, s)

@@ -270,6 +270,8 @@ interface TwoSidedDetail {
  */
 const SAMPLE_ELEMENTS = 1 << 14
 const SAMPLE_JOIN_WORDS = 1 << 14
+/** A sampled block's positions × reduction, at most (what its ifmap block draws). */
+const SAMPLE_BLOCK = 1 << 20
 /** Filters per unit a sampled block keeps, at least (fewer filters than that many rounds are all kept). */
 const SAMPLE_ROUNDS = 4
 /** Windows every cluster works through in a sampled block, at least. */
@@ -335,13 +337,21 @@ const prepare = (machine: Machine, layer: Layer): Prepared => {
   // FIFOs), more where the join budget allows.
   const ppw = nS <= units ? Math.max(1, Math.floor(units / nS)) : 1
   const mS = large
-    ? Math.min(m, Math.max(SAMPLE_WINDOWS * arch.rows * ppw, Math.floor(SAMPLE_JOIN_WORDS / (nS * Math.ceil(kS / 32)))))
+    ? Math.min(
+        m,
+        Math.max(1, Math.floor(SAMPLE_BLOCK / chunk)),
+        Math.max(SAMPLE_WINDOWS * arch.rows * ppw, Math.floor(SAMPLE_JOIN_WORDS / (nS * Math.ceil(kS / 32)))),
+      )
     : m
-  const sample = large ? { rows: mS, k: kS, filters: nS } : null
-  const a = packedMask(large ? sampleBlock(layer.a, mS, kS) : layer.a)
-  const b = packedMask(large ? sampleBlock(layer.b, kS, nS) : layer.b, true)
+  // The windows every cluster needs can ask for thousands of positions (a filter or two, a long
+  // reduction: 4096 × 16384 took seconds to draw): then fewer whole chunks of the reduction.
+  const kB =
+    large && mS * kS > SAMPLE_BLOCK ? Math.min(kS, Math.max(chunk, Math.floor(SAMPLE_BLOCK / mS / chunk) * chunk)) : kS
+  const sample = large ? { rows: mS, k: kB, filters: nS } : null
+  const a = packedMask(large ? sampleBlock(layer.a, mS, kB) : layer.a)
+  const b = packedMask(large ? sampleBlock(layer.b, kB, nS) : layer.b, true)
   const filterNnz = new Int32Array(nS)
-  for (let f = 0; f < nS; f++) filterNnz[f] = popRange(b, f, 0, kS)
+  for (let f = 0; f < nS; f++) filterNnz[f] = popRange(b, f, 0, kB)
   let effectual = 0
   if (large) effectual = effectualMacs(layer.a, layer.b)
   else for (let i = 0; i < m; i++) for (let f = 0; f < n; f++) effectual += joinCount(a, i, b, f, 0, a.wordsPerRow)
