@@ -39,17 +39,22 @@ export const checkOut = (out: Option.Option<string>): Effect.Effect<Option.Optio
               expected: `expected a file ending in .csv or .arrow, got "${file}"`,
             }),
           )
-        : Effect.try({
-            try: () => {
-              const dir = path.dirname(path.resolve(file))
-              makeFolders(dir)
-              fs.accessSync(dir, fs.constants.W_OK)
-              if (fs.existsSync(file) && fs.statSync(file).isDirectory())
-                throw Object.assign(new Error(), { code: "EISDIR" })
-              return Option.some(file)
-            },
-            catch: (e) => new FileError({ file, reason: `cannot write here (${errnoOf(e)})` }),
-          }),
+        : Effect.as(checkFolder(file), Option.some(file)),
+  })
+
+/**
+ * Whether a file can be written where it is named, before the work that produces it: its folder
+ * exists (made if need be) and takes files, and the path itself is not a folder.
+ */
+export const checkFolder = (file: string): Effect.Effect<void, FileError> =>
+  Effect.try({
+    try: () => {
+      const dir = path.dirname(path.resolve(file))
+      makeFolders(dir)
+      fs.accessSync(dir, fs.constants.W_OK)
+      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw Object.assign(new Error(), { code: "EISDIR" })
+    },
+    catch: (e) => new FileError({ file, reason: `cannot write here (${errnoOf(e)})` }),
   })
 
 /**

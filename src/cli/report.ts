@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { ConfigError } from "../config/index.ts"
-import { DATASET_NAMES, SPARSITY_HELP } from "../engine/index.ts"
+import { DATASET_NAMES, MAX_PARAMETERS, SPARSITY_HELP } from "../engine/index.ts"
 import { modelReport, REPORT_ACCELERATORS } from "../experiment/index.ts"
 import { float, integer } from "./flags.ts"
 
@@ -85,6 +85,13 @@ const options = {
       `An accelerator name or file; repeat for several. Default: one per family, ${REPORT_ACCELERATORS.join(", ")}.`,
     ),
   ),
+  maxParameters: integer("max-parameters").pipe(
+    Options.optional,
+    Options.withDescription(
+      "The most weights a --model may have, counted from its shapes before anything is allocated (a 10⁹-wide " +
+        `layer is a typo, not a network). Default: ${MAX_PARAMETERS}.`,
+    ),
+  ),
   baseline: Options.text("baseline").pipe(
     Options.optional,
     Options.withDescription(
@@ -99,6 +106,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   shapesOnly: "--shapes-only",
   learningRate: "--lr",
   accelerators: "--accelerator",
+  maxParameters: "--max-parameters",
 }
 const flagOf = (field: string): string => {
   const head = field.split(".")[0] ?? field
@@ -125,6 +133,7 @@ export const reportCommand = Command.make("report", options, (o) => {
     seed: Option.getOrUndefined(o.seed),
     accelerators: o.accelerator.length === 0 ? undefined : o.accelerator,
     baseline: Option.getOrUndefined(o.baseline),
+    maxParameters: Option.getOrUndefined(o.maxParameters),
   }
   // Fields left out are absent, not undefined: the spec is decoded with exact optional fields.
   const given = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined))

@@ -1,6 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { ConfigError } from "../config/index.ts"
+import { modelSizeIssue } from "../engine/index.ts"
 import type { Accelerator } from "../hardware/index.ts"
 import {
   entryFor,
@@ -25,6 +26,7 @@ import {
   loadDataflowFlag,
   machineFlags,
   machineOptionsOf,
+  maxParametersOption,
   operandOptions,
   operandSpecs,
 } from "./workload-options.ts"
@@ -46,6 +48,7 @@ const options = {
     ),
   ),
   batch: integer("batch").pipe(Options.withDescription("Samples per training step for --model."), withShownDefault(1)),
+  maxParameters: maxParametersOption,
   accelerator: Options.text("accelerator").pipe(
     Options.repeated,
     Options.withDescription(
@@ -144,6 +147,7 @@ const workOf = (o: {
   readonly trace: Option.Option<string>
   readonly model: Option.Option<string>
   readonly batch: number
+  readonly maxParameters: number
   readonly step: string
   readonly seed: number
   readonly density: Option.Option<number>
@@ -186,7 +190,19 @@ const workOf = (o: {
         }),
       )
     // Shapes only: an ONNX file's weights are not decoded (its GEMMs run with the statistical operands asked for).
-    const model = (yield* loadAnyModel(Option.getOrThrow(o.model), { shapesOnly: true })).config
+    if (!Number.isSafeInteger(o.maxParameters) || o.maxParameters < 1)
+      return yield* Effect.fail(
+        new ConfigError({
+          file: "command line",
+          path: "--max-parameters",
+          expected: `expected a positive integer, got ${o.maxParameters}`,
+        }),
+      )
+    const file = Option.getOrThrow(o.model)
+    const model = (yield* loadAnyModel(file, { shapesOnly: true })).config
+    // Checked before the layers are listed: a 10⁹-wide layer in a model file is a typo, named as in train.
+    const issue = modelSizeIssue(model, o.maxParameters)
+    if (issue !== null) return yield* Effect.fail(new ConfigError({ file, ...issue }))
     const { a, b } = yield* operandSpecs(o)
     const layers = modelStepLayers(model, o.batch, { kind: "operands", a, weight: b }, o.seed)
     return {

@@ -2,6 +2,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ConfigError } from "../config/index.ts"
 import { readTrace, writeTrace } from "../trace/index.ts"
+import { checkFolder } from "./out.ts"
 
 const importCommand = Command.make(
   "import",
@@ -21,6 +22,8 @@ const importCommand = Command.make(
             expected: `expected a file ending in .arrow, got "${out}"`,
           }),
         )
+      // Before reading: Node's recursive mkdir spins forever on a folder under /proc.
+      yield* checkFolder(out)
       // readTrace validates every record as the Arrow reader does, so what gets written is sound.
       const trace = yield* readTrace(file)
       yield* writeTrace(out, trace.meta, trace.records)

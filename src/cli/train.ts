@@ -1,8 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { ConfigError, FileError } from "../config/index.ts"
+import { ConfigError } from "../config/index.ts"
 import {
   buildModel,
   dataFitIssue,
@@ -21,6 +19,7 @@ import { progress } from "../experiment/index.ts"
 import { buildImportedNetwork, loadAnyModel, traceForward, withWeightNm } from "../onnx/index.ts"
 import { encodeTrace, observe, TRACE_SCHEMA_VERSION, type TraceRecord } from "../trace/index.ts"
 import { choice, float, integer, withShownDefault } from "./flags.ts"
+import { checkFolder, writeAtomically } from "./out.ts"
 import { jsonOption } from "./workload-options.ts"
 
 const options = {
@@ -103,6 +102,9 @@ export const trainCommand = Command.make("train", options, (o) =>
     yield* atLeast("--batch-size", o.batchSize, 1)
     yield* atLeast("--trace-every", o.traceEvery, 1)
     yield* atLeast("--seed", o.seed, 0)
+    yield* atLeast("--max-parameters", o.maxParameters, 1)
+    // Before any training: a trace that cannot be written must not cost the run it records.
+    if (Option.isSome(o.trace)) yield* checkFolder(o.trace.value)
     if (!(o.learningRate > 0))
       yield* Effect.fail(
         new ConfigError({
@@ -129,26 +131,22 @@ export const trainCommand = Command.make("train", options, (o) =>
     const writeTrace = (method: string, methodParams: Readonly<Record<string, string | number>>) =>
       Option.match(o.trace, {
         onNone: () => Effect.void,
+        // Whole or not at all (a temporary name, renamed): a reader never meets half a trace.
         onSome: (file) =>
-          Effect.try({
-            try: () => {
-              const bytes = encodeTrace(
-                {
-                  schemaVersion: TRACE_SCHEMA_VERSION,
-                  model: model.name,
-                  dataset: o.dataset,
-                  method,
-                  methodParams,
-                  seed: o.seed,
-                  engineVersion: ENGINE_VERSION,
-                },
-                records,
-              )
-              fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
-              fs.writeFileSync(file, bytes)
-            },
-            catch: () => new FileError({ file, reason: "cannot write the trace" }),
-          }),
+          writeAtomically(file, () =>
+            encodeTrace(
+              {
+                schemaVersion: TRACE_SCHEMA_VERSION,
+                model: model.name,
+                dataset: o.dataset,
+                method,
+                methodParams,
+                seed: o.seed,
+                engineVersion: ENGINE_VERSION,
+              },
+              records,
+            ),
+          ),
       })
     if (o.epochs === 0) {
       // Inference: the model as loaded (an imported checkpoint, or the seeded init) on the test split.

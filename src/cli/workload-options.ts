@@ -1,6 +1,7 @@
 import { Options } from "@effect/cli"
 import { Effect, Either, Option } from "effect"
-import { ConfigError, type FileError, loadConfig, NotFoundError } from "../config/index.ts"
+import { ConfigError, FileError, loadConfig, NotFoundError } from "../config/index.ts"
+import { MAX_PARAMETERS } from "../engine/index.ts"
 import { Accelerator } from "../hardware/index.ts"
 import {
   loadDataflow,
@@ -42,13 +43,16 @@ export const jsonOption = Options.boolean("json").pipe(
 
 const commandLine = (path: string, expected: string) => new ConfigError({ file: "command line", path, expected })
 
-/** A name typed after a flag that matches no config file: the error names the flag as well. */
+/**
+ * A name typed after a flag that matches no config file, or a path that cannot be read: the error
+ * names the flag as well. (What is wrong inside a file that was read is the file's error.)
+ */
 export const namedBy =
   (flag: string) =>
   <A, E, R>(self: Effect.Effect<A, E, R>) =>
     Effect.catchIf(
       self,
-      (e): e is Extract<E, NotFoundError> => e instanceof NotFoundError,
+      (e): e is Extract<E, NotFoundError | FileError> => e instanceof NotFoundError || e instanceof FileError,
       (e) => Effect.fail(commandLine(flag, e.message)),
     )
 
@@ -90,6 +94,15 @@ export const maxLayersOption = integer("max-layers").pipe(
     "The most layers a --topology may expand to, checked before expanding (a depthwise row becomes one layer per channel).",
   ),
   withShownDefault(DEFAULT_MAX_TOPOLOGY_LAYERS),
+)
+
+/** `--max-parameters`: a model's weights, counted from its shapes before any layer is listed or allocated. */
+export const maxParametersOption = integer("max-parameters").pipe(
+  Options.withDescription(
+    "The most weights a --model may have, counted from its shapes before anything is listed or allocated (a " +
+      "10⁹-wide layer is a typo, not a network).",
+  ),
+  withShownDefault(MAX_PARAMETERS),
 )
 
 /** Statistical operands, for `layer` and `map` alike. */

@@ -5,6 +5,8 @@ import {
   ENGINE_VERSION,
   isSequences,
   loadDataset,
+  MAX_PARAMETERS,
+  modelSizeIssue,
   outputFeatures,
   parseSparsity,
   selectRows,
@@ -103,6 +105,8 @@ export const ModelReportSpec = Schema.Struct({
   accelerators: optional(Schema.NonEmptyArray(Schema.String)),
   /** The accelerator speedups and energy ratios are taken against; the first accelerator by default. */
   baseline: optional(Schema.String),
+  /** The most weights the model may have, counted from its shapes before anything is allocated (2^28 by default). */
+  maxParameters: optional(PositiveInt),
 })
 export type ModelReportSpec = typeof ModelReportSpec.Type
 
@@ -427,6 +431,12 @@ const checkCombination = (spec: ModelReportSpec, source: string): Effect.Effect<
   return Effect.void
 }
 
+/** A model too large to list or train (a 10⁹-wide layer is a typo), refused naming the model file's field. */
+const checkSize = (model: ModelConfig, file: string, spec: ModelReportSpec): Effect.Effect<void, ConfigError> => {
+  const issue = modelSizeIssue(model, spec.maxParameters ?? MAX_PARAMETERS)
+  return issue === null ? Effect.void : fail(file, issue.path, issue.expected)
+}
+
 /** What to simulate, from the spec: the four paths into a report. */
 const workOf = (spec: ModelReportSpec, source: string, traceFile: string) =>
   Effect.gen(function* () {
@@ -446,17 +456,20 @@ const workOf = (spec: ModelReportSpec, source: string, traceFile: string) =>
     const onnx = /\.onnx$/i.test(modelName)
     if (spec.sparsity !== undefined) {
       const loaded = yield* loadAnyModel(modelName, { shapesOnly: spec.shapesOnly === true })
+      yield* checkSize(loaded.config, modelName, spec)
       for (const note of loaded.imported?.notes ?? []) say(`note: ${modelName}: ${note}`)
       return yield* fineTuneWork(loaded.config, loaded.imported, spec, source, traceFile)
     }
     if (onnx && !statistical && spec.shapesOnly !== true) {
       const loaded = yield* loadAnyModel(modelName)
+      yield* checkSize(loaded.config, modelName, spec)
       for (const note of loaded.imported?.notes ?? []) say(`note: ${modelName}: ${note}`)
       if (loaded.imported !== null && loaded.imported.weights !== null)
         return yield* inferenceWork(loaded.imported, spec, source, traceFile)
       return yield* shapesWork(loaded.config, spec, source, "the ONNX file has no weights")
     }
     const loaded = yield* loadAnyModel(modelName, { shapesOnly: true })
+    yield* checkSize(loaded.config, modelName, spec)
     return yield* shapesWork(
       loaded.config,
       spec,

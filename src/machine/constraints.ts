@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import { LEVEL_POS, relevance, tensorIndex, TENSORS, type Mapping, type Problem } from "../cost/index.ts"
 import type { ConvConstraints, Dataflow, GemmConstraints } from "../hardware/index.ts"
+import { dataflowLabel } from "./dataflows.ts"
 import { DataflowError } from "./errors.ts"
 
 /** A dataflow's constraints resolved against one problem's dims (indices into `problem.sizes`). */
@@ -67,6 +68,7 @@ export const resolveConstraints = (df: Dataflow, p: Problem): Either.Either<MapC
         return Either.left(
           new DataflowError({
             dataflow: df.name,
+            source: dataflowLabel(df),
             path: `${path}.bypass`,
             expected: `expected no bypass: ${key} keeps every tensor (only the glb may bypass)`,
           }),

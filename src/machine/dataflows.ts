@@ -1,8 +1,31 @@
 import { Effect } from "effect"
+import * as path from "node:path"
 import { listConfigNames, loadConfig, NotFoundError, type UserError } from "../config/index.ts"
 import { Dataflow, SystolicDataflow, type Accelerator } from "../hardware/index.ts"
 
-const load = loadConfig("dataflows", Dataflow)
+/**
+ * The file each dataflow given as a path came from. A copied file keeps the `name` of the one it was
+ * copied from, so errors about a user's file name the path, which the name would not find.
+ */
+const sources = new WeakMap<Dataflow, string>()
+
+const isPath = (nameOrFile: string): boolean => nameOrFile.includes("/") || nameOrFile.endsWith(".json")
+
+const decode = loadConfig("dataflows", Dataflow)
+
+// A path as resolveConfigFile tells one from a name.
+const load = (nameOrFile: string): Effect.Effect<Dataflow, UserError> =>
+  decode(nameOrFile).pipe(
+    Effect.tap((df) => {
+      if (isPath(nameOrFile)) sources.set(df, path.resolve(nameOrFile))
+    }),
+  )
+
+/** The file a dataflow was read from, when the user gave a path (a name is a file of dataflows/). */
+export const dataflowFile = (df: Dataflow): string | undefined => sources.get(df)
+
+/** How messages name a dataflow: the file given, else "dataflow <name>". */
+export const dataflowLabel = (df: Dataflow): string => sources.get(df) ?? `dataflow ${df.name}`
 
 /**
  * A dataflow by file name (or path), or by its SCALE-Sim name (os, ws, is) through the `systolic`

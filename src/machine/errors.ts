@@ -1,14 +1,18 @@
 import { Data } from "effect"
 
-/** A dataflow asks for something no mapping can give (a DRAM bypass, an unknown level). */
+/**
+ * A dataflow asks for something no mapping can give (a DRAM bypass, an unknown level). `source` is
+ * how `dataflowLabel` names it: the file given, or "dataflow <name>" for one of dataflows/.
+ */
 export class DataflowError extends Data.TaggedError("DataflowError")<{
   readonly dataflow: string
+  readonly source: string
   readonly path: string
   readonly expected: string
 }> {
   readonly userFacing = true
   override get message(): string {
-    return `dataflow ${this.dataflow} at ${this.path}: ${this.expected}`
+    return `${this.source} at ${this.path}: ${this.expected}`
   }
 }
 

@@ -16,7 +16,7 @@ export {
   resolveConstraints,
   type MapConstraints,
 } from "./constraints.ts"
-export { dataflowsOf, loadDataflow } from "./dataflows.ts"
+export { dataflowFile, dataflowLabel, dataflowsOf, loadDataflow } from "./dataflows.ts"
 export { DataflowError, MappingError, WorkloadArgError } from "./errors.ts"
 export { evaluate, evaluateGroup, mappingIssue, repeatCost, sumCosts } from "./evaluate.ts"
 export { families } from "./families/index.ts"

@@ -4,6 +4,7 @@ import type { Accelerator, Dataflow } from "../hardware/index.ts"
 import type { MachineOptions, Timing } from "./arch.ts"
 import { evaluateCanonical } from "./canonical.ts"
 import { resolveConstraints, type MapConstraints } from "./constraints.ts"
+import { dataflowLabel } from "./dataflows.ts"
 import { MappingError, type DataflowError } from "./errors.ts"
 import { evaluate, evaluateGroup, mappingIssue, sumCosts } from "./evaluate.ts"
 import { groupPrepared, type Machine, type MachineCost, type Prepared } from "./family.ts"
@@ -80,7 +81,7 @@ export const runLayer = (
     Either.left(
       new MappingError({ source, layer: `${layer.name}${layer.pass === null ? "" : ` ${layer.pass}`}`, expected }),
     )
-  const here = `${machine.acc.name}, dataflow ${dataflow.name}`
+  const here = `${machine.acc.name}, ${dataflowLabel(dataflow)}`
   type Run = Either.Either<MachineRun, MappingError | DataflowError>
   return Either.flatMap(resolveConstraints(dataflow, prepared.problem), (constraints): Run => {
     if (given !== undefined) {

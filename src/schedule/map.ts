@@ -1,11 +1,18 @@
 import { Effect, Either } from "effect"
 import { onChipWords, tensorWords, type CostArch, type Mapping, type Problem } from "../cost/index.ts"
 import type { Accelerator, Dataflow } from "../hardware/index.ts"
-import { machineOf, prepare, resolveConstraints, type DataflowError, type MachineOptions } from "../machine/index.ts"
+import {
+  dataflowFile,
+  machineOf,
+  prepare,
+  resolveConstraints,
+  type DataflowError,
+  type MachineOptions,
+} from "../machine/index.ts"
 import { gemmDramLowerBoundWords, gemmTwoLevelDramOptimum, smithAccumulateLowerBoundWords } from "./bound.ts"
 import { NoMappingError } from "./errors.ts"
-import { better, compile, type Evaluation, type Objective } from "./mapspace.ts"
-import { fnvDeriveSeed } from "../tensor/index.ts"
+import { better, compile, type Evaluation, type Objective, type Space } from "./mapspace.ts"
+import { fnvDeriveSeed, mulberry32 } from "../tensor/index.ts"
 import { ParetoFront, search, type SearchOptions, type Strategy } from "./search.ts"
 import type { MapTarget } from "./workloads.ts"
 
@@ -82,6 +89,49 @@ export interface LayerMapping {
   }>
 }
 
+/** Whether random draws from a space find a legal mapping (a probe, not a search: a few dozen tries). */
+const probeFits = (space: Space): boolean => {
+  const c = compile(space)
+  const r = mulberry32(fnvDeriveSeed(1, "probe", space.dataflow.name))
+  if (c.random(() => 0.5) !== null) return true
+  for (let i = 0; i < 32; i++) if (c.random(r) !== null) return true
+  return false
+}
+
+/**
+ * Why a search under a dataflow found nothing, naming the dataflow by its file when the user gave one.
+ * A dataflow's fixed factors are the usual cause (a factor no tile of this layer can take, or one whose
+ * tile overflows a buffer): each is dropped in turn, and the first whose absence lets a mapping fit is
+ * named by its field in the file.
+ */
+const noMappingReason = (space: Space): string => {
+  const df = space.dataflow
+  const where = dataflowFile(df) ?? df.name
+  if (probeFits(space)) return `${where}: search found none`
+  const conv = compile(space).problemDef.kind === "conv"
+  // Fixed factors apply only in the section the problem reads (see resolveConstraints).
+  if (conv && df.conv === undefined) return `${where}: no sampled mapping fits`
+  const section = conv ? df.conv : df
+  for (const level of ["dram", "glb", "rf"] as const) {
+    const factors: Readonly<Record<string, number | undefined>> = section?.levels?.[level]?.factors ?? {}
+    for (const [dim, f] of Object.entries(factors)) {
+      if (f === undefined) continue
+      // A plain-data copy of the file with this one factor dropped.
+      const freed = structuredClone(df)
+      const copy: Readonly<Record<string, unknown>> | undefined = (conv ? freed.conv : freed)?.levels?.[level]?.factors
+      if (copy !== undefined) delete (copy as Record<string, unknown>)[dim]
+      if (probeFits({ ...space, dataflow: freed })) {
+        const { m, n, k } = space.layer.gemm
+        return (
+          `${where} at ${conv ? "conv." : ""}levels.${level}.factors.${dim}: no sampled mapping fits ` +
+          `${dim} = ${f} at the ${level} level of ${space.layer.name} (${m}×${n}×${k}); one fits without it`
+        )
+      }
+    }
+  }
+  return `${where}: no sampled mapping fits`
+}
+
 /**
  * Map one (layer, pass) under each dataflow and keep the best (ties broken on the other objectives).
  * Dataflows are searched in the order given; each gets its own seed derived from the user's, so
@@ -123,9 +173,7 @@ export const mapLayer = (
         front.insert(p)
       }
       if (r.best === null) {
-        const c = compile(space)
-        const probe = c.random(() => 0.5)
-        reasons.push(`${df.name}: ${probe === null ? "no sampled mapping fits" : "search found none"}`)
+        reasons.push(noMappingReason(space))
         continue
       }
       if (best === null || better(r.best.evaluation, best.evaluation)) best = { dataflow: df.name, ...r.best }
