@@ -1,8 +1,8 @@
 import type { TopLevelSpec } from "vega-lite"
 import { asTopLevelSpec } from "./vega.ts"
 import { fieldTitle } from "./fields.ts"
-import { summarize, distinct, isNumericField, type Aggregate, type Rows } from "./rows.ts"
-import { rescale, titleInUnit } from "./units.ts"
+import { summarize, distinct, isNumericField, paretoFront, type Aggregate, type Row, type Rows } from "./rows.ts"
+import { fieldUnit, rescale, titleInUnit } from "./units.ts"
 
 /**
  * Chart builders: each one is a query over tidy rows that returns a Vega-Lite spec with the rows
@@ -53,7 +53,15 @@ export interface BarChartOptions extends CommonOptions {
 export interface ScatterChartOptions extends CommonOptions {
   readonly shape?: string | undefined
   readonly xScale?: ScaleType | undefined
+  /**
+   * Draw the Pareto front (smaller x and smaller y both better) of each panel: its points ringed
+   * and joined by a step line. Rows gain a boolean `pareto` field saying which are on it.
+   */
+  readonly pareto?: boolean | undefined
 }
+
+/** A plot's size in px, or per category step (`{ step: 24 }`) for a grid of cells. */
+type Size = number | { readonly step: number }
 
 const FONT = "Helvetica, Arial, sans-serif"
 const DEFAULT_WIDTH = 480
@@ -84,11 +92,15 @@ export const spadeTheme = {
 const titleOf = (title: string, subtitle: string | undefined) =>
   subtitle === undefined ? { text: title } : { text: title, subtitle }
 
-/** Long or many category labels collide when horizontal; tilt them only then. */
-const labelAngle = (rows: Rows, field: string): number => {
+/**
+ * Long or many category labels collide when horizontal; tilt them only then. A category's room is
+ * its share of the plot's width (a facet panel's is narrower), at about 6.5 px per character.
+ */
+const labelAngle = (rows: Rows, field: string, width: Size): number => {
   const values = distinct(rows, field)
-  const longest = Math.max(0, ...values.map((v) => String(v).length))
-  return values.length * Math.max(longest, 3) > 60 ? -40 : 0
+  const longest = Math.max(3, ...values.map((v) => String(v).length))
+  const room = typeof width === "number" ? width / Math.max(1, values.length) : width.step
+  return longest * 6.5 > room ? -40 : 0
 }
 
 const prepare = (o: CommonOptions): Rows => {
@@ -119,7 +131,10 @@ const yScaleOf = (scale: ScaleType | undefined) =>
 const order = (rows: Rows, field: string): Array<string | number | boolean> =>
   distinct(rows, field).filter((v): v is string | number | boolean => v !== null && v !== undefined)
 
-const colorEncoding = (o: CommonOptions, rows: Rows) =>
+const colorEncoding = (
+  o: { readonly color?: string | undefined; readonly colorTitle?: string | undefined },
+  rows: Rows,
+) =>
   o.color === undefined
     ? {}
     : {
@@ -131,7 +146,16 @@ const colorEncoding = (o: CommonOptions, rows: Rows) =>
         },
       }
 
-const sizeOf = (o: CommonOptions) => ({
+/** What `assemble` needs of a chart's options: its titles, facet and size. */
+interface Frame {
+  readonly title: string
+  readonly subtitle?: string | undefined
+  readonly column?: string | undefined
+  readonly width?: Size | undefined
+  readonly height?: Size | undefined
+}
+
+const sizeOf = (o: Frame) => ({
   width: o.width ?? (o.column === undefined ? DEFAULT_WIDTH : DEFAULT_PANEL_WIDTH),
   height: o.height ?? DEFAULT_HEIGHT,
 })
@@ -143,7 +167,7 @@ const sizeOf = (o: CommonOptions) => ({
  * quantitative x (epochs, cycles) stays shared, so panels read against one another.
  */
 const assemble = (
-  o: CommonOptions,
+  o: Frame,
   rows: Rows,
   inner: Record<string, unknown>,
   derived: ReadonlyArray<Quantity>,
@@ -233,7 +257,7 @@ export const lineChart = (o: LineChartOptions): TopLevelSpec => {
           type: xt,
           title: o.xTitle ?? fieldTitle(o.x),
           sort: order(rows, o.x),
-          axis: { labelAngle: labelAngle(rows, o.x) },
+          axis: { labelAngle: labelAngle(rows, o.x, sizeOf(o).width) },
         }
   const encoding = {
     x,
@@ -264,7 +288,7 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
       type: "nominal",
       title: o.xTitle ?? fieldTitle(o.x),
       sort: order(rows, o.x),
-      axis: { labelAngle: labelAngle(rows, o.x) },
+      axis: { labelAngle: labelAngle(rows, o.x, sizeOf(o).width) },
     },
     y: {
       field: qy.field,
@@ -296,20 +320,234 @@ export const barChart = (o: BarChartOptions): TopLevelSpec => {
   return assemble(o, rows, inner, [qy], true)
 }
 
+/** The field a Pareto scatter adds to its rows: whether the row is on its panel's front. */
+export const PARETO_FIELD = "pareto"
+
+/** Rows marked with whether each is on the Pareto front of its panel (all rows, without panels). */
+const markPareto = (rows: Rows, x: string, y: string, column: string | undefined): Row[] => {
+  const onFront = new Set<Row>()
+  const panels = column === undefined ? [rows] : distinct(rows, column).map((v) => rows.filter((r) => r[column] === v))
+  for (const panel of panels) for (const i of paretoFront(panel, x, y)) onFront.add(panel[i]!)
+  return rows.map((r) => ({ ...r, [PARETO_FIELD]: onFront.has(r) }))
+}
+
 /** Points, for trade-offs such as the cycles/energy Pareto front of a mapping search. */
 export const scatterChart = (o: ScatterChartOptions): TopLevelSpec => {
-  const rows = prepare(o)
+  const prepared = prepare(o)
+  const rows = o.pareto === true ? markPareto(prepared, o.x, o.y, o.column) : prepared
   const scale = (s: ScaleType | undefined) =>
     s === undefined || s === "linear" ? { zero: false } : s === "log" ? { type: s } : { type: s, zero: false }
   const qx = quantity(rows, o.x, o.xTitle, o.xScale, undefined)
   const qy = quantity(rows, o.y, o.yTitle, o.yScale, o.yFormat)
-  const encoding = {
+  const position = {
     x: { field: qx.field, type: "quantitative", title: qx.title, scale: scale(o.xScale), axis: qx.axis },
     y: { field: qy.field, type: "quantitative", title: qy.title, scale: scale(o.yScale), axis: qy.axis },
+  }
+  const encoding = {
+    ...position,
     ...colorEncoding(o, rows),
     ...(o.shape === undefined
       ? {}
       : { shape: { field: o.shape, type: "nominal", title: fieldTitle(o.shape), sort: order(rows, o.shape) } }),
   }
-  return assemble(o, rows, { mark: { type: "point", filled: true, size: 50 }, encoding }, [qx, qy], false)
+  const points = { mark: { type: "point", filled: true, size: 50 }, encoding }
+  if (o.pareto !== true) return assemble(o, rows, points, [qx, qy], false)
+  const onFront = [{ filter: `datum[${JSON.stringify(PARETO_FIELD)}] === true` }]
+  const inner = {
+    layer: [
+      points,
+      {
+        transform: onFront,
+        mark: { type: "line", interpolate: "step-after", color: "#333", strokeWidth: 1.5 },
+        encoding: { ...position, order: { field: qx.field, type: "quantitative" } },
+      },
+      {
+        transform: onFront,
+        mark: { type: "point", filled: false, size: 140, color: "#111", strokeWidth: 1.5 },
+        encoding: position,
+      },
+    ],
+  }
+  return assemble(o, rows, inner, [qx, qy], false)
+}
+
+export interface HeatmapChartOptions {
+  readonly rows: Rows
+  /** Categories along x and y. */
+  readonly x: string
+  readonly y: string
+  /** The number each cell shows as its colour. */
+  readonly value: string
+  readonly column?: string | undefined
+  readonly title: string
+  readonly subtitle?: string | undefined
+  readonly xTitle?: string | undefined
+  readonly yTitle?: string | undefined
+  readonly valueTitle?: string | undefined
+  /** Reduce rows sharing a cell (x, y, column) into its value. */
+  readonly aggregate?: Aggregate | undefined
+  readonly width?: number | undefined
+  readonly height?: number | undefined
+}
+
+/**
+ * A grid of cells coloured by a number, e.g. operand density per layer and tensor. Each cell also
+ * prints its value, since a colour alone cannot be read to two digits.
+ */
+export const heatmapChart = (o: HeatmapChartOptions): TopLevelSpec => {
+  const by = [...new Set([o.x, o.y, ...(o.column === undefined ? [] : [o.column])])]
+  const rows = o.aggregate === undefined ? o.rows : summarize({ by, measures: { [o.value]: o.aggregate } })(o.rows)
+  const q = quantity(rows, o.value, o.valueTitle, undefined, undefined)
+  const category = (field: string, title: string | undefined) => ({
+    field,
+    type: "nominal",
+    title: title ?? fieldTitle(field),
+    sort: order(rows, field),
+  })
+  const values = rows.map((r) => r[o.value]).filter((v): v is number => typeof v === "number")
+  const low = Math.min(...values)
+  const high = Math.max(...values)
+  // Scaling to the drawn unit divides by a positive power of ten: the midpoint test is unit-free.
+  const scaledMid = rescaledMid(rows, o.value, q.field, (low + high) / 2)
+  const position = {
+    x: { ...category(o.x, o.xTitle), axis: { labelAngle: labelAngle(rows, o.x, o.width ?? { step: 44 }) } },
+    y: category(o.y, o.yTitle),
+  }
+  const inner = {
+    layer: [
+      {
+        mark: { type: "rect" },
+        encoding: {
+          ...position,
+          color: { field: q.field, type: "quantitative", title: q.title, scale: { scheme: "viridis" } },
+        },
+      },
+      {
+        mark: { type: "text", fontSize: 10 },
+        encoding: {
+          ...position,
+          text: { field: q.field, type: "quantitative", format: ".3~g" },
+          // viridis is dark at the low end: light text there, dark text on the bright cells.
+          color: {
+            condition: { test: `datum[${JSON.stringify(q.field)}] < ${scaledMid}`, value: "white" },
+            value: "black",
+          },
+        },
+      },
+    ],
+  }
+  return assemble({ ...o, width: o.width ?? { step: 44 }, height: o.height ?? { step: 24 } }, rows, inner, [q], true)
+}
+
+/** The midpoint in the unit drawn: the value field's own, or the rescaled copy's. */
+const rescaledMid = (rows: Rows, field: string, drawn: string, mid: number): number => {
+  if (drawn === field) return mid
+  const scaled = rescale(rows, field)
+  return scaled === undefined ? mid : (mid * fieldUnitSize(field)) / scaled.unit.size
+}
+
+const fieldUnitSize = (field: string): number => fieldUnit(field)?.size ?? 1
+
+export interface RooflineChartOptions {
+  readonly rows: Rows
+  /** Operational intensity, e.g. MACs per DRAM byte. */
+  readonly x: string
+  /** Performance, e.g. GMAC/s or MACs per cycle. */
+  readonly y: string
+  /** Per-row ceilings in y's unit: the peak, and the bandwidth in y per unit of x. */
+  readonly peak: string
+  readonly bandwidth: string
+  /** The field naming whose ceilings a row has (e.g. accelerator): one roof per value. */
+  readonly roofBy: string
+  readonly color?: string | undefined
+  readonly column?: string | undefined
+  readonly title: string
+  readonly subtitle?: string | undefined
+  readonly xTitle?: string | undefined
+  readonly yTitle?: string | undefined
+  readonly colorTitle?: string | undefined
+  readonly width?: number | undefined
+  readonly height?: number | undefined
+}
+
+/** The field a roofline adds to its ceiling rows: the roof they draw. */
+export const ROOF_FIELD = "roof"
+
+/**
+ * A roofline: a point per row at (intensity, performance) on log-log axes, under each roof's
+ * ceilings, min(peak, bandwidth × intensity), drawn as a line from the bandwidth slope through the
+ * ridge to the flat peak. The roof rows join the data (marked by `roof`), so panels keep their own.
+ */
+export const rooflineChart = (o: RooflineChartOptions): TopLevelSpec => {
+  const positive = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0
+  const points = o.rows.filter((r) => positive(r[o.x]) && positive(r[o.y]))
+  const roofs = new Map<string, { label: string; peak: number; bandwidth: number; panel: Row[keyof Row] }>()
+  for (const r of points) {
+    const peak = r[o.peak]
+    const bandwidth = r[o.bandwidth]
+    if (!positive(peak) || !positive(bandwidth)) continue
+    const panel = o.column === undefined ? null : r[o.column]
+    const key = JSON.stringify([panel, r[o.roofBy], peak, bandwidth])
+    if (!roofs.has(key)) roofs.set(key, { label: String(r[o.roofBy]), peak, bandwidth, panel })
+  }
+  // Clashing labels (one accelerator at two clocks in a panel) are told apart by their peaks.
+  const labels = [...roofs.values()]
+  const roofName = (r: (typeof labels)[number]) =>
+    labels.filter((s) => s.label === r.label && s.panel === r.panel).length > 1 ? `${r.label} (${r.peak})` : r.label
+  const xs = [...points.map((r) => r[o.x] as number), ...labels.map((r) => r.peak / r.bandwidth)]
+  const lo = Math.min(...xs) / 2
+  const hi = Math.max(...xs) * 2
+  const roofRows: Row[] = labels.flatMap((r) => {
+    const ridge = r.peak / r.bandwidth
+    const at = (x: number): Row => ({
+      [o.x]: x,
+      [o.y]: Math.min(r.peak, r.bandwidth * x),
+      [ROOF_FIELD]: roofName(r),
+      ...(o.column === undefined ? {} : { [o.column]: r.panel }),
+    })
+    return [at(lo), ...(ridge > lo && ridge < hi ? [at(ridge)] : []), at(hi)]
+  })
+  const rows = [...points, ...roofRows]
+  const roofField = JSON.stringify(ROOF_FIELD)
+  const position = {
+    x: {
+      field: o.x,
+      type: "quantitative",
+      title: o.xTitle ?? fieldTitle(o.x),
+      scale: { type: "log" },
+      axis: axisOf("log", undefined),
+    },
+    y: {
+      field: o.y,
+      type: "quantitative",
+      title: o.yTitle ?? fieldTitle(o.y),
+      scale: { type: "log" },
+      axis: axisOf("log", undefined),
+    },
+  }
+  const inner = {
+    layer: [
+      {
+        transform: [{ filter: `datum[${roofField}] != null` }],
+        mark: { type: "line", color: "#555", strokeWidth: 1.5 },
+        encoding: {
+          ...position,
+          detail: { field: ROOF_FIELD, type: "nominal" },
+          order: { field: o.x, type: "quantitative" },
+        },
+      },
+      {
+        // Each roof's name at its right end, on its peak.
+        transform: [{ filter: `datum[${roofField}] != null && datum[${JSON.stringify(o.x)}] === ${hi}` }],
+        mark: { type: "text", align: "right", baseline: "bottom", dy: -3, fontSize: 10, color: "#333" },
+        encoding: { ...position, text: { field: ROOF_FIELD, type: "nominal" } },
+      },
+      {
+        transform: [{ filter: `datum[${roofField}] == null` }],
+        mark: { type: "point", filled: true, size: 50 },
+        encoding: { ...position, ...colorEncoding(o, points) },
+      },
+    ],
+  }
+  return assemble(o, rows, inner, [], false)
 }

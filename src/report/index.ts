@@ -5,10 +5,26 @@
 export { ReportError } from "./errors.ts"
 export type { Aggregate, Cell, Row, Rows, SummarizeOptions } from "./rows.ts"
 export type { CrowdedGroup } from "./rows.ts"
-export { crowdedGroup, isNumericField, joinOn, summarize, where } from "./rows.ts"
+export { crowdedGroup, isNumericField, joinOn, paretoFront, summarize, where } from "./rows.ts"
 export { fieldTitle } from "./fields.ts"
-export type { BarChartOptions, LineChartOptions, ScaleType, ScatterChartOptions } from "./charts.ts"
-export { barChart, lineChart, scatterChart, spadeTheme } from "./charts.ts"
+export type {
+  BarChartOptions,
+  HeatmapChartOptions,
+  LineChartOptions,
+  RooflineChartOptions,
+  ScaleType,
+  ScatterChartOptions,
+} from "./charts.ts"
+export {
+  barChart,
+  heatmapChart,
+  lineChart,
+  PARETO_FIELD,
+  ROOF_FIELD,
+  rooflineChart,
+  scatterChart,
+  spadeTheme,
+} from "./charts.ts"
 export { renderSvg } from "./svg.ts"
 export type { CellFormat } from "./format.ts"
 export { formatCell, formatNumber, snapNoise } from "./format.ts"

@@ -122,3 +122,27 @@ export const crowdedGroup = (rows: Rows, by: ReadonlyArray<string>): CrowdedGrou
   for (const g of counts.values()) if (g.rows > 1) return g
   return undefined
 }
+
+/**
+ * The rows no other row beats on both fields at once (smaller is better on each): a row is dropped
+ * when another is at least as small on both and smaller on one. Rows equal on both stay together.
+ * Rows without two finite numbers are never on the front. Returns the front's row indices in x order.
+ */
+export const paretoFront = (rows: Rows, x: string, y: string): number[] => {
+  const points = rows.flatMap((r, i) => {
+    const px = r[x]
+    const py = r[y]
+    return typeof px === "number" && typeof py === "number" && Number.isFinite(px) && Number.isFinite(py)
+      ? [{ i, px, py }]
+      : []
+  })
+  points.sort((a, b) => a.px - b.px || a.py - b.py || a.i - b.i)
+  const front: number[] = []
+  let best: { px: number; py: number } | undefined
+  for (const p of points) {
+    if (best === undefined || p.py < best.py) best = { px: p.px, py: p.py }
+    else if (!(p.py === best.py && p.px === best.px)) continue
+    front.push(p.i)
+  }
+  return front
+}
