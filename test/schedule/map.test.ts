@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import type { Dataflow } from "../../src/hardware/index.ts"
 import { describe, expect, it } from "vitest"
 import { convProblem, gemmProblem, onChipWords, tensorWords } from "../../src/cost/index.ts"
 import { machineOf, prepare, statisticalLayer, workloadFromGemm } from "../../src/machine/index.ts"
@@ -116,6 +117,31 @@ describe("mapLayer", () => {
     expect(tiny.message).toBe(
       "no legal mapping of gemm-4x4x4 under dataflow a,b on systolic-32x32: a: no sampled mapping fits; " +
         "b: no sampled mapping fits",
+    )
+  })
+
+  it("names the fixed factor whose absence lets a mapping fit, at its level and field, or none", () => {
+    const acc = accelerator("systolic-32x32")
+    const ws = dataflow("ws")
+    const layer = gemmLayer({ m: 64, n: 64, k: 64 })
+    const reason = (levels: Dataflow["levels"]) => {
+      const df: Dataflow = { ...ws, name: "pinned", levels }
+      const e = Effect.runSync(Effect.flip(mapLayer(acc, {}, layer, [df], "edp", { ...opts, budget: 20 })))
+      return e.message.replace("no legal mapping of gemm-64x64x64 under dataflow pinned on systolic-32x32: ", "")
+    }
+    const k = "no sampled mapping fits K = 4096 at the rf level of gemm-64x64x64 (64×64×64); one fits without it"
+    expect(reason({ rf: { factors: { K: 4096 } } })).toBe(`pinned at levels.rf.factors.K: ${k}`)
+    // A harmless factor first: the one named is the one that matters, wherever it is.
+    expect(reason({ dram: { factors: { M: 1 } }, rf: { factors: { K: 4096 } } })).toBe(
+      `pinned at levels.rf.factors.K: ${k}`,
+    )
+    expect(reason({ glb: { factors: { N: 4096 } } })).toBe(
+      "pinned at levels.glb.factors.N: no sampled mapping fits N = 4096 at the glb level of gemm-64x64x64 " +
+        "(64×64×64); one fits without it",
+    )
+    // Two factors that each rule every mapping out: dropping one alone never fits.
+    expect(reason({ glb: { factors: { N: 4096 } }, rf: { factors: { K: 4096 } } })).toBe(
+      "pinned: no sampled mapping fits",
     )
   })
 
