@@ -4,6 +4,8 @@ import { pathToFileURL } from "node:url"
 import { decodeValue, FileError, type UserError, projectRoot, resolveConfigFile, runToExit } from "../config/index.ts"
 import { collectProvenance, renderReport, writeReport, writeTables } from "../report/index.ts"
 import { checkCharts, compileCharts } from "./charts.ts"
+import { checkComparisons } from "./compare.ts"
+import { acceleratorFacts, deriveTables } from "./derived.ts"
 import { say } from "./progress.ts"
 import { isScriptExperiment, type ScriptExperiment } from "./script.ts"
 import { defaultShardFile, readShards, type ShardSpec, shardUnits, writeShard } from "./shard.ts"
@@ -92,6 +94,7 @@ export const runExperiment = (spec: ExperimentSpec, options: RunOptions = {}) =>
     // A misspelt chart field or sweep path is found now, not after the training it would have wasted.
     yield* checkCharts(spec)
     const plan = yield* planExperiment(spec)
+    yield* checkComparisons(plan)
     const outDir = options.outDir ?? path.join(projectRoot, "reports")
     const outputs = yield* runUnits(
       plan,
@@ -119,6 +122,7 @@ export const runShard = (
   Effect.gen(function* () {
     yield* checkCharts(spec)
     const plan = yield* planExperiment(spec)
+    yield* checkComparisons(plan)
     const outDir = options.outDir ?? path.join(projectRoot, "reports")
     const units = shardUnits(plan, shard)
     say(
@@ -141,6 +145,7 @@ export const mergeShards = (spec: ExperimentSpec, inputs: ReadonlyArray<string>,
     const startedAtMs = Date.now()
     yield* checkCharts(spec)
     const plan = yield* planExperiment(spec)
+    yield* checkComparisons(plan)
     const outputs = yield* readShards(plan, inputs)
     const outDir = options.outDir ?? path.join(projectRoot, "reports")
     return yield* writeExperimentReport(plan, assembleTables(outputs), { outDir, startedAtMs })
@@ -156,7 +161,8 @@ export const writeExperimentReport = (
     const { spec } = plan
     const { outDir, startedAtMs } = options
     const { training, results, operands, mappings, mapped, summary } = assembled.tables
-    const tables: Record<TableName, ReadonlyArray<Row>> = { training, results, operands, mappings, mapped }
+    const derived = deriveTables(results, { axes: plan.axes.map((a) => a.column), facts: acceleratorFacts(plan) })
+    const tables: Record<TableName, ReadonlyArray<Row>> = { training, results, operands, mappings, mapped, ...derived }
     // Tables first: a chart that fails below must not cost the run's numbers.
     const tableDir = path.join(outDir, spec.name, "tables")
     const written = yield* writeTables(tableDir, { ...tables, summary }, { experiment: spec.name })
@@ -181,7 +187,27 @@ export const writeExperimentReport = (
         },
         sections: [
           { heading: "Training", table: { rows: summary } },
-          ...charts.map(({ chart, vega }) => ({ heading: chart.title, text: chart.text, charts: [{ spec: vega }] })),
+          ...charts.map(({ chart, vega }) => ({
+            heading: chart.title,
+            text: chart.text,
+            // A chart that compares unlike accelerators says how, where the reader looks at it.
+            charts: [
+              { spec: vega, caption: chart.normalized === undefined ? undefined : `Normalized: ${chart.normalized}` },
+            ],
+          })),
+          ...(derived.speedups.length === 0
+            ? []
+            : [
+                {
+                  heading: "Speedup and energy saving against dense",
+                  text:
+                    "Each method against the dense method on the same accelerator and replay (same model, " +
+                    "dataset, timing, masks and sweep point): cycles, time and energy summed over every layer " +
+                    'and pass (pass "all") and per pass. speedup = dense cycles / method cycles; ' +
+                    "energySaving = 1 − method energy / dense energy.",
+                  table: { rows: derived.speedups },
+                },
+              ]),
           {
             heading: "Simulation results",
             text: "One row per (method, layer, pass, accelerator, dataflow) at the last traced step.",

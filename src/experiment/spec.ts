@@ -103,8 +103,21 @@ export type MappingSpec = typeof MappingSpec.Type
 /**
  * The tables a run produces, each a list of tidy rows. `mapped` joins `results` with `mappings` on
  * (method, step, layer, pass, accelerator): each simulated row beside the best mapping found for it.
+ * Three are derived from `results` after the run: `speedups` (each method's whole network and each
+ * pass against the "dense" method on the same accelerator and replay), `energy` (each row's energy
+ * by component: MAC, SRAM, DRAM, leakage, other) and `roofline` (each row's operational intensity
+ * and performance beside its accelerator's ceilings). Their columns are in `tables.ts`.
  */
-export const TableName = Schema.Literal("training", "results", "operands", "mappings", "mapped")
+export const TableName = Schema.Literal(
+  "training",
+  "results",
+  "operands",
+  "mappings",
+  "mapped",
+  "speedups",
+  "energy",
+  "roofline",
+)
 export type TableName = typeof TableName.Type
 
 /**
@@ -114,8 +127,13 @@ export type TableName = typeof TableName.Type
  */
 export const ChartSpec = Schema.Struct({
   title: Schema.String,
-  /** "point" draws a scatter (x and y numbers), e.g. a cycles/energy trade-off. */
-  mark: Schema.Literal("line", "bar", "point"),
+  /**
+   * "point" draws a scatter (x and y numbers), e.g. a cycles/energy trade-off. "rect" a heatmap:
+   * x and y are categories and `color` is the number each cell shows (e.g. density per layer and
+   * tensor). "roofline" draws table roofline's rows at x "macsPerDramByte" and y "gmacPerSecond"
+   * or "macsPerCycle", log-log, under each accelerator's peak and DRAM-bandwidth ceilings.
+   */
+  mark: Schema.Literal("line", "bar", "point", "rect", "roofline"),
   table: TableName,
   /** Keep rows whose fields equal these values. */
   where: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number) })),
@@ -130,6 +148,18 @@ export const ChartSpec = Schema.Struct({
    * rows on top of each other.
    */
   aggregate: Schema.optional(Schema.Literal("sum", "mean", "min", "max", "median", "count")),
+  /** Bars: stack the colour groups (energy by component) instead of placing them side by side. */
+  stack: Schema.optional(Schema.Boolean),
+  /** Bars: a dashed reference line at this y, e.g. 1 under speedups over dense. */
+  baseline: Schema.optional(Schema.Number),
+  /** Points: ring the Pareto front (smaller x and smaller y both better) of each panel and join it. */
+  pareto: Schema.optional(Schema.Boolean),
+  /**
+   * How the chart's numbers are normalized across unlike accelerators, printed under the chart. A
+   * chart drawing raw cycles or energy of accelerators side by side must compare them at equal
+   * datatype, clock and MAC count unless it says this.
+   */
+  normalized: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   xTitle: Schema.optional(Schema.String),
   /** An energy or time unit in parentheses at its end is replaced by the unit drawn. */
   yTitle: Schema.optional(Schema.String),

@@ -77,18 +77,101 @@ const SUMMARY = [
   "weightDensity",
 ] as const
 
+/** The method every other is measured against in the speedups table. */
+export const BASELINE_METHOD = "dense"
+
+/**
+ * What a derived row copies from the results row (or rows) it comes from: the run's columns, those
+ * of them results has (`masks` tells traced masks from uniform ones where results carries it), and
+ * the dataset. The derivations in derived.ts copy exactly these, so the declared columns are the truth.
+ */
+export const DERIVED_RUN_COLUMNS: ReadonlyArray<string> = [
+  ...["experiment", "model", "method", "step", "accelerator", "timing", "replay", "masks"].filter((c) =>
+    (RESULTS as ReadonlyArray<string>).includes(c),
+  ),
+  "dataset",
+]
+
+/** What a per-layer derived row copies besides the run's columns. */
+export const DERIVED_LAYER_COLUMNS = ["layer", "pass", "layerPass", "dataflow"] as const
+
+/** Whole network (pass "all") and each pass of a method against dense on the same accelerator and replay. */
+const SPEEDUPS = [
+  ...DERIVED_RUN_COLUMNS,
+  "pass",
+  "layers",
+  "cycles",
+  "denseCycles",
+  "timeUs",
+  "denseTimeUs",
+  "energyPj",
+  "denseEnergyPj",
+  "speedup",
+  "energySaving",
+]
+
+/** One row per results row and energy component; the components' energyPj sum to the row's. */
+const ENERGY = [...DERIVED_RUN_COLUMNS, ...DERIVED_LAYER_COLUMNS, "component", "energyPj"]
+
+/** A results row's place under its accelerator's roofline: intensity, performance and the ceilings. */
+const ROOFLINE = [
+  ...DERIVED_RUN_COLUMNS,
+  ...DERIVED_LAYER_COLUMNS,
+  "macs",
+  "dramBytes",
+  "cycles",
+  "timeUs",
+  "macsPerDramByte",
+  "macsPerCycle",
+  "gmacPerSecond",
+  "peakMacsPerCycle",
+  "dramBytesPerCycle",
+  "peakGmacPerSecond",
+  "dramGBPerSecond",
+]
+
+/** What a table is, for checking charts on it before any work runs. */
+export interface TableKind {
+  /** Its columns besides `dataset` and the sweep axes'. */
+  readonly columns: ReadonlyArray<string>
+  /** A training run's rows vary along training axes only; a simulation's along every axis. */
+  readonly rows: "training" | "simulation"
+  /** Where its rows' accelerators come from: the spec's simulate entries, its map entries, or none. */
+  readonly accelerators: "simulate" | "map" | null
+  /** Why this spec leaves the table empty, so a chart on it fails before any work; undefined if it does not. */
+  readonly missing?: (spec: ExperimentSpec) => string | undefined
+}
+
+/** Every table a run can produce. */
+export const TABLES: Readonly<Record<TableName | "summary", TableKind>> = {
+  training: { columns: TRAINING, rows: "training", accelerators: null },
+  summary: { columns: SUMMARY, rows: "training", accelerators: null },
+  results: { columns: RESULTS, rows: "simulation", accelerators: "simulate" },
+  operands: { columns: OPERANDS, rows: "training", accelerators: null },
+  mappings: { columns: MAPPINGS, rows: "simulation", accelerators: "map" },
+  mapped: { columns: MAPPED, rows: "simulation", accelerators: "simulate" },
+  speedups: {
+    columns: SPEEDUPS,
+    rows: "simulation",
+    accelerators: "simulate",
+    missing: (spec) =>
+      spec.methods.includes(BASELINE_METHOD)
+        ? undefined
+        : `table speedups measures each method against the ${JSON.stringify(BASELINE_METHOD)} method on the ` +
+          `same accelerator, and methods (${spec.methods.map((m) => JSON.stringify(m)).join(", ")}) has no ` +
+          `${JSON.stringify(BASELINE_METHOD)}: add it to methods`,
+  },
+  energy: { columns: ENERGY, rows: "simulation", accelerators: "simulate" },
+  roofline: { columns: ROOFLINE, rows: "simulation", accelerators: "simulate" },
+}
+
 /**
  * The table columns every run has, whatever its spec. Every table also has `dataset`, and the
  * columns of the sweep axes that vary its rows (`tableColumns`).
  */
-export const BASE_TABLE_COLUMNS: Readonly<Record<TableName | "summary", ReadonlyArray<string>>> = {
-  training: TRAINING,
-  summary: SUMMARY,
-  results: RESULTS,
-  operands: OPERANDS,
-  mappings: MAPPINGS,
-  mapped: MAPPED,
-}
+export const BASE_TABLE_COLUMNS: Readonly<Record<TableName | "summary", ReadonlyArray<string>>> = Object.fromEntries(
+  Object.entries(TABLES).map(([name, t]) => [name, t.columns]),
+) as Record<TableName | "summary", ReadonlyArray<string>>
 
 /**
  * A sweep axis's column: the one it names, else its path after the namespace in camelCase
@@ -109,9 +192,6 @@ interface SweepLike {
   readonly sweep?: ReadonlyArray<{ readonly path: string; readonly column?: string | undefined }> | undefined
 }
 
-/** Tables describing a training run, which vary only along training axes. */
-const TRAINING_TABLES: ReadonlySet<string> = new Set(["training", "operands", "summary"])
-
 /**
  * The columns of each table for a spec: the base columns, `dataset`, and one per sweep axis in
  * the tables whose rows vary along it (training axes everywhere, other axes in the simulated and
@@ -129,7 +209,9 @@ export const tableColumns = (spec: ExperimentSpec): Readonly<Record<string, Read
         ...new Set([
           ...base,
           "dataset",
-          ...axes.filter((a) => a.training || !TRAINING_TABLES.has(table)).map((a) => a.column),
+          ...axes
+            .filter((a) => a.training || TABLES[table as keyof typeof TABLES].rows !== "training")
+            .map((a) => a.column),
         ]),
       ],
     ]),

@@ -436,7 +436,8 @@ export const heatmapChart = (o: HeatmapChartOptions): TopLevelSpec => {
       },
     ],
   }
-  return assemble({ ...o, width: o.width ?? { step: 44 }, height: o.height ?? { step: 24 } }, rows, inner, [q], true)
+  // Panels share x: a cell sits at the same place in every panel, so panels read against one another.
+  return assemble({ ...o, width: o.width ?? { step: 44 }, height: o.height ?? { step: 24 } }, rows, inner, [q], false)
 }
 
 /** The midpoint in the unit drawn: the value field's own, or the rescaled copy's. */

@@ -175,3 +175,112 @@ describe("compiled charts never overdraw or draw nothing", () => {
     )
   })
 })
+
+describe("marks check their own options and needs before any work", () => {
+  const chart = (patch: Record<string, unknown>) =>
+    ({
+      ...base,
+      charts: [{ title: "C", mark: "bar", table: "results", x: "layer", y: "cycles", ...patch }],
+    }) as ExperimentSpec
+
+  it("refuses an option the mark does not take, naming who takes it", () => {
+    expect(failure(chart({ mark: "line", stack: true }))).toContain(
+      'charts[0].stack (chart "C"): stack is for bar charts, and this one is a line',
+    )
+    expect(failure(chart({ mark: "bar", pareto: true }))).toContain("pareto is for point charts")
+    expect(
+      failure(
+        chart({ mark: "roofline", table: "roofline", x: "macsPerDramByte", y: "gmacPerSecond", aggregate: "sum" }),
+      ),
+    ).toContain("charts[0].aggregate")
+  })
+
+  it("a rect needs a colour, a roofline its own table and axes", () => {
+    expect(failure(chart({ mark: "rect", y: "pass" }))).toContain("charts[0].color")
+    expect(failure(chart({ mark: "roofline", x: "macs", y: "cycles" }))).toContain("charts[0].table")
+    expect(failure(chart({ mark: "roofline", table: "roofline", x: "macs", y: "cycles" }))).toContain(
+      'charts[0].x (chart "C"): a roofline\'s x is "macsPerDramByte"',
+    )
+    expect(failure(chart({ mark: "roofline", table: "roofline", x: "macsPerDramByte", y: "cycles" }))).toContain(
+      'a roofline\'s y is one of "gmacPerSecond", "macsPerCycle"',
+    )
+    const ok = chart({ mark: "roofline", table: "roofline", x: "macsPerDramByte", y: "macsPerCycle", color: "pass" })
+    expect(Effect.runSync(Effect.either(checkCharts(ok)))._tag).toBe("Right")
+  })
+
+  it("a chart on speedups needs the dense method, and says so before any work", () => {
+    const speedups = { title: "S", mark: "bar", table: "speedups", x: "method", y: "speedup", baseline: 1 }
+    const without = { ...base, methods: ["nm:2:4", "rigl:0.9"], charts: [speedups] } as ExperimentSpec
+    const message = failure(without)
+    expect(message).toContain('charts[0].table (chart "S")')
+    expect(message).toContain('methods ("nm:2:4", "rigl:0.9") has no "dense"')
+    const withDense = { ...without, methods: ["dense", "nm:2:4"] } as ExperimentSpec
+    expect(Effect.runSync(Effect.either(checkCharts(withDense)))._tag).toBe("Right")
+  })
+
+  it("declares the derived tables' columns", () => {
+    expect(BASE_TABLE_COLUMNS.speedups).toEqual(
+      expect.arrayContaining(["pass", "speedup", "energySaving", "denseCycles"]),
+    )
+    expect(BASE_TABLE_COLUMNS.energy).toEqual(expect.arrayContaining(["component", "energyPj", "layer", "masks"]))
+    expect(BASE_TABLE_COLUMNS.roofline).toEqual(
+      expect.arrayContaining(["macsPerDramByte", "gmacPerSecond", "peakGmacPerSecond", "dramGBPerSecond"]),
+    )
+    const swept: ExperimentSpec = {
+      ...base,
+      sweep: [{ path: "accelerator.clockGhz", values: [0.2, 1], column: "clock" }],
+    }
+    for (const t of ["speedups", "energy", "roofline"]) expect(tableColumns(swept)[t]).toContain("clock")
+  })
+})
+
+describe("compiled new marks", () => {
+  const rows = ["fc1", "fc2"].flatMap((layer, i) =>
+    ["forward", "backward-data"].map((pass, j) => ({
+      layer,
+      pass,
+      accelerator: "a",
+      method: "dense",
+      density: 0.1 * (i + 1) + 0.01 * j,
+      cycles: 100 * (i + 1) + j,
+      energyPj: 1e6 * (2 - i) + j,
+      macsPerDramByte: 4 * (i + 1),
+      gmacPerSecond: 20 * (i + 1),
+      peakGmacPerSecond: 204.8,
+      dramGBPerSecond: 25.6,
+    })),
+  )
+  const compiled = (c: Record<string, unknown>) =>
+    compileChart("exp", { title: "T", table: "results", ...c } as ChartSpec, 3, rows)
+
+  it("a rect with several rows per cell needs an aggregate; its colour must be a number", () => {
+    const crowded = compiled({ mark: "rect", x: "layer", y: "method", color: "density" })
+    expect(Either.isLeft(crowded) && crowded.left.message).toContain('2 rows would draw one cell at layer "fc1"')
+    expect(Either.isRight(compiled({ mark: "rect", x: "layer", y: "pass", color: "density" }))).toBe(true)
+    expect(
+      Either.isRight(compiled({ mark: "rect", x: "layer", y: "method", color: "density", aggregate: "mean" })),
+    ).toBe(true)
+    const text = compiled({ mark: "rect", x: "layer", y: "pass", color: "method" })
+    expect(Either.isLeft(text) && text.left.message).toContain('charts[3].color (chart "T"): "method" is not numeric')
+  })
+
+  it("a roofline draws its table's ceilings; a Pareto scatter marks its front", () => {
+    const roof = compiled({
+      mark: "roofline",
+      table: "roofline",
+      x: "macsPerDramByte",
+      y: "gmacPerSecond",
+      color: "pass",
+    })
+    if (Either.isLeft(roof)) throw roof.left
+    const roofs = (roof.right as { data: { values: Array<Record<string, unknown>> } }).data.values.filter(
+      (r) => r.roof === "a",
+    )
+    expect(roofs.map((r) => r.gmacPerSecond)).toContain(204.8)
+    expect(roofs.map((r) => r.macsPerDramByte)).toContain(204.8 / 25.6)
+    const pareto = compiled({ mark: "point", x: "cycles", y: "energyPj", pareto: true })
+    if (Either.isLeft(pareto)) throw pareto.left
+    const values = (pareto.right as { data: { values: Array<Record<string, unknown>> } }).data.values
+    expect(values.filter((r) => r.pareto === true).map((r) => r.cycles)).toEqual([100, 200])
+  })
+})

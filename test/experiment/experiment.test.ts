@@ -28,12 +28,18 @@ const spec = defineExperiment({
     traceEverySteps: 40,
   },
   simulate: [
-    { accelerator: "systolic-32x32", dataflows: ["os", "ws"], timing: "default" },
+    { accelerator: "systolic-32x32-fp16", dataflows: ["os", "ws"], timing: "default" },
     { accelerator: "sat-like-2x4" },
-    { accelerator: "systolic-32x32", mapping: "mapper" },
+    { accelerator: "systolic-32x32-fp16", mapping: "mapper" },
   ],
   map: [
-    { accelerator: "systolic-32x32", objective: "edp", budget: 400, dataflows: ["weight-stationary", "free"], seed: 3 },
+    {
+      accelerator: "systolic-32x32-fp16",
+      objective: "edp",
+      budget: 400,
+      dataflows: ["weight-stationary", "free"],
+      seed: 3,
+    },
   ],
   charts: [
     { title: "Test accuracy", mark: "line", table: "training", x: "epoch", y: "testAccuracy", color: "method" },
@@ -42,7 +48,7 @@ const spec = defineExperiment({
       mark: "bar",
       table: "results",
       // Not `dataflow`: the mapper's replay may be weight-stationary too, and would overdraw (refused).
-      where: { replay: "weight-stationary", accelerator: "systolic-32x32" },
+      where: { replay: "weight-stationary", accelerator: "systolic-32x32-fp16" },
       x: "layer",
       y: "cycles",
       color: "method",
@@ -50,6 +56,7 @@ const spec = defineExperiment({
     },
     // x "operand" (layer and tensor), not "layer": three operands per layer would overdraw (refused).
     { title: "Density", mark: "bar", table: "operands", x: "operand", y: "density", color: "method", column: "pass" },
+    // Like with like: systolic-32x32-fp16 is the SAT-like array's dense twin (fp16, 0.2 GHz, 1024 MACs).
     {
       title: "Energy per step",
       mark: "bar",
@@ -60,6 +67,49 @@ const spec = defineExperiment({
       color: "method",
       aggregate: "sum",
     },
+    {
+      title: "Speedup over dense",
+      mark: "bar",
+      table: "speedups",
+      where: { replay: "weight-stationary" },
+      x: "pass",
+      y: "speedup",
+      color: "accelerator",
+      baseline: 1,
+    },
+    {
+      title: "Energy by component",
+      mark: "bar",
+      table: "energy",
+      where: { replay: "weight-stationary" },
+      x: "accelerator",
+      y: "energyPj",
+      color: "component",
+      column: "method",
+      aggregate: "sum",
+      stack: true,
+    },
+    {
+      title: "Roofline",
+      mark: "roofline",
+      table: "roofline",
+      where: { replay: "weight-stationary" },
+      x: "macsPerDramByte",
+      y: "gmacPerSecond",
+      color: "pass",
+      column: "accelerator",
+    },
+    {
+      title: "Operand density",
+      mark: "rect",
+      table: "operands",
+      where: { pass: "forward" },
+      x: "layer",
+      y: "role",
+      color: "density",
+      column: "method",
+    },
+    { title: "Mappings", mark: "point", table: "mappings", x: "cycles", y: "energyPj", color: "pass", pareto: true },
   ],
 })
 
@@ -117,7 +167,7 @@ describe("an experiment end to end", () => {
       expect(records.length).toBeGreaterThan(0)
     }
     // A dense array issues every MAC; the 2:4 masks halve the effectual ones in the weight passes.
-    const fwd = (method: string, accelerator: string = "systolic-32x32") =>
+    const fwd = (method: string, accelerator: string = "systolic-32x32-fp16") =>
       rows.find(
         (r) =>
           r.method === method &&
@@ -125,7 +175,7 @@ describe("an experiment end to end", () => {
           r.pass === "forward" &&
           r.accelerator === accelerator &&
           r.mapping === "canonical" &&
-          (accelerator !== "systolic-32x32" || r.dataflow === "weight-stationary"),
+          (accelerator !== "systolic-32x32-fp16" || r.dataflow === "weight-stationary"),
       )!
     expect(fwd("nm:2:4").macs).toBe(fwd("dense").macs)
     expect(fwd("nm:2:4").cycles).toBe(fwd("dense").cycles)
@@ -160,16 +210,16 @@ describe("an experiment end to end", () => {
     expect(new Set(mappings.map(key))).toEqual(new Set(results.map(key)))
     expect(mappings).toHaveLength(new Set(results.map(key)).size)
     for (const r of mappings) {
-      expect(r.accelerator).toBe("systolic-32x32")
+      expect(r.accelerator).toBe("systolic-32x32-fp16")
       expect(["weight-stationary", "free"]).toContain(r.dataflow)
       expect(Number(r.dramWords)).toBeGreaterThanOrEqual(Number(r.lowerBoundDramWords))
     }
     // Only the systolic array was mapped: the join keeps its rows (every replay of them) and no SAT-like row.
-    const systolic = results.filter((r) => r.accelerator === "systolic-32x32")
+    const systolic = results.filter((r) => r.accelerator === "systolic-32x32-fp16")
     expect(mapped).toHaveLength(systolic.length)
     for (const j of mapped) {
       const m = mappings.find((r) => key(r) === key(j))!
-      expect(j.accelerator).toBe("systolic-32x32")
+      expect(j.accelerator).toBe("systolic-32x32-fp16")
       expect(j.mappedCycles).toBe(m.cycles)
       expect(j.mappedEnergyPj).toBe(m.energyPj)
       expect(j.mappedDataflow).toBe(m.dataflow)
@@ -179,7 +229,7 @@ describe("an experiment end to end", () => {
   it("a mapping: \"mapper\" entry replays the mapper's mappings on the real masks, with the mapper's numbers on a dense array", () => {
     const { results, mappings } = first.tables
     const key = (r: Record<string, unknown>) => `${r.method} ${r.step} ${r.layer} ${r.pass}`
-    const replays = results.filter((r) => r.accelerator === "systolic-32x32" && r.mapping !== "canonical")
+    const replays = results.filter((r) => r.accelerator === "systolic-32x32-fp16" && r.mapping !== "canonical")
     expect(replays).toHaveLength(mappings.length)
     // Charts tell the replays apart by `replay`: the canonical mapping's dataflow, or "mapper".
     for (const r of results) expect(r.replay).toBe(replays.includes(r) ? "mapper" : r.dataflow)
@@ -194,6 +244,39 @@ describe("an experiment end to end", () => {
         m.energyPj,
         m.dramWords,
       ])
+    }
+  })
+
+  it("derives speedups against dense on the same array, energy by component and the roofline from the results", () => {
+    const { results, speedups, energy, roofline } = first.tables
+    const ws = (r: Record<string, unknown>) => r.replay === "weight-stationary"
+    const all = (accelerator: string) =>
+      speedups.find((r) => ws(r) && r.accelerator === accelerator && r.pass === "all" && r.method === "nm:2:4")!
+    const sum = (method: string, accelerator: string, field: string) =>
+      results
+        .filter((r) => ws(r) && r.method === method && r.accelerator === accelerator)
+        .reduce((a, r) => a + Number(r[field]), 0)
+    for (const acc of ["systolic-32x32-fp16", "sat-like-2x4"]) {
+      expect(all(acc).cycles).toBe(sum("nm:2:4", acc, "cycles"))
+      expect(all(acc).denseCycles).toBe(sum("dense", acc, "cycles"))
+      expect(all(acc).energySaving).toBeCloseTo(1 - sum("nm:2:4", acc, "energyPj") / sum("dense", acc, "energyPj"))
+    }
+    // A dense array issues every MAC whatever the masks; the SAT-like array skips the 2:4 zeros.
+    expect(all("systolic-32x32-fp16").speedup).toBe(1)
+    expect(Number(all("sat-like-2x4").speedup)).toBeGreaterThan(1)
+    expect(new Set(speedups.map((r) => r.pass))).toEqual(
+      new Set(["all", "forward", "backward-data", "backward-weight"]),
+    )
+    expect(energy).toHaveLength(results.length * 5)
+    const total = energy.reduce((a, r) => a + Number(r.energyPj), 0)
+    expect(total).toBeCloseTo(
+      results.reduce((a, r) => a + Number(r.energyPj), 0),
+      -2,
+    )
+    expect(roofline.length).toBeGreaterThan(0)
+    for (const r of roofline) {
+      expect(Number(r.gmacPerSecond)).toBeLessThanOrEqual(Number(r.peakGmacPerSecond) * (1 + 1e-9))
+      expect(r.peakGmacPerSecond).toBeCloseTo(1024 * 0.2)
     }
   })
 
@@ -270,7 +353,12 @@ describe("an experiment end to end", () => {
       expect(errors).toEqual([])
       // Every declared chart is drawn with marks.
       const marks = await page.$$eval("figure.chart > svg", (els) =>
-        els.map((el) => el.querySelectorAll('[aria-roledescription="bar"], [aria-roledescription="point"]').length),
+        els.map(
+          (el) =>
+            el.querySelectorAll(
+              '[aria-roledescription="bar"], [aria-roledescription="point"], [aria-roledescription="rect mark"]',
+            ).length,
+        ),
       )
       expect(marks).toHaveLength(spec.charts.length)
       for (const m of marks) expect(m).toBeGreaterThan(0)
@@ -299,6 +387,11 @@ describe("an experiment end to end", () => {
         )
       expect(charts).toBeGreaterThanOrEqual(3)
       expect(await page.locator("table tbody tr").count()).toBeGreaterThanOrEqual(first.tables.results.length)
+      const speedupRows = await page.$$eval(
+        'section:has(h2:text-is("Speedup and energy saving against dense")) tbody tr',
+        (trs) => trs.length,
+      )
+      expect(speedupRows).toBe(first.tables.speedups.length)
     } finally {
       await browser.close()
     }

@@ -5,7 +5,17 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { chromium } from "playwright-core"
 import { afterAll, describe, expect, it } from "vitest"
-import { barChart, lineChart, readReportData, renderReport, scatterChart, writeReport } from "../../src/report/index.ts"
+import {
+  barChart,
+  heatmapChart,
+  lineChart,
+  paretoFront,
+  readReportData,
+  renderReport,
+  rooflineChart,
+  scatterChart,
+  writeReport,
+} from "../../src/report/index.ts"
 import { LAYERS, METHODS, resultRows } from "./fixtures.ts"
 
 // The test command installs Debian's chromium; a machine without it fails here rather than skip.
@@ -17,6 +27,20 @@ describe("report in a real browser", () => {
   it("opens offline: no requests but the file, every chart drawn, table complete, no errors", async () => {
     const rows = resultRows()
     const forward = rows.filter((r) => r.pass === "forward")
+    // Cycles against energy: each layer's dense row is on the front, the others above it.
+    const tradeOff = LAYERS.flatMap((layer, i) =>
+      METHODS.map((method, j) => ({ layer, method, cycles: 1000 * (i + 1), energyPj: 4e6 / (i + 1) + j * 1e5 })),
+    )
+    const roofRows = ["a", "b"].flatMap((accelerator, a) =>
+      LAYERS.map((layer, i) => ({
+        accelerator,
+        layer,
+        intensity: 2 ** (i * 2),
+        perf: Math.min(a === 0 ? 1000 : 200, 50 * 2 ** (i * 2)) / 2,
+        peak: a === 0 ? 1000 : 200,
+        bandwidth: 50,
+      })),
+    )
     const report = {
       title: "Browser check <script>alert(1)</script>",
       meta: { seed: 7 },
@@ -54,6 +78,55 @@ describe("report in a real browser", () => {
                 color: "method",
                 aggregate: "sum",
                 title: "Energy per layer, both passes",
+              }),
+            },
+          ],
+        },
+        {
+          heading: "New marks",
+          charts: [
+            {
+              spec: heatmapChart({
+                rows,
+                x: "layer",
+                y: "method",
+                value: "utilization",
+                aggregate: "mean",
+                title: "Heat",
+              }),
+            },
+            {
+              spec: rooflineChart({
+                rows: roofRows,
+                x: "intensity",
+                y: "perf",
+                peak: "peak",
+                bandwidth: "bandwidth",
+                roofBy: "accelerator",
+                color: "layer",
+                title: "Roofline",
+              }),
+            },
+            {
+              spec: scatterChart({
+                rows: tradeOff,
+                x: "cycles",
+                y: "energyPj",
+                color: "method",
+                title: "Front",
+                pareto: true,
+              }),
+              caption: "Normalized: per MAC",
+            },
+            {
+              spec: barChart({
+                rows,
+                x: "method",
+                y: "energyPj",
+                color: "pass",
+                aggregate: "sum",
+                stack: true,
+                title: "Stacked",
               }),
             },
           ],
@@ -107,7 +180,7 @@ describe("report in a real browser", () => {
           return { w: r.width, h: r.height, bars: widths.length, narrowest: Math.min(...widths) }
         }),
       )
-      expect(svgs).toHaveLength(4)
+      expect(svgs).toHaveLength(8)
       for (const s of svgs) {
         expect(s.w).toBeGreaterThan(100)
         expect(s.h).toBeGreaterThan(100)
@@ -125,6 +198,29 @@ describe("report in a real browser", () => {
         ),
       )
       for (const m of marks) expect(m).toBeGreaterThan(0)
+
+      // The new marks are drawn: a cell per (layer, method), each roof and point, the front ringed.
+      const drawn = async (title: string, selector: string) =>
+        page
+          .$$eval(`figure.chart[aria-label="${title}"] ${selector}`, (els) =>
+            els.filter((el) => {
+              const r = el.getBoundingClientRect()
+              return r.width > 0 || r.height > 0
+            }),
+          )
+          .then((els) => els.length)
+      expect(await drawn("Heat", '[aria-roledescription="rect mark"]')).toBe(LAYERS.length * METHODS.length)
+      expect(await drawn("Heat", '[aria-roledescription="text mark"]')).toBe(LAYERS.length * METHODS.length)
+      expect(await drawn("Roofline", '[aria-roledescription="line mark"]')).toBe(2)
+      expect(await drawn("Roofline", '[aria-roledescription="point"]')).toBe(roofRows.length)
+      const front = paretoFront(tradeOff, "cycles", "energyPj").length
+      expect(front).toBe(LAYERS.length)
+      expect(await drawn("Front", '[aria-roledescription="point"]')).toBe(tradeOff.length + front)
+      expect(await drawn("Front", '[aria-roledescription="line mark"]')).toBe(1)
+      expect(await drawn("Stacked", '[aria-roledescription="bar"]')).toBe(METHODS.length * 2)
+      expect(await page.$eval('figure.chart[aria-label="Front"] figcaption', (el) => el.textContent)).toBe(
+        "Normalized: per MAC",
+      )
 
       // The aggregated bars are the sums of their rows, read back from what the browser drew.
       const summed = await page.$$eval(
