@@ -14,6 +14,15 @@ export const DatasetSpec = Schema.Struct({
   /** Fraction of the samples held out for testing (mnist-digits, which has no fixed split), split by `seed`. */
   testFraction: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)),
   seed: NonNegativeInt,
+  /**
+   * Train on this many samples: a seeded subset of the training split (still images), or the number
+   * of training sequences generated (moving-digits, default 6,000). All when left out.
+   */
+  trainSamples: Schema.optional(PositiveInt),
+  /** The same for the test split (moving-digits default 1,000). */
+  testSamples: Schema.optional(PositiveInt),
+  /** moving-digits only: frames per sequence (default 20). */
+  frames: Schema.optional(PositiveInt),
 })
 export type DatasetSpec = typeof DatasetSpec.Type
 
@@ -26,6 +35,20 @@ export const TrainingSpec = Schema.Struct({
   seed: NonNegativeInt,
   /** Trace every k-th step (k ≥ 1). */
   traceEverySteps: PositiveInt,
+  /** "sgd" (the default, with `momentum`) or "adam" (which ignores `momentum`). */
+  optimizer: Schema.optional(Schema.Literal("sgd", "adam")),
+  /** The learning rate over the run: constant (the default), a half cosine to 0, or steps. */
+  lrSchedule: Schema.optional(
+    Schema.Union(
+      Schema.Struct({ kind: Schema.Literal("constant") }),
+      Schema.Struct({ kind: Schema.Literal("cosine") }),
+      Schema.Struct({
+        kind: Schema.Literal("step"),
+        everyEpochs: PositiveInt,
+        gamma: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)),
+      }),
+    ),
+  ),
 })
 export type TrainingSpec = typeof TrainingSpec.Type
 

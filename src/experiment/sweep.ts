@@ -231,6 +231,15 @@ export const statisticalMethod = (sparsity: SparsitySpec, o: OperandsSpec): Trai
   }
 }
 
+/** What `loadDataset` takes of a spec's dataset: its split, seed and any subset or sequence length. */
+export const datasetOptions = (d: DatasetSpec) => ({
+  seed: d.seed,
+  testFraction: d.testFraction,
+  trainSamples: d.trainSamples,
+  testSamples: d.testSamples,
+  frames: d.frames,
+})
+
 /** Balanced contiguous slice of `total` units for shard `index` of `count`: sizes differ by at most one. */
 export const shardRange = (total: number, index: number, count: number): readonly [number, number] => [
   Math.floor((index * total) / count),
@@ -257,7 +266,7 @@ export const planExperiment = (spec: ExperimentSpec) =>
     const shapes: Array<{ readonly name: string; readonly features: number; readonly classes: number }> = []
     for (const [i, d] of datasets.entries()) {
       // Checked by loading: a missing Fashion-MNIST or a bad IDX path fails now, not after hours of work.
-      const loaded = loadDataset(d.name, { seed: d.seed, testFraction: d.testFraction })
+      const loaded = loadDataset(d.name, datasetOptions(d))
       if (Either.isLeft(loaded)) return yield* fail(`dataset${manyDatasets ? `.${i}` : ""}.name`, loaded.left.message)
       shapes.push({ name: d.name, features: loaded.right.train.features, classes: loaded.right.train.classes })
     }

@@ -34,6 +34,7 @@ import { progress, say } from "./progress.ts"
 import {
   axisColumns,
   cell,
+  datasetOptions,
   operandsOf,
   type Plan,
   type PlannedMapping,
@@ -144,7 +145,7 @@ const trainUnit = (plan: Plan, unit: WorkUnit, ctx: UnitContext) =>
     if (entry.has("result.json") && entry.has("trace.arrow")) {
       say(`${label}: reusing the finished run in ${path.relative(process.cwd(), entry.dir)}`)
     } else {
-      const loaded = loadDataset(dataset.name, { testFraction: dataset.testFraction, seed: dataset.seed })
+      const loaded = loadDataset(dataset.name, datasetOptions(dataset))
       if (Either.isLeft(loaded)) return yield* Effect.fail(loaded.left)
       const records: TraceRecord[] = []
       const bar = progress(`train ${label.padEnd(8)}`, training.epochs)
