@@ -449,8 +449,11 @@ const rescaledMid = (rows: Rows, field: string, drawn: string, mid: number): num
 
 const fieldUnitSize = (field: string): number => fieldUnit(field)?.size ?? 1
 
-export interface RooflineChartOptions {
-  readonly rows: Rows
+export interface RooflineChartOptions
+  extends Pick<
+    CommonOptions,
+    "rows" | "color" | "column" | "title" | "subtitle" | "xTitle" | "yTitle" | "colorTitle" | "width" | "height"
+  > {
   /** Operational intensity, e.g. MACs per DRAM byte. */
   readonly x: string
   /** Performance, e.g. GMAC/s or MACs per cycle. */
@@ -460,15 +463,6 @@ export interface RooflineChartOptions {
   readonly bandwidth: string
   /** The field naming whose ceilings a row has (e.g. accelerator): one roof per value. */
   readonly roofBy: string
-  readonly color?: string | undefined
-  readonly column?: string | undefined
-  readonly title: string
-  readonly subtitle?: string | undefined
-  readonly xTitle?: string | undefined
-  readonly yTitle?: string | undefined
-  readonly colorTitle?: string | undefined
-  readonly width?: number | undefined
-  readonly height?: number | undefined
 }
 
 /** The field a roofline adds to its ceiling rows: the roof they draw. */
