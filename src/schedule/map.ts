@@ -109,8 +109,8 @@ const noMappingReason = (space: Space): string => {
   const where = dataflowFile(df) ?? df.name
   if (probeFits(space)) return `${where}: search found none`
   const conv = compile(space).problemDef.kind === "conv"
-  // Fixed factors apply only in the section the problem reads (see resolveConstraints).
-  if (conv && df.conv === undefined) return `${where}: no sampled mapping fits`
+  // Fixed factors apply only in the section the problem reads (see resolveConstraints): a conv nest
+  // under a dataflow with no conv section has none to blame.
   const section = conv ? df.conv : df
   for (const level of ["dram", "glb", "rf"] as const) {
     const factors: Readonly<Record<string, number | undefined>> = section?.levels?.[level]?.factors ?? {}

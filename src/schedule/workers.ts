@@ -21,6 +21,9 @@ loader.then(async (api) => {
 /** The build's name for this stage's compiled worker module (bin/build.js emits it beside its chunks). */
 export const COMPILED_WORKER_ENTRY = "schedule-worker.js"
 
+/** One worker per unit of concurrency, at most one per chunk, and at least one. */
+export const workerCount = (concurrency: number, chunks: number): number => Math.max(1, Math.min(concurrency, chunks))
+
 /**
  * Runs chunks on worker threads (one per unit of concurrency, at most one per chunk). Each worker
  * costs a few hundred milliseconds to start, so this pays only for budgets of tens of thousands of
@@ -38,7 +41,7 @@ export const workerRunner = (
         : null
       const module = new URL(fromSource ? "./search.ts" : `./${COMPILED_WORKER_ENTRY}`, import.meta.url).href
       return Array.from(
-        { length: Math.max(1, Math.min(concurrency, jobs.length)) },
+        { length: workerCount(concurrency, jobs.length) },
         () => new Worker(bootstrap, { eval: true, workerData: { tsxApi, module } }),
       )
     }),

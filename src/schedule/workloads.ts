@@ -22,7 +22,7 @@ export type MapTarget = Layer
  * backward-data, where an N:M array cannot use it).
  */
 export const targetsFromTrace = (records: ReadonlyArray<TraceRecord>, seed: number): MapTarget[] => {
-  if (records.length === 0) return []
+  // No records: the last step is -Infinity and nothing is kept.
   const last = Math.max(...records.map((r) => r.step))
   return records
     .filter((r) => r.step === last)

@@ -65,6 +65,9 @@ describe("tile sizes", () => {
     expect(performance.now() - t0).toBeLessThan(2000)
     expect(gemmTwoLevelDramOptimum({ m: 5000, n: 5000, k: 8 }, 4096, 100)).toBeNull()
     expect(gemmTwoLevelDramOptimum({ m: 5000, n: 5000, k: 8 }, 4096)).not.toBeNull()
+    // The cap counts tilings: a 1×1×9 GEMM has exactly one (one tile of M and of N), allowed at a cap of 1.
+    expect(gemmTwoLevelDramOptimum({ m: 1, n: 1, k: 9 }, 12, 1)).not.toBeNull()
+    expect(gemmTwoLevelDramOptimum({ m: 1, n: 1, k: 9 }, 12, 0)).toBeNull()
   })
 })
 

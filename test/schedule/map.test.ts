@@ -145,6 +145,45 @@ describe("mapLayer", () => {
     )
   })
 
+  it("on a conv nest, names a fixed factor in the dataflow's conv section, which alone applies to it", () => {
+    const acc = accelerator("eyeriss-v1-like")
+    const rs = dataflow("row-stationary")
+    const layer = convLayer({
+      batch: 1,
+      ifmapHeight: 8,
+      ifmapWidth: 8,
+      filterHeight: 3,
+      filterWidth: 3,
+      channels: 4,
+      numFilters: 4,
+      stride: 1,
+      padding: 0,
+    })
+    const reason = (df: Dataflow, options = {}) => {
+      const e = Effect.runSync(Effect.flip(mapLayer(acc, options, layer, [df], "edp", { ...opts, budget: 20 })))
+      return e.message.replace(`no legal mapping of conv under dataflow ${df.name} on eyeriss-v1-like: `, "")
+    }
+    const conv = (factors: Record<string, number>): Dataflow => ({
+      ...rs,
+      name: "pinned",
+      levels: { rf: { factors: { K: 4096 } } },
+      conv: { ...rs.conv!, levels: { ...rs.conv!.levels, rf: { ...rs.conv!.levels?.rf, factors } } },
+    })
+    // The top-level K (a GEMM's) does not apply to a conv nest; the conv section's S is named.
+    expect(reason(conv({ S: 4096 }))).toBe(
+      "pinned at conv.levels.rf.factors.S: no sampled mapping fits S = 4096 at the rf level of conv (36×4×36); " +
+        "one fits without it",
+    )
+    expect(reason(conv({ Q: 1, S: 4096 }))).toMatch(/^pinned at conv\.levels\.rf\.factors\.S: /)
+    // A dataflow with no conv section has no factor to blame for a conv nest.
+    const keepAll: Dataflow = {
+      ...dataflow("free"),
+      name: "keep-all",
+      levels: { glb: { keep: ["ifmap", "filter", "ofmap"] }, rf: { factors: { K: 4096 } } },
+    }
+    expect(reason(keepAll, { glbWords: 2 })).toBe("keep-all: no sampled mapping fits")
+  })
+
   it("a layer of g groups is bounded by g times one group's traffic, every bound; one group by its own", () => {
     const acc = accelerator("systolic-32x32")
     const g = { m: 24, n: 16, k: 40 }
@@ -177,7 +216,11 @@ describe("mapLayer", () => {
       stride: 1,
       padding: 0,
     })
+    const startedMs = Date.now()
     const r = Effect.runSync(mapLayer(acc, options, layer, [dataflow("row-stationary")], "edp", opts))
+    const wallSeconds = (Date.now() - startedMs) / 1000
+    expect(r.seconds).toBeGreaterThanOrEqual(0)
+    expect(r.seconds).toBeLessThanOrEqual(wallSeconds)
     expect(r.problem.kind).toBe("conv")
     expect(r.lowerBound.kind).toBe("compulsory")
     expect(r.evaluation.dramWords).toBeGreaterThanOrEqual(r.lowerBound.dramWords)
