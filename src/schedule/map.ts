@@ -1,5 +1,5 @@
 import { Effect, Either } from "effect"
-import { onChipWords, tensorWords, type CostArch, type Mapping, type Problem } from "../cost/index.ts"
+import { onChipWords, tensorWords, type CostArch, type Lowering, type Mapping, type Problem } from "../cost/index.ts"
 import type { Accelerator, Dataflow } from "../hardware/index.ts"
 import {
   dataflowFile,
@@ -14,12 +14,16 @@ import { NoMappingError } from "./errors.ts"
 import { better, compile, type Evaluation, type Objective, type Space } from "./mapspace.ts"
 import { fnvDeriveSeed, mulberry32 } from "../tensor/index.ts"
 import { ParetoFront, search, type SearchOptions, type Strategy } from "./search.ts"
+import type { ConvDims } from "../trace/index.ts"
 import type { MapTarget } from "./workloads.ts"
 
 export interface LowerBound {
   readonly dramWords: number
   readonly onChipWords: number
-  /** "smith" for a GEMM (Smith et al., zero-initialized outputs); "compulsory" (every word moved once) for a convolution. */
+  /**
+   * "smith" for a GEMM (Smith et al., zero-initialized outputs); "compulsory" (every word moved once) for
+   * a convolution, as a conv nest or as a GEMM whose buffers lower it on chip.
+   */
   readonly kind: "smith" | "compulsory"
   /**
    * GEMM only: issue 5's formula max(MK+KN+2MN, 2MNK/√S − 2S + MN), which bounds C := AB + C (outputs
@@ -34,8 +38,48 @@ export interface LowerBound {
   readonly twoLevelOptimumDramWords: number | null
 }
 
-export const lowerBoundOf = (p: Problem, a: CostArch): LowerBound => {
+/**
+ * Input positions along one axis that some output reads: the union of the windows [o·stride − padding,
+ * o·stride − padding + filter) of the `outputs` outputs, within [0, size).
+ */
+const touchedInputs = (size: number, filter: number, stride: number, padding: number, outputs: number): number => {
+  let touched = 0
+  let coveredTo = 0
+  for (let o = 0; o < outputs; o++) {
+    const from = Math.max(coveredTo, o * stride - padding)
+    const to = Math.min(size, o * stride - padding + filter)
+    if (to > from) touched += to - from
+    coveredTo = Math.max(coveredTo, to)
+  }
+  return touched
+}
+
+/**
+ * A lowered GEMM's compulsory ifmap words: buffers that lower on chip read the raw input (each input
+ * word some window reads, once), not the im2col matrix Smith et al.'s bound counts, which holds every
+ * input word up to R·S times.
+ */
+const loweredIfmapWords = (conv: ConvDims, l: Lowering): number => {
+  const outputRows = l.positionsPerImage / l.outputWidth
+  const rows = touchedInputs(conv.ifmapHeight, conv.filterHeight, conv.stride, conv.padding, outputRows)
+  const cols = touchedInputs(conv.ifmapWidth, conv.filterWidth, conv.stride, conv.padding, l.outputWidth)
+  return l.images * rows * cols * (l.reduction / (conv.filterHeight * conv.filterWidth))
+}
+
+/**
+ * The fewest DRAM words any schedule of problem `p` on `a` can move: Smith et al.'s for a GEMM, every
+ * word once for a conv nest and for a GEMM lowered on chip from `conv` (its raw input read once).
+ */
+export const lowerBoundOf = (p: Problem, a: CostArch, conv?: ConvDims | null): LowerBound => {
   const s = onChipWords(a)
+  if (p.kind === "gemm" && p.lowering !== undefined && conv !== undefined && conv !== null)
+    return {
+      dramWords: loweredIfmapWords(conv, p.lowering) + tensorWords(p, 1) + tensorWords(p, 2),
+      onChipWords: s,
+      kind: "compulsory",
+      accumulateDramWords: null,
+      twoLevelOptimumDramWords: null,
+    }
   if (p.kind === "gemm") {
     const g = { m: p.sizes[0]!, n: p.sizes[1]!, k: p.sizes[2]! }
     return {
@@ -196,7 +240,7 @@ export const mapLayer = (
       dataflow: best.dataflow,
       mapping: best.mapping,
       evaluation: best.evaluation,
-      lowerBound: timesBound(lowerBoundOf(problem, machine.arch), groups),
+      lowerBound: timesBound(lowerBoundOf(problem, machine.arch, target.conv), groups),
       evaluated,
       seconds: (Date.now() - started) / 1000,
       strategy,

@@ -1,9 +1,13 @@
 import { Effect } from "effect"
+import * as fc from "fast-check"
 import type { Dataflow } from "../../src/hardware/index.ts"
 import { describe, expect, it } from "vitest"
 import { convProblem, gemmProblem, onChipWords, tensorWords } from "../../src/cost/index.ts"
 import { machineOf, prepare, statisticalLayer, workloadFromGemm } from "../../src/machine/index.ts"
+import { mulberry32 } from "../../src/tensor/index.ts"
+import type { ConvDims } from "../../src/trace/index.ts"
 import {
+  compile,
   gemmDramLowerBoundWords,
   gemmTwoLevelDramOptimum,
   lowerBoundOf,
@@ -11,7 +15,7 @@ import {
   NoMappingError,
   smithAccumulateLowerBoundWords,
 } from "../../src/schedule/index.ts"
-import { accelerator, convLayer, dataflow, gemmLayer, smallMachine } from "./helpers.ts"
+import { accelerator, convLayer, dataflow, gemmLayer, smallMachine, spaceOf } from "./helpers.ts"
 
 describe("lowerBoundOf", () => {
   it("a GEMM gets Smith et al.'s bounds and the two-level optimum with the whole chip as its buffer", () => {
@@ -201,6 +205,65 @@ describe("mapLayer", () => {
       accumulateDramWords: 6 * base.accumulateDramWords!,
       twoLevelOptimumDramWords: 6 * base.twoLevelOptimumDramWords!,
     })
+  })
+
+  it("a conv lowered on chip is bounded by its raw input read once: no legal mapping moves less", () => {
+    // The im2col GEMM's bound (Smith et al.) counts each input word up to R·S times; an array that lowers
+    // raw input rows on chip moves far fewer, so the bound is the conv's compulsory traffic.
+    const convs = fc.record({
+      batch: fc.integer({ min: 1, max: 2 }),
+      ifmapHeight: fc.integer({ min: 3, max: 12 }),
+      ifmapWidth: fc.integer({ min: 3, max: 12 }),
+      filterHeight: fc.integer({ min: 1, max: 3 }),
+      filterWidth: fc.integer({ min: 1, max: 3 }),
+      channels: fc.integer({ min: 1, max: 8 }),
+      numFilters: fc.integer({ min: 1, max: 8 }),
+      stride: fc.integer({ min: 1, max: 4 }),
+      padding: fc.integer({ min: 0, max: 1 }),
+      glbWords: fc.integer({ min: 64, max: 4096 }),
+    })
+    const checked = { lowered: 0 }
+    const check = ({ glbWords, ...conv }: ConvDims & { glbWords: number }) => {
+      const { acc, options } = smallMachine("systolic-32x32", 4, 4, glbWords)
+      const layer = convLayer(conv)
+      const r = Effect.runSync(mapLayer(acc, options, layer, [dataflow("free")], "energy", { ...opts, budget: 60 }))
+      if (r.problem.lowering === undefined) return
+      checked.lowered++
+      expect(r.lowerBound.kind).toBe("compulsory")
+      // Every input word some window reads, once; every filter and output word once.
+      const read = new Set<string>()
+      const { batch, ifmapHeight: H, ifmapWidth: W, filterHeight: R, filterWidth: S, stride, padding } = conv
+      for (let y = 0; y * stride + R <= H + 2 * padding; y++)
+        for (let x = 0; x * stride + S <= W + 2 * padding; x++)
+          for (let i = 0; i < R; i++)
+            for (let j = 0; j < S; j++) {
+              const h = y * stride + i - padding
+              const w = x * stride + j - padding
+              if (h >= 0 && h < H && w >= 0 && w < W) read.add(`${h},${w}`)
+            }
+      const g = layer.gemm
+      expect(r.lowerBound.dramWords).toBe(batch * read.size * conv.channels + g.k * g.n + g.m * g.n)
+      const c = compile(spaceOf(acc, options, layer, "free", "energy"))
+      const rng = mulberry32(conv.ifmapHeight * 131 + glbWords)
+      for (let i = 0; i < 40; i++) {
+        const m = c.random(rng)
+        if (m !== null) expect(c.evaluate(m).dramWords).toBeGreaterThanOrEqual(r.lowerBound.dramWords)
+      }
+      expect(r.evaluation.dramWords).toBeGreaterThanOrEqual(r.lowerBound.dramWords)
+    }
+    // A 3×3 conv over a whole 8×8 image: the im2col bound would be near 9 × the input.
+    const whole = { batch: 1, ifmapHeight: 8, ifmapWidth: 8, filterHeight: 3, filterWidth: 3, channels: 4 }
+    check({ ...whole, numFilters: 4, stride: 1, padding: 1, glbWords: 4096 })
+    fc.assert(
+      fc.property(
+        convs.filter(
+          (c) => c.ifmapHeight + 2 * c.padding >= c.filterHeight && c.ifmapWidth + 2 * c.padding >= c.filterWidth,
+        ),
+        check,
+      ),
+      { numRuns: 40, seed: 21 },
+    )
+    expect(checked.lowered).toBeGreaterThan(20)
   })
 
   it("a conv layer maps as its 7-dim nest on a row-stationary array, with the compulsory bound", () => {
