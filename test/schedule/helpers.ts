@@ -79,3 +79,12 @@ export const spaceOf = (
 /** GEMM dims with every one of M, N, K in [min, max]. */
 export const gemmDimsArb = (max: number, min = 1) =>
   fc.record({ m: fc.integer({ min, max }), n: fc.integer({ min, max }), k: fc.integer({ min, max }) })
+
+/**
+ * A property's run count, cut to a quarter under mutation testing (SPADE_MUTATE, set by `npm run
+ * mutate:*`) for the mapper's heaviest search properties: every surviving mutant reruns them. Their
+ * seed is fixed, so the runs kept are the first quarter of the suite's and the score measured is a
+ * lower bound on the full suite's. Not for a statistic over runs (annealing's ≥ 95% needs them all).
+ */
+export const searchRuns = (n: number): number =>
+  process.env.SPADE_MUTATE === undefined ? n : Math.max(4, Math.ceil(n / 4))

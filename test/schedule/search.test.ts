@@ -39,6 +39,7 @@ import {
   dataflowNames,
   gemmDimsArb,
   gemmLayer,
+  searchRuns,
   smallMachine,
   spaceOf,
 } from "./helpers.ts"
@@ -493,7 +494,7 @@ describe("search", () => {
           expect(c, `${tightenings[i]![0]}, then ${tightenings[j]![0]}`).toBeGreaterThanOrEqual(b * (1 - 1e-12))
         },
       ),
-      { numRuns: 25 },
+      { numRuns: searchRuns(25) },
     )
   })
 
@@ -509,7 +510,7 @@ describe("search", () => {
             expect(optimum(spaceFrom(s, df)), df).toBeGreaterThanOrEqual(free * (1 - 1e-12))
         },
       ),
-      { numRuns: 30 },
+      { numRuns: searchRuns(30) },
     )
   })
 })
@@ -542,7 +543,7 @@ describe("canonical mappings and the mapper's defaults", () => {
           }
         },
       ),
-      { numRuns: 40 },
+      { numRuns: searchRuns(40) },
     )
   })
 
