@@ -58,6 +58,19 @@ const dense: OperandSpec = { kind: "dense" }
 export const gemmLayer = (g: GemmDims, a: OperandSpec = dense, b: OperandSpec = dense, seed = 1): Layer =>
   statisticalLayer(workloadFromGemm(`gemm-${g.m}x${g.n}x${g.k}`, g), a, b, seed)
 
+/** An 8×8 ifmap of 4 channels under 4 filters of 3×3, stride 1, unpadded: a conv small enough to map exhaustively. */
+export const smallConv: ConvDims = {
+  batch: 1,
+  ifmapHeight: 8,
+  ifmapWidth: 8,
+  filterHeight: 3,
+  filterWidth: 3,
+  channels: 4,
+  numFilters: 4,
+  stride: 1,
+  padding: 0,
+}
+
 /** A forward conv layer with dense operands (a conv nest on row-stationary arrays, an im2col GEMM elsewhere). */
 export const convLayer = (c: ConvDims): Layer => statisticalLayer(workloadFromConv("conv", c), dense, dense, 1)
 

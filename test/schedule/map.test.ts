@@ -15,7 +15,7 @@ import {
   NoMappingError,
   smithAccumulateLowerBoundWords,
 } from "../../src/schedule/index.ts"
-import { accelerator, convLayer, dataflow, gemmLayer, smallMachine, spaceOf } from "./helpers.ts"
+import { accelerator, convLayer, dataflow, gemmLayer, smallMachine, spaceOf, smallConv } from "./helpers.ts"
 
 describe("lowerBoundOf", () => {
   it("a GEMM gets Smith et al.'s bounds and the two-level optimum with the whole chip as its buffer", () => {
@@ -152,17 +152,7 @@ describe("mapLayer", () => {
   it("on a conv nest, names a fixed factor in the dataflow's conv section, which alone applies to it", () => {
     const acc = accelerator("eyeriss-v1-like")
     const rs = dataflow("row-stationary")
-    const layer = convLayer({
-      batch: 1,
-      ifmapHeight: 8,
-      ifmapWidth: 8,
-      filterHeight: 3,
-      filterWidth: 3,
-      channels: 4,
-      numFilters: 4,
-      stride: 1,
-      padding: 0,
-    })
+    const layer = convLayer(smallConv)
     const reason = (df: Dataflow, options = {}) => {
       const e = Effect.runSync(Effect.flip(mapLayer(acc, options, layer, [df], "edp", { ...opts, budget: 20 })))
       return e.message.replace(`no legal mapping of conv under dataflow ${df.name} on eyeriss-v1-like: `, "")

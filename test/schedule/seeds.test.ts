@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Mapping, POS_COLS, POS_ROWS } from "../../src/cost/index.ts"
 import { compile, gemmDramLowerBoundWords, gemmTilingSeeds, gemmTwoLevelDramOptimum } from "../../src/schedule/index.ts"
-import { accelerator, convLayer, gemmLayer, smallMachine, spaceOf } from "./helpers.ts"
+import { accelerator, convLayer, gemmLayer, smallMachine, spaceOf, smallConv } from "./helpers.ts"
 
 /**
  * The tiling seeds the heuristic search starts from (src/schedule/seeds.ts), held to what they are
@@ -96,17 +96,7 @@ describe("tiling seeds", () => {
     expect(gemmTilingSeeds(c, 0)).toEqual([])
     // A conv nest (row-stationary, several buffers) has no GEMM seeds.
     const { acc, options } = smallMachine("eyeriss-v1-like", 4, 4, 4096)
-    const conv = convLayer({
-      batch: 1,
-      ifmapHeight: 8,
-      ifmapWidth: 8,
-      filterHeight: 3,
-      filterWidth: 3,
-      channels: 4,
-      numFilters: 4,
-      stride: 1,
-      padding: 0,
-    })
+    const conv = convLayer(smallConv)
     expect(gemmTilingSeeds(compile(spaceOf(acc, options, conv, "row-stationary", "dram")), 5)).toEqual([])
     // Nor off a GEMM on an array with a buffer per tensor (the closed forms assume one shared buffer),
     // or with one tensor's buffer apart.
