@@ -40,6 +40,7 @@ import {
   gemmDimsArb,
   gemmLayer,
   searchRuns,
+  smallConv,
   smallMachine,
   spaceOf,
 } from "./helpers.ts"
@@ -147,17 +148,7 @@ const optimum = (sp: Space): number =>
 
 describe("dataflow files", () => {
   it("every dataflow resolves for GEMMs and convolutions", () => {
-    const conv = convProblem({
-      batch: 1,
-      ifmapHeight: 8,
-      ifmapWidth: 8,
-      filterHeight: 3,
-      filterWidth: 3,
-      channels: 4,
-      numFilters: 4,
-      stride: 1,
-      padding: 0,
-    })
+    const conv = convProblem(smallConv)
     for (const f of dataflowNames())
       for (const p of [gemmProblem({ m: 8, n: 8, k: 8 }), conv])
         expect(Either.isRight(resolveConstraints(dataflow(f), p)), f).toBe(true)
@@ -172,17 +163,7 @@ describe("dataflow files", () => {
   })
 
   it("a GEMM constraint reaches a convolution through im2col", () => {
-    const conv = convProblem({
-      batch: 1,
-      ifmapHeight: 8,
-      ifmapWidth: 8,
-      filterHeight: 3,
-      filterWidth: 3,
-      channels: 4,
-      numFilters: 4,
-      stride: 1,
-      padding: 0,
-    })
+    const conv = convProblem(smallConv)
     const c = Either.getOrThrow(resolveConstraints(dataflow("weight-stationary"), conv))
     // rows: K → C, R, S; cols: N → K (filters)
     expect(conv.dimNames.filter((_, d) => c.rowsAllowed[d])).toEqual(["C", "R", "S"])
