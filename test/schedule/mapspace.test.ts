@@ -1,8 +1,9 @@
 import { Either } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { POS_DRAM, type Mapping } from "../../src/cost/index.ts"
-import { machineOf, runLayer } from "../../src/machine/index.ts"
+import { POS_COLS, POS_DRAM, POS_GLB, POS_RF, POS_ROWS, type Mapping } from "../../src/cost/index.ts"
+import type { Dataflow } from "../../src/hardware/index.ts"
+import { machineOf, orderSatisfies, runLayer } from "../../src/machine/index.ts"
 import { compile, factorCandidates, objectives, type Objective, type Space } from "../../src/schedule/index.ts"
 import { mulberry32 } from "../../src/tensor/index.ts"
 import { dataflow, gemmDimsArb, gemmLayer, smallMachine, spaceOf } from "./helpers.ts"
@@ -36,7 +37,12 @@ describe("factor candidates", () => {
 })
 
 /** A tiny space: a systolic array (or a row-stationary one with RFs) of 2×2 PEs and a small buffer. */
-const tinySpace = (g: { m: number; n: number; k: number }, rf: boolean, df: string, objective: Objective): Space => {
+const tinySpace = (
+  g: { m: number; n: number; k: number },
+  rf: boolean,
+  df: Dataflow | string,
+  objective: Objective,
+): Space => {
   const { acc, options } = smallMachine(rf ? "eyeriss-like" : "systolic-32x32", 2, 2, 24)
   return spaceOf(acc, options, gemmLayer(g), df, objective)
 }
@@ -70,7 +76,8 @@ const bruteForce = (space: Space): Set<string> => {
   const perDim = sizes.map(chains)
   const orders = permutations([0, 1, 2])
   const keys = new Set<string>()
-  // Orders that differ only in where their trivial loops sit are one mapping: judge each once.
+  // Orders that differ only in where their trivial loops sit are one mapping: judge each once per
+  // answer to whether each level ends in its innermost loops.
   const judged = new Set<string>()
   const rec = (d: number, acc: number[][]): void => {
     if (d === sizes.length) {
@@ -89,8 +96,11 @@ const bruteForce = (space: Space): Set<string> => {
                     ...(stationary === undefined ? {} : { stationary }),
                   }
                   const key = keyOf(m)
-                  if (judged.has(key)) continue
-                  judged.add(key)
+                  // Where the trivial loops sit matters only to a level's innermost groups, which must end it.
+                  const ends = m.orders.map((o, l) => orderSatisfies(o, c.constraints.innermost[l]!))
+                  const judgedKey = `${key}/${ends}`
+                  if (judged.has(judgedKey)) continue
+                  judged.add(judgedKey)
                   if (c.problem(m) === null) keys.add(key)
                 }
       return
@@ -136,6 +146,115 @@ describe("the mapspace", () => {
         },
       ),
       { numRuns: 20 },
+    )
+  })
+
+  it("enumerates every legal mapping under a dataflow's fixed factors and innermost loops", () => {
+    const dims = ["M", "N", "K"] as const
+    const levelNames = ["dram", "glb", "rf"] as const
+    fc.assert(
+      fc.property(
+        gemmDimsArb(3).filter((g) => g.m * g.n * g.k <= 8),
+        fc.boolean(),
+        // A fixed factor (possibly larger than what its dim leaves) and a group of innermost loops, each at
+        // some level; or the shipped dataflow that keeps the reduction innermost at DRAM.
+        fc.option(fc.record({ level: fc.nat(2), dim: fc.nat(2), factor: fc.integer({ min: 1, max: 3 }) })),
+        fc.option(
+          fc.record({ level: fc.nat(2), dims: fc.shuffledSubarray([0, 1, 2], { minLength: 1, maxLength: 2 }) }),
+        ),
+        fc.boolean(),
+        (g, rf, fixed, innermost, shipped) => {
+          const levels: Record<string, { factors?: Record<string, number>; innermost?: string[] }> = {}
+          const at = (l: number) => (levels[levelNames[rf ? l : Math.min(l, 1)]!] ??= {})
+          if (fixed !== null) at(fixed.level).factors = { [dims[fixed.dim]!]: fixed.factor }
+          if (innermost !== null) at(innermost.level).innermost = innermost.dims.map((d) => dims[d]!)
+          const df: Dataflow = shipped
+            ? dataflow("outputs-finish-on-chip")
+            : { ...dataflow("free"), name: "pinned", levels }
+          const space = tinySpace(g, rf, df, "edp")
+          const c = compile(space)
+          const seen: string[] = []
+          c.enumerate((m) => {
+            expect(c.problem(m)).toBeNull()
+            seen.push(keyOf(m))
+            return true
+          })
+          expect(new Set(seen).size).toBe(seen.length)
+          expect(new Set(seen)).toEqual(bruteForce(space))
+        },
+      ),
+      { numRuns: 30 },
+    )
+  })
+
+  it("estimates its size as every factor chain of every dim, times every order of every level and every bypass", () => {
+    // A dim's chains counted by testing every tuple of factors (RF, cols, rows, GLB: innermost first): a
+    // fixed factor is taken as given, an open one is a factor candidate of what the inner ones leave (and
+    // at most the array's side across it), a position the dataflow or the array closes takes 1.
+    const chains = (c: ReturnType<typeof compile>, d: number): number => {
+      const size = c.problemDef.sizes[d]!
+      const positions = [POS_RF, POS_COLS, POS_ROWS, POS_GLB] as const
+      const fixedAt = (pos: number) =>
+        pos === POS_RF ? c.constraints.fixed[2]![d] : pos === POS_GLB ? c.constraints.fixed[1]![d] : null
+      const top = Math.max(size, ...positions.map((pos) => fixedAt(pos) ?? 1))
+      let n = 0
+      const tuple = [1, 1, 1, 1]
+      const ok = (): boolean => {
+        let inner = 1
+        for (let i = 0; i < 4; i++) {
+          const pos = positions[i]!
+          const f = tuple[i]!
+          const fixed = fixedAt(pos) ?? null
+          const left = Math.ceil(size / inner)
+          const side = pos === POS_ROWS ? c.arch.rows : pos === POS_COLS ? c.arch.cols : left
+          if (
+            fixed !== null
+              ? f !== fixed
+              : !c.allowed[pos]![d]
+                ? f !== 1
+                : !factorCandidates(Math.min(left, side)).includes(f)
+          )
+            return false
+          inner *= f
+        }
+        return true
+      }
+      for (tuple[0] = 1; tuple[0] <= top; tuple[0]++)
+        for (tuple[1] = 1; tuple[1] <= top; tuple[1]++)
+          for (tuple[2] = 1; tuple[2] <= top; tuple[2]++) for (tuple[3] = 1; tuple[3] <= top; tuple[3]++) if (ok()) n++
+      return n
+    }
+    const factorial = (k: number): number => (k <= 1 ? 1 : k * factorial(k - 1))
+    fc.assert(
+      fc.property(
+        gemmDimsArb(9),
+        fc.boolean(),
+        fc.constantFrom("free", "os", "ws", "is", "row-stationary", "outputs-finish-on-chip"),
+        fc.option(fc.record({ level: fc.nat(1), dim: fc.nat(2), factor: fc.integer({ min: 1, max: 12 }) })),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        (g, rf, name, fixed, capSeed) => {
+          const levels =
+            fixed === null
+              ? {}
+              : { [["glb", "rf"][rf ? fixed.level : 0]!]: { factors: { [["M", "N", "K"][fixed.dim]!]: fixed.factor } } }
+          const df: Dataflow = fixed === null ? dataflow(name) : { ...dataflow("free"), name: "pinned", levels }
+          const c = compile(tinySpace(g, rf, df, "edp"))
+          // 8 bypass choices × 2 bufferings, per stationary tensor; every order at DRAM, GLB (and RF).
+          let want = 16 * (c.stationaries?.length ?? 1) * factorial(c.nd) ** (c.hasRf ? 3 : 2)
+          for (let d = 0; d < c.nd; d++) want *= chains(c, d)
+          const full = c.sizeEstimate()
+          expect(full).toBe(want)
+          // Capped, it stops counting once past the cap: exact when within it, else above the cap.
+          const cap = 1 + (capSeed % (2 * full))
+          const capped = c.sizeEstimate(cap)
+          if (full <= cap) expect(capped).toBe(full)
+          else {
+            expect(capped).toBeGreaterThan(cap)
+            expect(capped).toBeLessThanOrEqual(full)
+          }
+        },
+      ),
+      { numRuns: 60 },
     )
   })
 
