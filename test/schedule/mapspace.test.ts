@@ -111,6 +111,19 @@ const bruteForce = (space: Space): Set<string> => {
   return keys
 }
 
+/** A space's exhaustive enumeration as mapping keys, each mapping checked legal and visited once. */
+const enumerated = (space: Space): string[] => {
+  const c = compile(space)
+  const seen: string[] = []
+  c.enumerate((m) => {
+    expect(c.problem(m)).toBeNull()
+    seen.push(keyOf(m))
+    return true
+  })
+  expect(new Set(seen).size).toBe(seen.length)
+  return seen
+}
+
 describe("the mapspace", () => {
   it("enumerates every legal mapping once, and its chunks partition them", () => {
     fc.assert(
@@ -123,13 +136,7 @@ describe("the mapspace", () => {
         (g, rf, df, chunks) => {
           const space = tinySpace(g, rf, rf ? "row-stationary" : df === "row-stationary" ? "free" : df, "edp")
           const c = compile(space)
-          const seen: string[] = []
-          c.enumerate((m) => {
-            expect(c.problem(m)).toBeNull()
-            seen.push(keyOf(m))
-            return true
-          })
-          expect(new Set(seen).size).toBe(seen.length)
+          const seen = enumerated(space)
           expect(new Set(seen)).toEqual(bruteForce(space))
           expect(c.sizeEstimate()).toBeGreaterThanOrEqual(seen.length)
           const parts: string[] = []
@@ -172,14 +179,7 @@ describe("the mapspace", () => {
             ? dataflow("outputs-finish-on-chip")
             : { ...dataflow("free"), name: "pinned", levels }
           const space = tinySpace(g, rf, df, "edp")
-          const c = compile(space)
-          const seen: string[] = []
-          c.enumerate((m) => {
-            expect(c.problem(m)).toBeNull()
-            seen.push(keyOf(m))
-            return true
-          })
-          expect(new Set(seen).size).toBe(seen.length)
+          const seen = enumerated(space)
           expect(new Set(seen)).toEqual(bruteForce(space))
         },
       ),
